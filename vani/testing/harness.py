@@ -88,7 +88,9 @@ async def run_test(
                 await asyncio.sleep(frame.sleep)
                 continue
             await task.queue_frame(frame)
-            while task.pending_frames() and not run.done():
+            # Yield until the driver took the frame: there is no event for "queue empty", and
+            # this loop runs a handful of times per frame at most.
+            while task.pending_frames() and not run.done():  # noqa: ASYNC110
                 await asyncio.sleep(0)
             await asyncio.sleep(0)
         if send_end_frame:
