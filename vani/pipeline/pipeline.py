@@ -23,10 +23,15 @@ class PipelineEdge(FrameProcessor):
     def __init__(self, owner: Pipeline, direction: FrameDirection) -> None:
         super().__init__(name=f"{owner.name}::{'sink' if direction is _DOWNSTREAM else 'source'}")
         self._owner = owner
-        self._router = self._route
+        # Plain pipelines hand frames straight to their neighbour (one call per boundary);
+        # pipelines that merge outputs (parallel branches) route through ``_leave``.
+        self._router = self._route if type(owner)._leave is Pipeline._leave else owner._leave
 
     def _route(self, frame: Frame, direction: FrameDirection) -> None:
-        self._owner._leave(frame, direction)
+        owner = self._owner
+        target = owner._next if direction is _DOWNSTREAM else owner._prev
+        if target is not None:
+            target._deliver(frame, direction)
 
 
 class Pipeline(FrameProcessor):
