@@ -376,35 +376,50 @@ class Interrupt:
             make(audio=self.audio, sample_rate=rate, num_channels=1) for _ in range(self.n_frames)
         ]
 
-    async def round(self, frames: Sequence[Any]) -> InterruptRound:
-        sink, counter, task = self.sink, self.counter, self.session.task
-        sink.reset(len(frames))
-        counter.passed = 0
-        await task.queue_frames(frames)
+    async def prepare(self, frames: Sequence[Any]) -> None:
+        """Queue ``frames`` and return once they are all queued at, or in flight in, the slow
+        processor and the first has reached the sink."""
+        self.sink.reset(len(frames))
+        self.counter.passed = 0
+        await self.session.task.queue_frames(frames)
         deadline = time.monotonic() + WAIT_S
-        while counter.passed < len(frames) or not sink.first_audio.is_set():
+        while self.counter.passed < len(frames) or not self.sink.first_audio.is_set():
             if time.monotonic() > deadline:
                 raise TimeoutError("audio frames did not reach the slow processor")
             await asyncio.sleep(0.0005)
+
+    async def interrupt(self) -> float:
+        """Queue an InterruptionFrame on the task; ms until it entered the sink."""
+        sink = self.sink
         interruption = self.fw.InterruptionFrame()
         t0 = time.perf_counter()
-        await task.queue_frame(interruption)
+        await self.session.task.queue_frame(interruption)
         await asyncio.wait_for(sink.interrupted.wait(), WAIT_S)
         assert sink.interruption_at is not None
-        latency_ms = (sink.interruption_at - t0) * 1e3
+        return (sink.interruption_at - t0) * 1e3
+
+    async def settle(self) -> tuple[int, int]:
+        """Wait for the aftermath; returns (audio frames after the interruption, lost frames)."""
+        sink = self.sink
         lost = 0
         if self.is_input:
             try:
                 await asyncio.wait_for(sink.all_audio.wait(), WAIT_S)
             except TimeoutError:
-                lost = len(frames) - sink.audio_seen
+                lost = sink.expected - sink.audio_seen
         else:
-            await task.queue_frame(self.fw.TextFrame(text="marker"))
+            await self.session.task.queue_frame(self.fw.TextFrame(text="marker"))
             await asyncio.wait_for(sink.marker.wait(), WAIT_S)
             # Any stale frame still in flight behind the marker would show up within a few
             # of the slow processor's periods.
             await asyncio.sleep(10 * SLOW_DELAY_S)
-        return InterruptRound(latency_ms, sink.audio_after_interruption, lost)
+        return sink.audio_after_interruption, lost
+
+    async def round(self, frames: Sequence[Any]) -> InterruptRound:
+        await self.prepare(frames)
+        latency_ms = await self.interrupt()
+        audio_after, lost = await self.settle()
+        return InterruptRound(latency_ms, audio_after, lost)
 
 
 def construct_ns(fw: Framework, number: int = 100_000, repeat: int = 7) -> list[float]:
