@@ -27,7 +27,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 # interpreter; it is a sibling module, not part of an installed package.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from spine_scenarios import (  # noqa: E402
+from spine_scenarios import (
     INTERRUPT_FRAMES,
     THROUGHPUT_FRAMES,
     Framework,
@@ -37,8 +37,8 @@ from spine_scenarios import (  # noqa: E402
     seeded_audio,
 )
 
-from vani._core.queue import FrameQueue  # noqa: E402
-from vani.frames import InputAudioRawFrame  # noqa: E402
+from vani._core.queue import FrameQueue
+from vani.frames import InputAudioRawFrame
 
 ROUNDS = 5
 
@@ -75,7 +75,7 @@ def test_input_audio_flows_through_ten_processors_to_the_sink(
     def push(frames: list[Any]) -> None:
         per_frame_us.append(loop.run_until_complete(sc.push(frames)))
 
-    benchmark.pedantic(push, setup=setup, rounds=ROUNDS, iterations=1)
+    benchmark.pedantic(push, setup=setup, rounds=ROUNDS, iterations=1)  # type: ignore[no-untyped-call]
     loop.run_until_complete(sc.session.stop())
     assert sc.sink.audio_seen == THROUGHPUT_FRAMES
     benchmark.extra_info["frames_per_round"] = THROUGHPUT_FRAMES
@@ -101,7 +101,7 @@ def _interruption_bench(
     def interrupt() -> None:
         latencies.append(loop.run_until_complete(sc.interrupt()))
 
-    benchmark.pedantic(interrupt, setup=setup, rounds=ROUNDS, iterations=1)
+    benchmark.pedantic(interrupt, setup=setup, rounds=ROUNDS, iterations=1)  # type: ignore[no-untyped-call]
     outcomes.append(loop.run_until_complete(sc.settle()))
     loop.run_until_complete(sc.session.stop())
     benchmark.extra_info["queued_frames"] = INTERRUPT_FRAMES

@@ -396,7 +396,7 @@ class Interrupt:
         await self.session.task.queue_frame(interruption)
         await asyncio.wait_for(sink.interrupted.wait(), WAIT_S)
         assert sink.interruption_at is not None
-        return (sink.interruption_at - t0) * 1e3
+        return float(sink.interruption_at - t0) * 1e3
 
     async def settle(self) -> tuple[int, int]:
         """Wait for the aftermath; returns (audio frames after the interruption, lost frames)."""
