@@ -68,18 +68,21 @@ def test_input_audio_flows_through_ten_processors_to_the_sink(
     sc = Throughput(vani_fw)
     loop.run_until_complete(sc.session.start())
     per_frame_us: list[float] = []
+    cpu_us: list[float] = []
 
     def setup() -> tuple[tuple[list[Any]], dict[str, Any]]:
         return (sc.frames(),), {}
 
     def push(frames: list[Any]) -> None:
         per_frame_us.append(loop.run_until_complete(sc.push(frames)))
+        cpu_us.append(sc.last_cpu_us)
 
     benchmark.pedantic(push, setup=setup, rounds=ROUNDS, iterations=1)  # type: ignore[no-untyped-call]
     loop.run_until_complete(sc.session.stop())
     assert sc.sink.audio_seen == THROUGHPUT_FRAMES
     benchmark.extra_info["frames_per_round"] = THROUGHPUT_FRAMES
     benchmark.extra_info["per_frame_us_median"] = statistics.median(per_frame_us)
+    benchmark.extra_info["cpu_per_frame_us_median"] = statistics.median(cpu_us)
 
 
 def _interruption_bench(
