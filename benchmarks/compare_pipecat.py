@@ -68,6 +68,7 @@ SCENARIOS = (
                 "≤ 0.5",
                 digits=3,
             ),
+            Metric("  CPU time of it", "µs", lambda r: r["cpu_construct_ns"] / 1e3, "", digits=3),
         ),
     ),
     Scenario(
