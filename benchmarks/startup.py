@@ -7,9 +7,11 @@ runs from spawning the child to reaping it (interpreter start-up included, as a 
 the peak RSS is the child's ``ru_maxrss`` (the ``RUSAGE_CHILDREN`` figure, taken per child with
 ``os.wait4`` so that repetitions are not folded into one maximum). The child also reports the
 time of its own import + build, without interpreter start-up. Medians over the repetitions, and
-the same figures for a bare ``-c pass`` child as the floor. The snippet is what a user writes:
-import, subclass ``FrameProcessor``, build the task inside ``asyncio.run``; Pipecat's task gets
-the minimal configuration of ``spine_scenarios.py``. Prints one JSON object.
+the same figures for a bare ``-c "print(0.0)"`` child as the floor. The child's CPU time (user +
+system, from the same rusage) is reported too: on a shared machine it is the steadier figure.
+The snippet is what a user writes: import, subclass ``FrameProcessor``, build the task inside
+``asyncio.run``; Pipecat's task gets the minimal configuration of ``spine_scenarios.py``. Prints
+one JSON object.
 """
 
 from __future__ import annotations
@@ -68,8 +70,8 @@ print(time.perf_counter() - t0)
 }
 
 
-def run_child(code: str) -> tuple[float, float, float]:
-    """Wall seconds, peak RSS in MiB, and the child's own reported seconds."""
+def run_child(code: str) -> tuple[float, float, float, float]:
+    """Wall seconds, peak RSS in MiB, the child's own reported seconds, and its CPU seconds."""
     t0 = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
@@ -83,7 +85,8 @@ def run_child(code: str) -> tuple[float, float, float]:
     if child.returncode != 0:
         raise RuntimeError(f"startup child exited with {child.returncode}; output {out!r}")
     # ru_maxrss is in KiB on Linux.
-    return wall, usage.ru_maxrss / 1024, float(out.strip().splitlines()[-1])
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, usage.ru_maxrss / 1024, float(out.strip().splitlines()[-1]), cpu
 
 
 def measure(framework: str, repeat: int) -> dict[str, Any]:
@@ -93,8 +96,10 @@ def measure(framework: str, repeat: int) -> dict[str, Any]:
         "wall_ms": statistics.median(r[0] for r in runs) * 1e3,
         "peak_rss_mib": statistics.median(r[1] for r in runs),
         "in_process_ms": statistics.median(r[2] for r in runs) * 1e3,
+        "cpu_ms": statistics.median(r[3] for r in runs) * 1e3,
         "bare_python_wall_ms": statistics.median(r[0] for r in bare) * 1e3,
         "bare_python_rss_mib": statistics.median(r[1] for r in bare),
+        "bare_python_cpu_ms": statistics.median(r[3] for r in bare) * 1e3,
         "runs_wall_ms": [r[0] * 1e3 for r in runs],
     }
 
