@@ -67,6 +67,7 @@ def _all_subclasses(types: tuple[type[Frame], ...]) -> set[type[Frame]]:
             stack.extend(t.__subclasses__())
     return out
 
+
 # Frames that count as conversation activity for the idle timeout.
 DEFAULT_IDLE_FRAMES: tuple[type[Frame], ...] = (
     BotSpeakingFrame,
@@ -100,6 +101,7 @@ class _TaskEdge(FrameProcessor):
 
     def __init__(self, task: PipelineTask, name: str) -> None:
         super().__init__(name=name)
+        self._is_router = True
         self._router = task._frame_out
 
 
