@@ -222,6 +222,27 @@ class PipelineTask(EventEmitter):
         # A processor that swallows the CancelFrame must not keep the call alive.
         self._finish(frame)
 
+    def add_observer(self, observer: BaseObserver) -> None:
+        """Attach ``observer``; it sees every push from now on (also while the task runs)."""
+        self._observers.append(observer)
+        if self._dispatcher is not None:
+            self._dispatcher.add(observer)
+        elif self._state in ("starting", "running"):
+            self._attach_observers()
+
+    def remove_observer(self, observer: BaseObserver) -> None:
+        """Detach ``observer`` (pushes already recorded may still reach it)."""
+        if observer in self._observers:
+            self._observers.remove(observer)
+        if self._dispatcher is not None:
+            self._dispatcher.remove(observer)
+
+    def _attach_observers(self) -> None:
+        self._dispatcher = ObserverDispatcher(self._observers)
+        for proc in self._processors():
+            proc._observer = self._dispatcher
+        self._dispatcher.start()
+
     def pending_frames(self) -> int:
         """Frames queued in the task that the pipeline has not taken yet."""
         return len(self._queue)
@@ -237,10 +258,7 @@ class PipelineTask(EventEmitter):
         self._started = loop.create_future()
         self._finished = loop.create_future()
         if self._observers:
-            self._dispatcher = ObserverDispatcher(self._observers)
-            for proc in self._processors():
-                proc._observer = self._dispatcher
-            self._dispatcher.start()
+            self._attach_observers()
         try:
             params = self._params
             start = StartFrame(
