@@ -8,8 +8,8 @@ state is the G.711 tables, built once at import and read-only afterwards.
 
 Inputs are read through the buffer protocol rather than typed memoryviews: acquiring a typed
 memoryview costs ~0.4 µs per call, more than converting 20 ms of audio. The loops themselves
-are C (``pcm_kernels.h``). Calls on more than ``_NOGIL_MIN_BYTES`` release the GIL around the
-loop; below that, releasing and re-taking it costs more than the loop it would free.
+are C (``pcm_kernels.h``). Calls on at least ``_NOGIL_MIN_BYTES`` (16 KiB) release the GIL around
+the loop; below that, releasing and re-taking it costs more than the loop it would free.
 """
 
 from cpython.buffer cimport (
@@ -258,11 +258,26 @@ def apply_gain(src, double gain):
     try:
         out = _new_bytes(n * 2)
         o = PyBytes_AS_STRING(out)
-        with nogil:
+        if v.len >= _NOGIL_MIN_BYTES:
+            with nogil:
+                vani_s16_gain(<const int16_t*>v.buf, <int16_t*>o, n, gain)
+        else:
             vani_s16_gain(<const int16_t*>v.buf, <int16_t*>o, n, gain)
     finally:
         PyBuffer_Release(&v)
     return out
+
+
+cdef void _mix_into(const Py_buffer* va, const Py_buffer* vb, char* o) noexcept nogil:
+    cdef size_t na = va.len // 2
+    cdef size_t nb = vb.len // 2
+    cdef size_t common = na if na < nb else nb
+    vani_s16_mix(<const int16_t*>va.buf, <const int16_t*>vb.buf, <int16_t*>o, common)
+    # Past the shorter input, the longer one is copied unchanged.
+    if na > common:
+        memcpy(o + common * 2, <const char*>va.buf + common * 2, (na - common) * 2)
+    elif nb > common:
+        memcpy(o + common * 2, <const char*>vb.buf + common * 2, (nb - common) * 2)
 
 
 def mix(a, b):
@@ -279,21 +294,16 @@ def mix(a, b):
     except BaseException:
         PyBuffer_Release(&va)
         raise
-    cdef size_t na = va.len // 2
-    cdef size_t nb = vb.len // 2
-    cdef size_t common = na if na < nb else nb
     cdef bytes out
     cdef char* o
     try:
-        out = _new_bytes(va.len if na > nb else vb.len)
+        out = _new_bytes(va.len if va.len > vb.len else vb.len)
         o = PyBytes_AS_STRING(out)
-        with nogil:
-            vani_s16_mix(<const int16_t*>va.buf, <const int16_t*>vb.buf, <int16_t*>o, common)
-            # Past the shorter input, the longer one is copied unchanged.
-            if na > common:
-                memcpy(o + common * 2, <const char*>va.buf + common * 2, (na - common) * 2)
-            elif nb > common:
-                memcpy(o + common * 2, <const char*>vb.buf + common * 2, (nb - common) * 2)
+        if va.len + vb.len >= _NOGIL_MIN_BYTES:
+            with nogil:
+                _mix_into(&va, &vb, o)
+        else:
+            _mix_into(&va, &vb, o)
     finally:
         PyBuffer_Release(&vb)
         PyBuffer_Release(&va)
@@ -307,7 +317,10 @@ def rms(src):
     cdef size_t n = v.len // 2
     cdef int64_t acc
     try:
-        with nogil:
+        if v.len >= _NOGIL_MIN_BYTES:
+            with nogil:
+                acc = vani_s16_sum_squares(<const int16_t*>v.buf, n)
+        else:
             acc = vani_s16_sum_squares(<const int16_t*>v.buf, n)
     finally:
         PyBuffer_Release(&v)
@@ -338,7 +351,10 @@ def mono_to_stereo(src):
     try:
         out = _new_bytes(n * 4)
         o = PyBytes_AS_STRING(out)
-        with nogil:
+        if v.len >= _NOGIL_MIN_BYTES:
+            with nogil:
+                vani_s16_mono_to_stereo(<const int16_t*>v.buf, <int16_t*>o, n)
+        else:
             vani_s16_mono_to_stereo(<const int16_t*>v.buf, <int16_t*>o, n)
     finally:
         PyBuffer_Release(&v)
@@ -358,7 +374,10 @@ def stereo_to_mono(src):
     try:
         out = _new_bytes(n * 2)
         o = PyBytes_AS_STRING(out)
-        with nogil:
+        if v.len >= _NOGIL_MIN_BYTES:
+            with nogil:
+                vani_s16_stereo_to_mono(<const int16_t*>v.buf, <int16_t*>o, n)
+        else:
             vani_s16_stereo_to_mono(<const int16_t*>v.buf, <int16_t*>o, n)
     finally:
         PyBuffer_Release(&v)
@@ -368,7 +387,17 @@ def stereo_to_mono(src):
 # ---------------------------------------------------------------------------------------------
 # G.711.
 
-cdef bytes _encode(object src, const uint8_t* table, unsigned shift):
+cdef inline void _g711_encode(
+    const int16_t* src, uint8_t* dst, size_t n, bint mu_law
+) noexcept nogil:
+    # Constant shifts in each branch let the compiler fold the table index.
+    if mu_law:
+        vani_g711_encode(src, dst, n, _ULAW_ENC, 2)
+    else:
+        vani_g711_encode(src, dst, n, _ALAW_ENC, 3)
+
+
+cdef bytes _encode(object src, bint mu_law):
     cdef Py_buffer v
     _get_samples(src, &v, 2, "int16 samples")
     cdef size_t n = v.len // 2
@@ -379,9 +408,9 @@ cdef bytes _encode(object src, const uint8_t* table, unsigned shift):
         o = PyBytes_AS_STRING(out)
         if v.len >= _NOGIL_MIN_BYTES:
             with nogil:
-                vani_g711_encode(<const int16_t*>v.buf, <uint8_t*>o, n, table, shift)
+                _g711_encode(<const int16_t*>v.buf, <uint8_t*>o, n, mu_law)
         else:
-            vani_g711_encode(<const int16_t*>v.buf, <uint8_t*>o, n, table, shift)
+            _g711_encode(<const int16_t*>v.buf, <uint8_t*>o, n, mu_law)
     finally:
         PyBuffer_Release(&v)
     return out
@@ -411,7 +440,7 @@ def ulaw_encode(src):
 
     Raises ``AudioFormatError`` on an odd byte count.
     """
-    return _encode(src, _ULAW_ENC, 2)
+    return _encode(src, True)
 
 
 def alaw_encode(src):
@@ -419,7 +448,7 @@ def alaw_encode(src):
 
     Raises ``AudioFormatError`` on an odd byte count.
     """
-    return _encode(src, _ALAW_ENC, 3)
+    return _encode(src, False)
 
 
 def ulaw_decode(src):

@@ -268,6 +268,25 @@ class TestPCMContract:
         with pytest.raises(TypeError):
             impl.int16_to_float32("abcd")
 
+    def test_large_inputs_equal_the_same_audio_in_small_pieces(self, impl: ModuleType) -> None:
+        # 40 KB takes the path that releases the GIL; 640-byte pieces the one that keeps it.
+        values = np.random.default_rng(9).integers(-32768, 32768, 20_000)
+        big = s16(values)
+        pieces = [big[i : i + 640] for i in range(0, len(big), 640)]
+        ops = {
+            "int16_to_float32": impl.int16_to_float32,
+            "float32_to_int16": lambda b: impl.float32_to_int16(impl.int16_to_float32(b)),
+            "apply_gain": lambda b: impl.apply_gain(b, 1.7),
+            "mix": lambda b: impl.mix(b, impl.apply_gain(b, 0.6)),
+            "mono_to_stereo": impl.mono_to_stereo,
+            "stereo_to_mono": impl.stereo_to_mono,
+            "ulaw": lambda b: impl.ulaw_decode(impl.ulaw_encode(b)),
+            "alaw": lambda b: impl.alaw_decode(impl.alaw_encode(b)),
+        }
+        for name, op in ops.items():
+            assert op(big) == b"".join(op(p) for p in pieces), name
+        assert impl.rms(big) == pytest.approx(np.sqrt(np.mean(values.astype(np.float64) ** 2)))
+
     def test_empty_input_gives_empty_output(self, impl: ModuleType) -> None:
         for name in ("int16_to_float32", "float32_to_int16", "ulaw_encode", "ulaw_decode"):
             assert getattr(impl, name)(b"") == b""
