@@ -155,6 +155,39 @@ def test_audioop_alaw2lin(benchmark: BenchmarkFixture) -> None:
     assert out == pcm.alaw_decode(ALAW_8K)
 
 
+# Mixing and gain --------------------------------------------------------------------------------
+MIX = "mix two streams, 20 ms @ 16 kHz"
+GAIN = "gain, 20 ms @ 16 kHz"
+OTHER_16K = noise(320, seed=17)
+
+
+def test_vani_mix(benchmark: BenchmarkFixture) -> None:
+    out = run(benchmark, MIX, lambda: pcm.mix(PCM_16K, OTHER_16K))
+    assert isinstance(out, bytes) and len(out) == 640
+
+
+def test_numpy_add_clip(benchmark: BenchmarkFixture) -> None:
+    def mix() -> bytes:
+        a = np.frombuffer(PCM_16K, np.int16).astype(np.int32)
+        b = np.frombuffer(OTHER_16K, np.int16).astype(np.int32)
+        return np.clip(a + b, -32768, 32767).astype(np.int16).tobytes()
+
+    assert run(benchmark, MIX, mix) == pcm.mix(PCM_16K, OTHER_16K)
+
+
+def test_vani_apply_gain(benchmark: BenchmarkFixture) -> None:
+    out = run(benchmark, GAIN, lambda: pcm.apply_gain(PCM_16K, 0.5))
+    assert isinstance(out, bytes) and len(out) == 640
+
+
+def test_numpy_multiply_rint_clip(benchmark: BenchmarkFixture) -> None:
+    def gain() -> bytes:
+        x = np.frombuffer(PCM_16K, np.int16) * 0.5
+        return np.clip(np.rint(x), -32768, 32767).astype(np.int16).tobytes()
+
+    assert run(benchmark, GAIN, gain) == pcm.apply_gain(PCM_16K, 0.5)
+
+
 # Chunker ---------------------------------------------------------------------------------------
 CHUNK = "chunker, per 20 ms @ 16 kHz"
 

@@ -459,3 +459,39 @@ def ulaw_decode(src):
 def alaw_decode(src):
     """Decode G.711 A-law bytes to int16 PCM (``audioop.alaw2lin(src, 2)``)."""
     return _decode(src, _ALAW_DEC)
+
+
+# ---------------------------------------------------------------------------------------------
+# audioop's names and signatures (audioop left the standard library in Python 3.13).
+
+cdef int _check_width(object width) except -1:
+    # audioop accepted widths 1 to 4; only 16-bit PCM flows through vani.
+    if isinstance(width, bool) or width != 2:
+        raise AudioFormatError(
+            f"expected width 2 (16-bit samples), got {width!r}; only 16-bit PCM is supported"
+        )
+    return 0
+
+
+def lin2ulaw(fragment, width):
+    """``audioop.lin2ulaw``: 16-bit PCM to G.711 μ-law; ``width`` must be 2."""
+    _check_width(width)
+    return _encode(fragment, True)
+
+
+def ulaw2lin(fragment, width):
+    """``audioop.ulaw2lin``: G.711 μ-law to 16-bit PCM; ``width`` must be 2."""
+    _check_width(width)
+    return _decode(fragment, _ULAW_DEC)
+
+
+def lin2alaw(fragment, width):
+    """``audioop.lin2alaw``: 16-bit PCM to G.711 A-law; ``width`` must be 2."""
+    _check_width(width)
+    return _encode(fragment, False)
+
+
+def alaw2lin(fragment, width):
+    """``audioop.alaw2lin``: G.711 A-law to 16-bit PCM; ``width`` must be 2."""
+    _check_width(width)
+    return _decode(fragment, _ALAW_DEC)

@@ -287,6 +287,16 @@ class TestPCMContract:
             assert op(big) == b"".join(op(p) for p in pieces), name
         assert impl.rms(big) == pytest.approx(np.sqrt(np.mean(values.astype(np.float64) ** 2)))
 
+    @pytest.mark.parametrize("name", ["lin2ulaw", "ulaw2lin", "lin2alaw", "alaw2lin"])
+    def test_audioop_names_take_width_2_only(self, impl: ModuleType, name: str) -> None:
+        codec = {"lin2ulaw": "ulaw_encode", "ulaw2lin": "ulaw_decode"}
+        codec |= {"lin2alaw": "alaw_encode", "alaw2lin": "alaw_decode"}
+        data = s16([0, 1, -1, 32767, -32768, 12345])
+        assert getattr(impl, name)(data, 2) == getattr(impl, codec[name])(data)
+        for width in (1, 3, 4, True):
+            with pytest.raises(AudioFormatError, match=f"expected width 2 .*got {width}"):
+                getattr(impl, name)(data, width)
+
     def test_empty_input_gives_empty_output(self, impl: ModuleType) -> None:
         for name in ("int16_to_float32", "float32_to_int16", "ulaw_encode", "ulaw_decode"):
             assert getattr(impl, name)(b"") == b""

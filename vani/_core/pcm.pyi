@@ -43,3 +43,15 @@ def ulaw_decode(src: Buffer) -> bytes:
 
 def alaw_decode(src: Buffer) -> bytes:
     """G.711 A-law to int16 PCM (as ``audioop.alaw2lin(src, 2)``)."""
+
+def lin2ulaw(fragment: Buffer, width: int) -> bytes:
+    """``audioop.lin2ulaw``; ``width`` must be 2, else AudioFormatError."""
+
+def ulaw2lin(fragment: Buffer, width: int) -> bytes:
+    """``audioop.ulaw2lin``; ``width`` must be 2, else AudioFormatError."""
+
+def lin2alaw(fragment: Buffer, width: int) -> bytes:
+    """``audioop.lin2alaw``; ``width`` must be 2, else AudioFormatError."""
+
+def alaw2lin(fragment: Buffer, width: int) -> bytes:
+    """``audioop.alaw2lin``; ``width`` must be 2, else AudioFormatError."""

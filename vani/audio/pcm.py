@@ -17,13 +17,7 @@ Python 3.13 removed :mod:`audioop`; :func:`lin2ulaw`, :func:`ulaw2lin`, :func:`l
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from vani._core import pcm as _pcm
-from vani.errors import AudioFormatError
-
-if TYPE_CHECKING:
-    from typing_extensions import Buffer
 
 __all__ = [
     "alaw2lin",
@@ -45,8 +39,9 @@ __all__ = [
     "ulaw_encode",
 ]
 
-# The compiled functions validate their own input, so they are exported as they are: no Python
-# frame sits between the caller and the loop. Their docstrings state units and errors.
+# The compiled functions validate their own input (lengths, widths, buffer types), so they are
+# exported as they are: no Python frame sits between the caller and the loop. Their docstrings
+# state units and errors.
 int16_to_float32 = _pcm.int16_to_float32
 int16_to_float32_into = _pcm.int16_to_float32_into
 float32_to_int16 = _pcm.float32_to_int16
@@ -60,41 +55,9 @@ ulaw_encode = _pcm.ulaw_encode
 ulaw_decode = _pcm.ulaw_decode
 alaw_encode = _pcm.alaw_encode
 alaw_decode = _pcm.alaw_decode
-
-
-def _check_width(width: object) -> None:
-    # audioop accepted widths 1 to 4; only 16-bit PCM flows through vani.
-    if width != 2 or isinstance(width, bool):
-        raise AudioFormatError(
-            f"expected width 2 (16-bit samples), got {width!r}; only 16-bit PCM is supported"
-        )
-
-
-def lin2ulaw(fragment: Buffer, width: int) -> bytes:
-    """Encode 16-bit PCM to G.711 μ-law, one byte per sample, as ``audioop.lin2ulaw``.
-
-    ``width`` must be 2. Raises ``AudioFormatError`` for another width or an odd byte count.
-    """
-    _check_width(width)
-    return _pcm.ulaw_encode(fragment)
-
-
-def ulaw2lin(fragment: Buffer, width: int) -> bytes:
-    """Decode G.711 μ-law bytes to 16-bit PCM, as ``audioop.ulaw2lin``; ``width`` must be 2."""
-    _check_width(width)
-    return _pcm.ulaw_decode(fragment)
-
-
-def lin2alaw(fragment: Buffer, width: int) -> bytes:
-    """Encode 16-bit PCM to G.711 A-law, one byte per sample, as ``audioop.lin2alaw``.
-
-    ``width`` must be 2. Raises ``AudioFormatError`` for another width or an odd byte count.
-    """
-    _check_width(width)
-    return _pcm.alaw_encode(fragment)
-
-
-def alaw2lin(fragment: Buffer, width: int) -> bytes:
-    """Decode G.711 A-law bytes to 16-bit PCM, as ``audioop.alaw2lin``; ``width`` must be 2."""
-    _check_width(width)
-    return _pcm.alaw_decode(fragment)
+# audioop's signatures: ``lin2ulaw(fragment, width)`` etc. ``width`` must be 2 (16-bit); any
+# other width raises AudioFormatError, as does a fragment of odd length.
+lin2ulaw = _pcm.lin2ulaw
+ulaw2lin = _pcm.ulaw2lin
+lin2alaw = _pcm.lin2alaw
+alaw2lin = _pcm.alaw2lin

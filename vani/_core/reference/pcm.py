@@ -152,3 +152,30 @@ def ulaw_decode(src: Buffer) -> bytes:
 
 def alaw_decode(src: Buffer) -> bytes:
     return array("h", [_alaw_value(c) for c in memoryview(src).cast("B")]).tobytes()
+
+
+def _check_width(width: object) -> None:
+    if isinstance(width, bool) or width != 2:
+        raise AudioFormatError(
+            f"expected width 2 (16-bit samples), got {width!r}; only 16-bit PCM is supported"
+        )
+
+
+def lin2ulaw(fragment: Buffer, width: int) -> bytes:
+    _check_width(width)
+    return ulaw_encode(fragment)
+
+
+def ulaw2lin(fragment: Buffer, width: int) -> bytes:
+    _check_width(width)
+    return ulaw_decode(fragment)
+
+
+def lin2alaw(fragment: Buffer, width: int) -> bytes:
+    _check_width(width)
+    return alaw_encode(fragment)
+
+
+def alaw2lin(fragment: Buffer, width: int) -> bytes:
+    _check_width(width)
+    return alaw_decode(fragment)
