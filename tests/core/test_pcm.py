@@ -208,6 +208,9 @@ class TestPCMContract:
             impl.int16_to_float32_into(pcm, np.zeros(3, dtype=np.float64))
         with pytest.raises((TypeError, BufferError)):
             impl.int16_to_float32_into(pcm, bytes(12))
+        # A column of a batch is strided: refused rather than written with gaps.
+        with pytest.raises((ValueError, BufferError)):
+            impl.int16_to_float32_into(pcm, np.zeros((3, 4), dtype=np.float32)[:, 1])
 
     @pytest.mark.parametrize(
         "name", ["int16_to_float32", "ulaw_encode", "alaw_encode", "rms", "mono_to_stereo"]
