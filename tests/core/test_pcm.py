@@ -343,3 +343,11 @@ def test_mix_equals_a_clipped_sum(a: list[int], b: list[int]) -> None:
     expected = np.clip(wide, -32768, 32767).tolist()
     for impl in IMPLEMENTATIONS.values():
         assert samples(impl.mix(s16(a), s16(b))) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=int16_lists, gain=st.floats(-40.0, 40.0, allow_nan=False))
+def test_gain_equals_numpy_rint_and_clip(values: list[int], gain: float) -> None:
+    expected = np.clip(np.rint(np.asarray(values, np.float64) * gain), -32768, 32767)
+    for impl in IMPLEMENTATIONS.values():
+        assert samples(impl.apply_gain(s16(values), gain)) == expected.astype(np.int16).tolist()
