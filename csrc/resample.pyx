@@ -31,6 +31,10 @@ from vani.errors import ConfigurationError
 
 cdef extern from "resample_kernel.h" nogil:
     float vani_rs_dot(const float* c, const float* x, Py_ssize_t n)
+    void vani_rs_dot2(const float* c, const float* x, const float* d, const float* z,
+                      Py_ssize_t n, float* out)
+    void vani_rs_dot2_samex(const float* c, const float* d, const float* x,
+                            Py_ssize_t n, float* out)
     int16_t vani_rs_to_int16(float y)
     float vani_rs_load_s16le(const unsigned char* p)
     void vani_rs_store_s16le(unsigned char* p, int16_t v)
@@ -99,7 +103,9 @@ cdef class Resampler:
         cdef Py_ssize_t written = 0
         cdef int64_t base = self._n_in
         cdef int64_t last, k = self._k, i = self._i
-        cdef int p = self._p, up = self.up, dq = self._dq, dr = self._dr
+        cdef int64_t i2
+        cdef int p = self._p, p2, up = self.up, dq = self._dq, dr = self._dr
+        cdef float pair[2]
         cdef const float* coef = self._coef
         cdef float* hist = self._h
         cdef float* fresh = hist + taps - 1
@@ -112,8 +118,34 @@ cdef class Resampler:
             else:
                 memset(fresh, 0, b * sizeof(float))
             last = base + b - 1
-            while k < k_end and i <= last:
-                # hist[i - base] holds x[i - taps + 1], the oldest input of this output.
+            # hist[i - base] holds x[i - taps + 1], the oldest input of output k. Outputs go
+            # in pairs (twice the independent work per loop, and one load of x feeds both when
+            # they share an input position); every kernel sums in the same order, so pairing
+            # never changes a bit.
+            while k + 1 < k_end:
+                p2 = p + dr
+                i2 = i + dq
+                if p2 >= up:
+                    p2 -= up
+                    i2 += 1
+                if i2 > last:
+                    break
+                if i2 == i:
+                    vani_rs_dot2_samex(coef + p * taps, coef + p2 * taps, hist + (i - base),
+                                       taps, pair)
+                else:
+                    vani_rs_dot2(coef + p * taps, hist + (i - base),
+                                 coef + p2 * taps, hist + (i2 - base), taps, pair)
+                vani_rs_store_s16le(dst + 2 * written, vani_rs_to_int16(pair[0]))
+                vani_rs_store_s16le(dst + 2 * written + 2, vani_rs_to_int16(pair[1]))
+                written += 2
+                k += 2
+                i = i2 + dq
+                p = p2 + dr
+                if p >= up:
+                    p -= up
+                    i += 1
+            if k < k_end and i <= last:
                 vani_rs_store_s16le(
                     dst + 2 * written,
                     vani_rs_to_int16(vani_rs_dot(coef + p * taps, hist + (i - base), taps)),

@@ -39,6 +39,71 @@ static inline float vani_rs_dot(const float *c, const float *x, ptrdiff_t n) {
     a0 = (a0 + a1) + (a2 + a3);
     return (a0[0] + a0[1]) + (a0[2] + a0[3]);
 }
+
+static inline float vani_rs_hsum(vani_v4f a0, vani_v4f a1, vani_v4f a2, vani_v4f a3) {
+    a0 = (a0 + a1) + (a2 + a3);
+    return (a0[0] + a0[1]) + (a0[2] + a0[3]);
+}
+
+/* Two outputs at once: the same per-output summation order as vani_rs_dot (so the same bits),
+ * with twice the independent work in flight. */
+static inline void vani_rs_dot2(const float *c, const float *x, const float *d, const float *z,
+                                ptrdiff_t n, float *out) {
+    vani_v4f a0 = {0.0f, 0.0f, 0.0f, 0.0f}, a1 = a0, a2 = a0, a3 = a0;
+    vani_v4f b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    ptrdiff_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        a0 += vani_load4(c + j) * vani_load4(x + j);
+        b0 += vani_load4(d + j) * vani_load4(z + j);
+        a1 += vani_load4(c + j + 4) * vani_load4(x + j + 4);
+        b1 += vani_load4(d + j + 4) * vani_load4(z + j + 4);
+        a2 += vani_load4(c + j + 8) * vani_load4(x + j + 8);
+        b2 += vani_load4(d + j + 8) * vani_load4(z + j + 8);
+        a3 += vani_load4(c + j + 12) * vani_load4(x + j + 12);
+        b3 += vani_load4(d + j + 12) * vani_load4(z + j + 12);
+    }
+    if (j < n) {
+        a0 += vani_load4(c + j) * vani_load4(x + j);
+        b0 += vani_load4(d + j) * vani_load4(z + j);
+        a1 += vani_load4(c + j + 4) * vani_load4(x + j + 4);
+        b1 += vani_load4(d + j + 4) * vani_load4(z + j + 4);
+    }
+    out[0] = vani_rs_hsum(a0, a1, a2, a3);
+    out[1] = vani_rs_hsum(b0, b1, b2, b3);
+}
+
+/* Two outputs over the same input window (upsampling: two phases of one input position). */
+static inline void vani_rs_dot2_samex(const float *c, const float *d, const float *x,
+                                      ptrdiff_t n, float *out) {
+    vani_v4f a0 = {0.0f, 0.0f, 0.0f, 0.0f}, a1 = a0, a2 = a0, a3 = a0;
+    vani_v4f b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    vani_v4f v;
+    ptrdiff_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        v = vani_load4(x + j);
+        a0 += vani_load4(c + j) * v;
+        b0 += vani_load4(d + j) * v;
+        v = vani_load4(x + j + 4);
+        a1 += vani_load4(c + j + 4) * v;
+        b1 += vani_load4(d + j + 4) * v;
+        v = vani_load4(x + j + 8);
+        a2 += vani_load4(c + j + 8) * v;
+        b2 += vani_load4(d + j + 8) * v;
+        v = vani_load4(x + j + 12);
+        a3 += vani_load4(c + j + 12) * v;
+        b3 += vani_load4(d + j + 12) * v;
+    }
+    if (j < n) {
+        v = vani_load4(x + j);
+        a0 += vani_load4(c + j) * v;
+        b0 += vani_load4(d + j) * v;
+        v = vani_load4(x + j + 4);
+        a1 += vani_load4(c + j + 4) * v;
+        b1 += vani_load4(d + j + 4) * v;
+    }
+    out[0] = vani_rs_hsum(a0, a1, a2, a3);
+    out[1] = vani_rs_hsum(b0, b1, b2, b3);
+}
 #else
 static inline float vani_rs_dot(const float *c, const float *x, ptrdiff_t n) {
     float a[16] = {0};
@@ -50,13 +115,29 @@ static inline float vani_rs_dot(const float *c, const float *x, ptrdiff_t n) {
     for (l = 0; l < 4; l++) a[l] = (a[l] + a[l + 4]) + (a[l + 8] + a[l + 12]);
     return (a[0] + a[1]) + (a[2] + a[3]);
 }
+
+static inline void vani_rs_dot2(const float *c, const float *x, const float *d, const float *z,
+                                ptrdiff_t n, float *out) {
+    out[0] = vani_rs_dot(c, x, n);
+    out[1] = vani_rs_dot(d, z, n);
+}
+
+static inline void vani_rs_dot2_samex(const float *c, const float *d, const float *x,
+                                      ptrdiff_t n, float *out) {
+    out[0] = vani_rs_dot(c, x, n);
+    out[1] = vani_rs_dot(d, x, n);
+}
 #endif
 
-/* Round to nearest (ties to even, the default FP mode) and saturate to int16. */
+/* Saturate to int16, rounding to nearest with ties to even (what lrintf does in the default FP
+ * mode). lrintf is a library call unless the build says -fno-math-errno, so round with the
+ * 1.5 * 2^23 trick instead: adding it leaves no fraction bits in a float of magnitude < 2^22, so
+ * the hardware rounds, and subtracting it back is exact. */
 static inline int16_t vani_rs_to_int16(float y) {
+    const float magic = 12582912.0f;
     if (y >= 32767.0f) return 32767;
     if (y <= -32768.0f) return -32768;
-    return (int16_t)lrintf(y);
+    return (int16_t)(int32_t)((y + magic) - magic);
 }
 
 /* Little-endian int16 at any byte address. */
