@@ -30,14 +30,11 @@ from vani.errors import ConfigurationError
 
 
 cdef extern from "resample_kernel.h" nogil:
-    float vani_rs_dot(const float* c, const float* x, Py_ssize_t n)
-    void vani_rs_dot2(const float* c, const float* x, const float* d, const float* z,
-                      Py_ssize_t n, float* out)
-    void vani_rs_dot2_samex(const float* c, const float* d, const float* x,
-                            Py_ssize_t n, float* out)
-    int16_t vani_rs_to_int16(float y)
     float vani_rs_load_s16le(const unsigned char* p)
-    void vani_rs_store_s16le(unsigned char* p, int16_t v)
+    void vani_rs_dot1(const float* c, const float* x, Py_ssize_t n, unsigned char* dst)
+    void vani_rs_dot4(const float* c0, const float* x0, const float* c1, const float* x1,
+                      const float* c2, const float* x2, const float* c3, const float* x3,
+                      Py_ssize_t n, unsigned char* dst)
 
 
 # Input samples converted per pass. 4096 covers 20 ms at every supported rate in one pass and
@@ -103,9 +100,8 @@ cdef class Resampler:
         cdef Py_ssize_t written = 0
         cdef int64_t base = self._n_in
         cdef int64_t last, k = self._k, i = self._i
-        cdef int64_t i2
-        cdef int p = self._p, p2, up = self.up, dq = self._dq, dr = self._dr
-        cdef float pair[2]
+        cdef int64_t i1, i2, i3
+        cdef int p = self._p, p1, p2, p3, up = self.up, dq = self._dq, dr = self._dr
         cdef const float* coef = self._coef
         cdef float* hist = self._h
         cdef float* fresh = hist + taps - 1
@@ -118,42 +114,44 @@ cdef class Resampler:
             else:
                 memset(fresh, 0, b * sizeof(float))
             last = base + b - 1
-            # hist[i - base] holds x[i - taps + 1], the oldest input of output k. Outputs go
-            # in pairs (twice the independent work per loop, and one load of x feeds both when
-            # they share an input position); every kernel sums in the same order, so pairing
-            # never changes a bit.
-            while k + 1 < k_end:
-                p2 = p + dr
-                i2 = i + dq
+            # hist[i - base] holds x[i - taps + 1], the oldest input of output k. Four outputs
+            # at a time while four are ready (more independent work in flight, one shared
+            # reduction); the kernels sum in the same order, so grouping never changes a bit.
+            while k + 3 < k_end:
+                p1 = p + dr
+                i1 = i + dq
+                if p1 >= up:
+                    p1 -= up
+                    i1 += 1
+                p2 = p1 + dr
+                i2 = i1 + dq
                 if p2 >= up:
                     p2 -= up
                     i2 += 1
-                if i2 > last:
+                p3 = p2 + dr
+                i3 = i2 + dq
+                if p3 >= up:
+                    p3 -= up
+                    i3 += 1
+                if i3 > last:
                     break
-                if i2 == i:
-                    vani_rs_dot2_samex(coef + p * taps, coef + p2 * taps, hist + (i - base),
-                                       taps, pair)
-                else:
-                    vani_rs_dot2(coef + p * taps, hist + (i - base),
-                                 coef + p2 * taps, hist + (i2 - base), taps, pair)
-                vani_rs_store_s16le(dst + 2 * written, vani_rs_to_int16(pair[0]))
-                vani_rs_store_s16le(dst + 2 * written + 2, vani_rs_to_int16(pair[1]))
-                written += 2
-                k += 2
-                i = i2 + dq
-                p = p2 + dr
+                vani_rs_dot4(coef + p * taps, hist + (i - base),
+                             coef + p1 * taps, hist + (i1 - base),
+                             coef + p2 * taps, hist + (i2 - base),
+                             coef + p3 * taps, hist + (i3 - base), taps, dst + 2 * written)
+                written += 4
+                k += 4
+                p = p3 + dr
+                i = i3 + dq
                 if p >= up:
                     p -= up
                     i += 1
-            if k < k_end and i <= last:
-                vani_rs_store_s16le(
-                    dst + 2 * written,
-                    vani_rs_to_int16(vani_rs_dot(coef + p * taps, hist + (i - base), taps)),
-                )
+            while k < k_end and i <= last:
+                vani_rs_dot1(coef + p * taps, hist + (i - base), taps, dst + 2 * written)
                 written += 1
                 k += 1
-                i += dq
                 p += dr
+                i += dq
                 if p >= up:
                     p -= up
                     i += 1

@@ -1,146 +1,22 @@
 /* Inner loops of the polyphase resampler (csrc/resample.pyx).
  *
- * The dot product's summation order depends only on the length, never on where the operands sit
- * in memory, so an output sample is bit-identical however the input stream was chunked. With GCC
- * or clang the generic vector extension maps to SSE2 on x86-64 and NEON on arm64 (no intrinsics,
- * no -march flags); other compilers get the same order in scalar code.
+ * Every output sample is sum(c[j] * x[j] for j < n) over n = taps floats (a multiple of 8),
+ * rounded half to even and saturated to int16. The summation order is fixed per output and
+ * never depends on memory alignment or on which kernel computed it:
+ *   lane l (0..7) accumulates the products j = l, l + 8, l + 16, ... in order;
+ *   s[l] = lane[l] + lane[l + 4] for l < 4;   y = (s[0] + s[1]) + (s[2] + s[3]).
+ * So the 4-output kernel and the 1-output kernel give identical bits, and an output is the same
+ * however the input stream was chunked. On x86-64 the kernels use SSE2 (part of the baseline, no
+ * -march flag needed): four outputs are reduced together with one transpose and converted with
+ * one saturating pack. Elsewhere a portable scalar version follows the same order.
  */
 #ifndef VANI_RESAMPLE_KERNEL_H
 #define VANI_RESAMPLE_KERNEL_H
 
-#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__GNUC__) || defined(__clang__)
-typedef float vani_v4f __attribute__((vector_size(16)));
-
-static inline vani_v4f vani_load4(const float *p) {
-    vani_v4f v;
-    memcpy(&v, p, sizeof v); /* an unaligned load (movups / ld1) */
-    return v;
-}
-
-/* sum(c[j] * x[j] for j < n), n a positive multiple of 8. */
-static inline float vani_rs_dot(const float *c, const float *x, ptrdiff_t n) {
-    vani_v4f a0 = {0.0f, 0.0f, 0.0f, 0.0f}, a1 = a0, a2 = a0, a3 = a0;
-    ptrdiff_t j = 0;
-    for (; j + 16 <= n; j += 16) {
-        a0 += vani_load4(c + j) * vani_load4(x + j);
-        a1 += vani_load4(c + j + 4) * vani_load4(x + j + 4);
-        a2 += vani_load4(c + j + 8) * vani_load4(x + j + 8);
-        a3 += vani_load4(c + j + 12) * vani_load4(x + j + 12);
-    }
-    if (j < n) {
-        a0 += vani_load4(c + j) * vani_load4(x + j);
-        a1 += vani_load4(c + j + 4) * vani_load4(x + j + 4);
-    }
-    a0 = (a0 + a1) + (a2 + a3);
-    return (a0[0] + a0[1]) + (a0[2] + a0[3]);
-}
-
-static inline float vani_rs_hsum(vani_v4f a0, vani_v4f a1, vani_v4f a2, vani_v4f a3) {
-    a0 = (a0 + a1) + (a2 + a3);
-    return (a0[0] + a0[1]) + (a0[2] + a0[3]);
-}
-
-/* Two outputs at once: the same per-output summation order as vani_rs_dot (so the same bits),
- * with twice the independent work in flight. */
-static inline void vani_rs_dot2(const float *c, const float *x, const float *d, const float *z,
-                                ptrdiff_t n, float *out) {
-    vani_v4f a0 = {0.0f, 0.0f, 0.0f, 0.0f}, a1 = a0, a2 = a0, a3 = a0;
-    vani_v4f b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    ptrdiff_t j = 0;
-    for (; j + 16 <= n; j += 16) {
-        a0 += vani_load4(c + j) * vani_load4(x + j);
-        b0 += vani_load4(d + j) * vani_load4(z + j);
-        a1 += vani_load4(c + j + 4) * vani_load4(x + j + 4);
-        b1 += vani_load4(d + j + 4) * vani_load4(z + j + 4);
-        a2 += vani_load4(c + j + 8) * vani_load4(x + j + 8);
-        b2 += vani_load4(d + j + 8) * vani_load4(z + j + 8);
-        a3 += vani_load4(c + j + 12) * vani_load4(x + j + 12);
-        b3 += vani_load4(d + j + 12) * vani_load4(z + j + 12);
-    }
-    if (j < n) {
-        a0 += vani_load4(c + j) * vani_load4(x + j);
-        b0 += vani_load4(d + j) * vani_load4(z + j);
-        a1 += vani_load4(c + j + 4) * vani_load4(x + j + 4);
-        b1 += vani_load4(d + j + 4) * vani_load4(z + j + 4);
-    }
-    out[0] = vani_rs_hsum(a0, a1, a2, a3);
-    out[1] = vani_rs_hsum(b0, b1, b2, b3);
-}
-
-/* Two outputs over the same input window (upsampling: two phases of one input position). */
-static inline void vani_rs_dot2_samex(const float *c, const float *d, const float *x,
-                                      ptrdiff_t n, float *out) {
-    vani_v4f a0 = {0.0f, 0.0f, 0.0f, 0.0f}, a1 = a0, a2 = a0, a3 = a0;
-    vani_v4f b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    vani_v4f v;
-    ptrdiff_t j = 0;
-    for (; j + 16 <= n; j += 16) {
-        v = vani_load4(x + j);
-        a0 += vani_load4(c + j) * v;
-        b0 += vani_load4(d + j) * v;
-        v = vani_load4(x + j + 4);
-        a1 += vani_load4(c + j + 4) * v;
-        b1 += vani_load4(d + j + 4) * v;
-        v = vani_load4(x + j + 8);
-        a2 += vani_load4(c + j + 8) * v;
-        b2 += vani_load4(d + j + 8) * v;
-        v = vani_load4(x + j + 12);
-        a3 += vani_load4(c + j + 12) * v;
-        b3 += vani_load4(d + j + 12) * v;
-    }
-    if (j < n) {
-        v = vani_load4(x + j);
-        a0 += vani_load4(c + j) * v;
-        b0 += vani_load4(d + j) * v;
-        v = vani_load4(x + j + 4);
-        a1 += vani_load4(c + j + 4) * v;
-        b1 += vani_load4(d + j + 4) * v;
-    }
-    out[0] = vani_rs_hsum(a0, a1, a2, a3);
-    out[1] = vani_rs_hsum(b0, b1, b2, b3);
-}
-#else
-static inline float vani_rs_dot(const float *c, const float *x, ptrdiff_t n) {
-    float a[16] = {0};
-    ptrdiff_t j = 0, l;
-    for (; j + 16 <= n; j += 16)
-        for (l = 0; l < 16; l++) a[l] += c[j + l] * x[j + l];
-    if (j < n)
-        for (l = 0; l < 8; l++) a[l] += c[j + l] * x[j + l];
-    for (l = 0; l < 4; l++) a[l] = (a[l] + a[l + 4]) + (a[l + 8] + a[l + 12]);
-    return (a[0] + a[1]) + (a[2] + a[3]);
-}
-
-static inline void vani_rs_dot2(const float *c, const float *x, const float *d, const float *z,
-                                ptrdiff_t n, float *out) {
-    out[0] = vani_rs_dot(c, x, n);
-    out[1] = vani_rs_dot(d, z, n);
-}
-
-static inline void vani_rs_dot2_samex(const float *c, const float *d, const float *x,
-                                      ptrdiff_t n, float *out) {
-    out[0] = vani_rs_dot(c, x, n);
-    out[1] = vani_rs_dot(d, x, n);
-}
-#endif
-
-/* Saturate to int16, rounding to nearest with ties to even (what lrintf does in the default FP
- * mode). lrintf is a library call unless the build says -fno-math-errno, so round with the
- * 1.5 * 2^23 trick instead: adding it leaves no fraction bits in a float of magnitude < 2^22, so
- * the hardware rounds, and subtracting it back is exact. */
-static inline int16_t vani_rs_to_int16(float y) {
-    const float magic = 12582912.0f;
-    if (y >= 32767.0f) return 32767;
-    if (y <= -32768.0f) return -32768;
-    return (int16_t)(int32_t)((y + magic) - magic);
-}
-
-/* Little-endian int16 at any byte address. */
 static inline float vani_rs_load_s16le(const unsigned char *p) {
     return (float)(int16_t)(uint16_t)(p[0] | ((unsigned)p[1] << 8));
 }
@@ -150,5 +26,80 @@ static inline void vani_rs_store_s16le(unsigned char *p, int16_t v) {
     p[0] = (unsigned char)(u & 0xFF);
     p[1] = (unsigned char)(u >> 8);
 }
+
+#if defined(__SSE2__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#include <emmintrin.h>
+
+/* Saturate to [-32768, 32767] and round half to even (cvtps2dq in the default MXCSR mode). */
+static inline __m128i vani_rs_round4(__m128 y) {
+    y = _mm_min_ps(_mm_max_ps(y, _mm_set1_ps(-32768.0f)), _mm_set1_ps(32767.0f));
+    return _mm_cvtps_epi32(y);
+}
+
+static inline void vani_rs_dot1(const float *c, const float *x, ptrdiff_t n, unsigned char *dst) {
+    __m128 a0 = _mm_setzero_ps(), a1 = a0, s;
+    ptrdiff_t j;
+    for (j = 0; j < n; j += 8) {
+        a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(c + j), _mm_loadu_ps(x + j)));
+        a1 = _mm_add_ps(a1, _mm_mul_ps(_mm_loadu_ps(c + j + 4), _mm_loadu_ps(x + j + 4)));
+    }
+    s = _mm_add_ps(a0, a1);
+    /* (s0 + s1) + (s2 + s3), lane by lane exactly as the transposed 4-output reduction */
+    __m128 t01 = _mm_add_ss(s, _mm_shuffle_ps(s, s, _MM_SHUFFLE(1, 1, 1, 1)));
+    __m128 t23 = _mm_add_ss(_mm_shuffle_ps(s, s, _MM_SHUFFLE(2, 2, 2, 2)),
+                            _mm_shuffle_ps(s, s, _MM_SHUFFLE(3, 3, 3, 3)));
+    int32_t v = _mm_cvtsi128_si32(vani_rs_round4(_mm_add_ss(t01, t23)));
+    vani_rs_store_s16le(dst, (int16_t)v);
+}
+
+/* Four outputs: (c0, x0) ... (c3, x3), written as 8 bytes at dst. */
+static inline void vani_rs_dot4(const float *c0, const float *x0, const float *c1,
+                                const float *x1, const float *c2, const float *x2,
+                                const float *c3, const float *x3, ptrdiff_t n,
+                                unsigned char *dst) {
+    __m128 a0 = _mm_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, e0 = a0, e1 = a0, f0 = a0, f1 = a0;
+    ptrdiff_t j;
+    for (j = 0; j < n; j += 8) {
+        a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(c0 + j), _mm_loadu_ps(x0 + j)));
+        b0 = _mm_add_ps(b0, _mm_mul_ps(_mm_loadu_ps(c1 + j), _mm_loadu_ps(x1 + j)));
+        e0 = _mm_add_ps(e0, _mm_mul_ps(_mm_loadu_ps(c2 + j), _mm_loadu_ps(x2 + j)));
+        f0 = _mm_add_ps(f0, _mm_mul_ps(_mm_loadu_ps(c3 + j), _mm_loadu_ps(x3 + j)));
+        a1 = _mm_add_ps(a1, _mm_mul_ps(_mm_loadu_ps(c0 + j + 4), _mm_loadu_ps(x0 + j + 4)));
+        b1 = _mm_add_ps(b1, _mm_mul_ps(_mm_loadu_ps(c1 + j + 4), _mm_loadu_ps(x1 + j + 4)));
+        e1 = _mm_add_ps(e1, _mm_mul_ps(_mm_loadu_ps(c2 + j + 4), _mm_loadu_ps(x2 + j + 4)));
+        f1 = _mm_add_ps(f1, _mm_mul_ps(_mm_loadu_ps(c3 + j + 4), _mm_loadu_ps(x3 + j + 4)));
+    }
+    __m128 s0 = _mm_add_ps(a0, a1), s1 = _mm_add_ps(b0, b1);
+    __m128 s2 = _mm_add_ps(e0, e1), s3 = _mm_add_ps(f0, f1);
+    _MM_TRANSPOSE4_PS(s0, s1, s2, s3); /* s0 = lane 0 of each output, ... */
+    __m128i q = vani_rs_round4(_mm_add_ps(_mm_add_ps(s0, s1), _mm_add_ps(s2, s3)));
+    _mm_storel_epi64((__m128i *)dst, _mm_packs_epi32(q, q)); /* little-endian int16 x 4 */
+}
+
+#else /* portable: the same order in scalar code */
+#include <math.h>
+
+static inline void vani_rs_dot1(const float *c, const float *x, ptrdiff_t n, unsigned char *dst) {
+    float a[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    ptrdiff_t j;
+    int l;
+    for (j = 0; j < n; j += 8)
+        for (l = 0; l < 8; l++) a[l] += c[j + l] * x[j + l];
+    float y = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    if (y >= 32767.0f) y = 32767.0f;
+    if (y <= -32768.0f) y = -32768.0f;
+    vani_rs_store_s16le(dst, (int16_t)lrintf(y)); /* half to even in the default mode */
+}
+
+static inline void vani_rs_dot4(const float *c0, const float *x0, const float *c1,
+                                const float *x1, const float *c2, const float *x2,
+                                const float *c3, const float *x3, ptrdiff_t n,
+                                unsigned char *dst) {
+    vani_rs_dot1(c0, x0, n, dst);
+    vani_rs_dot1(c1, x1, n, dst + 2);
+    vani_rs_dot1(c2, x2, n, dst + 4);
+    vani_rs_dot1(c3, x3, n, dst + 6);
+}
+#endif
 
 #endif /* VANI_RESAMPLE_KERNEL_H */
