@@ -58,8 +58,38 @@ static inline void vani_rs_dot4(const float *c0, const float *x0, const float *c
                                 const float *c3, const float *x3, ptrdiff_t n,
                                 unsigned char *dst) {
     __m128 a0 = _mm_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, e0 = a0, e1 = a0, f0 = a0, f1 = a0;
+    __m128 v, w;
     ptrdiff_t j;
-    for (j = 0; j < n; j += 8) {
+    /* The two common shapes share loads: when upsampling, outputs of one input position share
+     * x (only the phase differs); when downsampling by an integer, they share c. The products
+     * and their order per output are the same in all three loops. */
+    if (x0 == x3) {
+        for (j = 0; j < n; j += 8) {
+            v = _mm_loadu_ps(x0 + j);
+            w = _mm_loadu_ps(x0 + j + 4);
+            a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(c0 + j), v));
+            b0 = _mm_add_ps(b0, _mm_mul_ps(_mm_loadu_ps(c1 + j), v));
+            e0 = _mm_add_ps(e0, _mm_mul_ps(_mm_loadu_ps(c2 + j), v));
+            f0 = _mm_add_ps(f0, _mm_mul_ps(_mm_loadu_ps(c3 + j), v));
+            a1 = _mm_add_ps(a1, _mm_mul_ps(_mm_loadu_ps(c0 + j + 4), w));
+            b1 = _mm_add_ps(b1, _mm_mul_ps(_mm_loadu_ps(c1 + j + 4), w));
+            e1 = _mm_add_ps(e1, _mm_mul_ps(_mm_loadu_ps(c2 + j + 4), w));
+            f1 = _mm_add_ps(f1, _mm_mul_ps(_mm_loadu_ps(c3 + j + 4), w));
+        }
+    } else if (c0 == c1 && c0 == c2 && c0 == c3) {
+        for (j = 0; j < n; j += 8) {
+            v = _mm_loadu_ps(c0 + j);
+            w = _mm_loadu_ps(c0 + j + 4);
+            a0 = _mm_add_ps(a0, _mm_mul_ps(v, _mm_loadu_ps(x0 + j)));
+            b0 = _mm_add_ps(b0, _mm_mul_ps(v, _mm_loadu_ps(x1 + j)));
+            e0 = _mm_add_ps(e0, _mm_mul_ps(v, _mm_loadu_ps(x2 + j)));
+            f0 = _mm_add_ps(f0, _mm_mul_ps(v, _mm_loadu_ps(x3 + j)));
+            a1 = _mm_add_ps(a1, _mm_mul_ps(w, _mm_loadu_ps(x0 + j + 4)));
+            b1 = _mm_add_ps(b1, _mm_mul_ps(w, _mm_loadu_ps(x1 + j + 4)));
+            e1 = _mm_add_ps(e1, _mm_mul_ps(w, _mm_loadu_ps(x2 + j + 4)));
+            f1 = _mm_add_ps(f1, _mm_mul_ps(w, _mm_loadu_ps(x3 + j + 4)));
+        }
+    } else for (j = 0; j < n; j += 8) {
         a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(c0 + j), _mm_loadu_ps(x0 + j)));
         b0 = _mm_add_ps(b0, _mm_mul_ps(_mm_loadu_ps(c1 + j), _mm_loadu_ps(x1 + j)));
         e0 = _mm_add_ps(e0, _mm_mul_ps(_mm_loadu_ps(c2 + j), _mm_loadu_ps(x2 + j)));
