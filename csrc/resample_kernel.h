@@ -52,34 +52,37 @@ static inline void vani_rs_dot1(const float *c, const float *x, ptrdiff_t n, uns
     vani_rs_store_s16le(dst, (int16_t)v);
 }
 
+/* One pass of the 4-output loop; U1..U3 / W1..W3 give the x vectors of outputs 1..3 (for taps
+ * j..j+3 and j+4..j+7), reusing u0 / w0 etc. where outputs share an input position. */
+#define VANI_RS_DOT4_LOOP(U1, U2, U3, W1, W2, W3)                                  \
+    for (j = 0; j < n; j += 8) {                                                  \
+        __m128 u0 = _mm_loadu_ps(x0 + j), u1 = (U1), u2 = (U2), u3 = (U3);        \
+        a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(c0 + j), u0));                \
+        b0 = _mm_add_ps(b0, _mm_mul_ps(_mm_loadu_ps(c1 + j), u1));                \
+        e0 = _mm_add_ps(e0, _mm_mul_ps(_mm_loadu_ps(c2 + j), u2));                \
+        f0 = _mm_add_ps(f0, _mm_mul_ps(_mm_loadu_ps(c3 + j), u3));                \
+        __m128 w0 = _mm_loadu_ps(x0 + j + 4), w1 = (W1), w2 = (W2), w3 = (W3);    \
+        a1 = _mm_add_ps(a1, _mm_mul_ps(_mm_loadu_ps(c0 + j + 4), w0));            \
+        b1 = _mm_add_ps(b1, _mm_mul_ps(_mm_loadu_ps(c1 + j + 4), w1));            \
+        e1 = _mm_add_ps(e1, _mm_mul_ps(_mm_loadu_ps(c2 + j + 4), w2));            \
+        f1 = _mm_add_ps(f1, _mm_mul_ps(_mm_loadu_ps(c3 + j + 4), w3));            \
+    }
+#define VANI_RS_X(p, k) _mm_loadu_ps((p) + j + (k))
+
 /* Four outputs: (c0, x0) ... (c3, x3), written as 8 bytes at dst. */
 static inline void vani_rs_dot4(const float *c0, const float *x0, const float *c1,
                                 const float *x1, const float *c2, const float *x2,
                                 const float *c3, const float *x3, ptrdiff_t n,
                                 unsigned char *dst) {
     __m128 a0 = _mm_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, e0 = a0, e1 = a0, f0 = a0, f1 = a0;
-    __m128 v, w;
     ptrdiff_t j;
-    /* The two common shapes share loads: when upsampling, outputs of one input position share
-     * x (only the phase differs); when downsampling by an integer, they share c. The products
-     * and their order per output are the same in all three loops. */
-    if (x0 == x3) {
+    /* Outputs that share an input position (upsampling: only the phase differs) share the
+     * loads of x; an integer downsampler's outputs all share c. The products and their order
+     * per output are the same in every branch. Input positions never decrease, so equal
+     * neighbours describe every way four outputs can share. */
+    if (c0 == c1 && c0 == c2 && c0 == c3) {
         for (j = 0; j < n; j += 8) {
-            v = _mm_loadu_ps(x0 + j);
-            w = _mm_loadu_ps(x0 + j + 4);
-            a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(c0 + j), v));
-            b0 = _mm_add_ps(b0, _mm_mul_ps(_mm_loadu_ps(c1 + j), v));
-            e0 = _mm_add_ps(e0, _mm_mul_ps(_mm_loadu_ps(c2 + j), v));
-            f0 = _mm_add_ps(f0, _mm_mul_ps(_mm_loadu_ps(c3 + j), v));
-            a1 = _mm_add_ps(a1, _mm_mul_ps(_mm_loadu_ps(c0 + j + 4), w));
-            b1 = _mm_add_ps(b1, _mm_mul_ps(_mm_loadu_ps(c1 + j + 4), w));
-            e1 = _mm_add_ps(e1, _mm_mul_ps(_mm_loadu_ps(c2 + j + 4), w));
-            f1 = _mm_add_ps(f1, _mm_mul_ps(_mm_loadu_ps(c3 + j + 4), w));
-        }
-    } else if (c0 == c1 && c0 == c2 && c0 == c3) {
-        for (j = 0; j < n; j += 8) {
-            v = _mm_loadu_ps(c0 + j);
-            w = _mm_loadu_ps(c0 + j + 4);
+            __m128 v = _mm_loadu_ps(c0 + j), w = _mm_loadu_ps(c0 + j + 4);
             a0 = _mm_add_ps(a0, _mm_mul_ps(v, _mm_loadu_ps(x0 + j)));
             b0 = _mm_add_ps(b0, _mm_mul_ps(v, _mm_loadu_ps(x1 + j)));
             e0 = _mm_add_ps(e0, _mm_mul_ps(v, _mm_loadu_ps(x2 + j)));
@@ -89,15 +92,17 @@ static inline void vani_rs_dot4(const float *c0, const float *x0, const float *c
             e1 = _mm_add_ps(e1, _mm_mul_ps(w, _mm_loadu_ps(x2 + j + 4)));
             f1 = _mm_add_ps(f1, _mm_mul_ps(w, _mm_loadu_ps(x3 + j + 4)));
         }
-    } else for (j = 0; j < n; j += 8) {
-        a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(c0 + j), _mm_loadu_ps(x0 + j)));
-        b0 = _mm_add_ps(b0, _mm_mul_ps(_mm_loadu_ps(c1 + j), _mm_loadu_ps(x1 + j)));
-        e0 = _mm_add_ps(e0, _mm_mul_ps(_mm_loadu_ps(c2 + j), _mm_loadu_ps(x2 + j)));
-        f0 = _mm_add_ps(f0, _mm_mul_ps(_mm_loadu_ps(c3 + j), _mm_loadu_ps(x3 + j)));
-        a1 = _mm_add_ps(a1, _mm_mul_ps(_mm_loadu_ps(c0 + j + 4), _mm_loadu_ps(x0 + j + 4)));
-        b1 = _mm_add_ps(b1, _mm_mul_ps(_mm_loadu_ps(c1 + j + 4), _mm_loadu_ps(x1 + j + 4)));
-        e1 = _mm_add_ps(e1, _mm_mul_ps(_mm_loadu_ps(c2 + j + 4), _mm_loadu_ps(x2 + j + 4)));
-        f1 = _mm_add_ps(f1, _mm_mul_ps(_mm_loadu_ps(c3 + j + 4), _mm_loadu_ps(x3 + j + 4)));
+    } else if (x0 == x3) { /* one position */
+        VANI_RS_DOT4_LOOP(u0, u0, u0, w0, w0, w0)
+    } else if (x0 == x2) { /* three, then one */
+        VANI_RS_DOT4_LOOP(u0, u0, VANI_RS_X(x3, 0), w0, w0, VANI_RS_X(x3, 4))
+    } else if (x1 == x3) { /* one, then three */
+        VANI_RS_DOT4_LOOP(VANI_RS_X(x1, 0), u1, u1, VANI_RS_X(x1, 4), w1, w1)
+    } else if (x0 == x1 && x2 == x3) { /* two and two */
+        VANI_RS_DOT4_LOOP(u0, VANI_RS_X(x2, 0), u2, w0, VANI_RS_X(x2, 4), w2)
+    } else {
+        VANI_RS_DOT4_LOOP(VANI_RS_X(x1, 0), VANI_RS_X(x2, 0), VANI_RS_X(x3, 0),
+                          VANI_RS_X(x1, 4), VANI_RS_X(x2, 4), VANI_RS_X(x3, 4))
     }
     __m128 s0 = _mm_add_ps(a0, a1), s1 = _mm_add_ps(b0, b1);
     __m128 s2 = _mm_add_ps(e0, e1), s3 = _mm_add_ps(f0, f1);
