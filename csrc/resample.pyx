@@ -20,7 +20,7 @@ Not thread-safe: one stream, one thread at a time. The GIL is released only insi
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from libc.stdint cimport int16_t, int64_t
+from libc.stdint cimport int64_t
 from libc.string cimport memmove, memset
 
 import numpy as np
@@ -31,10 +31,25 @@ from vani.errors import ConfigurationError
 
 cdef extern from "resample_kernel.h" nogil:
     float vani_rs_load_s16le(const unsigned char* p)
-    void vani_rs_dot1(const float* c, const float* x, Py_ssize_t n, unsigned char* dst)
-    void vani_rs_dot4(const float* c0, const float* x0, const float* c1, const float* x1,
-                      const float* c2, const float* x2, const float* c3, const float* x3,
-                      Py_ssize_t n, unsigned char* dst)
+    vani_rs_emit_fn vani_rs_emit_for(const char* name)
+    const char* vani_rs_best_kernel()
+
+
+#: The output loop new resamplers use: "avx" where the CPU has it, else "base" (SSE2 on
+#: x86-64, portable C elsewhere). Both give identical bytes.
+KERNEL = vani_rs_best_kernel().decode()
+cdef vani_rs_emit_fn _default_emit = vani_rs_emit_for(vani_rs_best_kernel())
+
+
+def _use_kernel(str name):
+    """Pick the output loop for resamplers created afterwards (tests compare the two)."""
+    global _default_emit, KERNEL
+    cdef bytes raw = name.encode()
+    cdef vani_rs_emit_fn fn = vani_rs_emit_for(raw)
+    if fn == NULL:
+        raise ValueError(f"expected kernel 'avx' or 'base' (as this CPU allows), got {name!r}")
+    _default_emit = fn
+    KERNEL = name
 
 
 # Input samples converted per pass. 4096 covers 20 ms at every supported rate in one pass and
@@ -69,19 +84,23 @@ cdef class Resampler:
         self.delay = spec.delay
         self._filter = spec
         self._phases = spec.phases
-        self._coef = &self._phases[0, 0]
         self._hist = np.zeros(self.taps - 1 + BLOCK, dtype=np.float32)
         self._h = &self._hist[0]
-        self._dq = self.down // self.up
-        self._dr = self.down % self.up
+        self._pos.coef = &self._phases[0, 0]
+        self._pos.hist = self._h
+        self._pos.taps = self.taps
+        self._pos.up = self.up
+        self._pos.dq = self.down // self.up
+        self._pos.dr = self.down % self.up
+        self._emit = _default_emit
         self._rewind()
 
     cdef void _rewind(self) noexcept nogil:
         memset(self._h, 0, (self.taps - 1) * sizeof(float))
         self._n_in = 0
-        self._k = 0
-        self._i = self.delay // self.up
-        self._p = self.delay % self.up
+        self._pos.k = 0
+        self._pos.i = self.delay // self.up
+        self._pos.p = self.delay % self.up
         self._carry = -1
 
     cdef int64_t _available(self, int64_t n_in) noexcept nogil:
@@ -99,12 +118,7 @@ cdef class Resampler:
         cdef Py_ssize_t b, j
         cdef Py_ssize_t written = 0
         cdef int64_t base = self._n_in
-        cdef int64_t last, k = self._k, i = self._i
-        cdef int64_t i1, i2, i3
-        cdef int p = self._p, p1, p2, p3, up = self.up, dq = self._dq, dr = self._dr
-        cdef const float* coef = self._coef
-        cdef float* hist = self._h
-        cdef float* fresh = hist + taps - 1
+        cdef float* fresh = self._h + taps - 1
         while n > 0:
             b = n if n < BLOCK else BLOCK
             if src != NULL:
@@ -113,55 +127,11 @@ cdef class Resampler:
                 src += 2 * b
             else:
                 memset(fresh, 0, b * sizeof(float))
-            last = base + b - 1
-            # hist[i - base] holds x[i - taps + 1], the oldest input of output k. Four outputs
-            # at a time while four are ready (more independent work in flight, one shared
-            # reduction); the kernels sum in the same order, so grouping never changes a bit.
-            while k + 3 < k_end:
-                p1 = p + dr
-                i1 = i + dq
-                if p1 >= up:
-                    p1 -= up
-                    i1 += 1
-                p2 = p1 + dr
-                i2 = i1 + dq
-                if p2 >= up:
-                    p2 -= up
-                    i2 += 1
-                p3 = p2 + dr
-                i3 = i2 + dq
-                if p3 >= up:
-                    p3 -= up
-                    i3 += 1
-                if i3 > last:
-                    break
-                vani_rs_dot4(coef + p * taps, hist + (i - base),
-                             coef + p1 * taps, hist + (i1 - base),
-                             coef + p2 * taps, hist + (i2 - base),
-                             coef + p3 * taps, hist + (i3 - base), taps, dst + 2 * written)
-                written += 4
-                k += 4
-                p = p3 + dr
-                i = i3 + dq
-                if p >= up:
-                    p -= up
-                    i += 1
-            while k < k_end and i <= last:
-                vani_rs_dot1(coef + p * taps, hist + (i - base), taps, dst + 2 * written)
-                written += 1
-                k += 1
-                p += dr
-                i += dq
-                if p >= up:
-                    p -= up
-                    i += 1
-            memmove(hist, hist + b, (taps - 1) * sizeof(float))
+            written += self._emit(&self._pos, base, base + b - 1, k_end, dst + 2 * written)
+            memmove(self._h, self._h + b, (taps - 1) * sizeof(float))
             base += b
             n -= b
         self._n_in = base
-        self._k = k
-        self._i = i
-        self._p = p
         return written
 
     def feed(self, pcm):
@@ -179,7 +149,7 @@ cdef class Resampler:
             data = &view[0] if nbytes > 0 else NULL
         cdef int has_carry = self._carry >= 0
         cdef int64_t k_end = self._available(self._n_in + (nbytes + has_carry) // 2)
-        out = PyBytes_FromStringAndSize(NULL, 2 * (k_end - self._k))
+        out = PyBytes_FromStringAndSize(NULL, 2 * (k_end - self._pos.k))
         cdef unsigned char* dst = <unsigned char*>PyBytes_AS_STRING(out)
         cdef Py_ssize_t written = 0
         with nogil:
@@ -203,7 +173,7 @@ cdef class Resampler:
         """
         cdef int64_t k_total = (self._n_in * self.up + self.down - 1) // self.down
         cdef int64_t zeros
-        cdef Py_ssize_t count = k_total - self._k
+        cdef Py_ssize_t count = k_total - self._pos.k
         out = PyBytes_FromStringAndSize(NULL, 2 * count)
         cdef unsigned char* dst = <unsigned char*>PyBytes_AS_STRING(out)
         if count > 0:

@@ -137,4 +137,158 @@ static inline void vani_rs_dot4(const float *c0, const float *x0, const float *c
 }
 #endif
 
+
+/* ---- AVX twins of the SSE2 kernels, chosen at run time (no build flag) -------------------------
+ * One 256-bit accumulator per output holds exactly the eight lanes that the SSE2 code keeps in
+ * two 128-bit ones, and its two halves are added first, so the arithmetic, and every output bit,
+ * is the same on either path; AVX only halves the number of loads and arithmetic instructions.
+ * No FMA: a fused multiply-add would round differently. */
+#if defined(__SSE2__) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
+    defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define VANI_RS_HAVE_AVX 1
+#include <immintrin.h>
+
+#define VANI_RS_AVX __attribute__((target("avx")))
+
+VANI_RS_AVX static inline __m128 vani_rs_fold_avx(__m256 acc) {
+    return _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+}
+
+VANI_RS_AVX static inline void vani_rs_dot1_avx(const float *c, const float *x, ptrdiff_t n,
+                                                unsigned char *dst) {
+    __m256 a = _mm256_setzero_ps();
+    ptrdiff_t j;
+    for (j = 0; j < n; j += 8)
+        a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_loadu_ps(c + j), _mm256_loadu_ps(x + j)));
+    __m128 s = vani_rs_fold_avx(a);
+    __m128 t01 = _mm_add_ss(s, _mm_shuffle_ps(s, s, _MM_SHUFFLE(1, 1, 1, 1)));
+    __m128 t23 = _mm_add_ss(_mm_shuffle_ps(s, s, _MM_SHUFFLE(2, 2, 2, 2)),
+                            _mm_shuffle_ps(s, s, _MM_SHUFFLE(3, 3, 3, 3)));
+    __m128 y = _mm_add_ss(t01, t23);
+    y = _mm_min_ps(_mm_max_ps(y, _mm_set1_ps(-32768.0f)), _mm_set1_ps(32767.0f));
+    vani_rs_store_s16le(dst, (int16_t)_mm_cvtsi128_si32(_mm_cvtps_epi32(y)));
+}
+
+#define VANI_RS_DOT4_LOOP_AVX(U1, U2, U3)                                          \
+    for (j = 0; j < n; j += 8) {                                                  \
+        __m256 u0 = _mm256_loadu_ps(x0 + j), u1 = (U1), u2 = (U2), u3 = (U3);     \
+        a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_loadu_ps(c0 + j), u0));          \
+        b = _mm256_add_ps(b, _mm256_mul_ps(_mm256_loadu_ps(c1 + j), u1));          \
+        e = _mm256_add_ps(e, _mm256_mul_ps(_mm256_loadu_ps(c2 + j), u2));          \
+        f = _mm256_add_ps(f, _mm256_mul_ps(_mm256_loadu_ps(c3 + j), u3));          \
+    }
+#define VANI_RS_Y(p) _mm256_loadu_ps((p) + j)
+
+VANI_RS_AVX static inline void vani_rs_dot4_avx(const float *c0, const float *x0,
+                                                const float *c1, const float *x1,
+                                                const float *c2, const float *x2,
+                                                const float *c3, const float *x3, ptrdiff_t n,
+                                                unsigned char *dst) {
+    __m256 a = _mm256_setzero_ps(), b = a, e = a, f = a;
+    ptrdiff_t j;
+    if (c0 == c1 && c0 == c2 && c0 == c3) {
+        for (j = 0; j < n; j += 8) {
+            __m256 v = _mm256_loadu_ps(c0 + j);
+            a = _mm256_add_ps(a, _mm256_mul_ps(v, _mm256_loadu_ps(x0 + j)));
+            b = _mm256_add_ps(b, _mm256_mul_ps(v, _mm256_loadu_ps(x1 + j)));
+            e = _mm256_add_ps(e, _mm256_mul_ps(v, _mm256_loadu_ps(x2 + j)));
+            f = _mm256_add_ps(f, _mm256_mul_ps(v, _mm256_loadu_ps(x3 + j)));
+        }
+    } else if (x0 == x3) {
+        VANI_RS_DOT4_LOOP_AVX(u0, u0, u0)
+    } else if (x0 == x2) {
+        VANI_RS_DOT4_LOOP_AVX(u0, u0, VANI_RS_Y(x3))
+    } else if (x1 == x3) {
+        VANI_RS_DOT4_LOOP_AVX(VANI_RS_Y(x1), u1, u1)
+    } else if (x0 == x1 && x2 == x3) {
+        VANI_RS_DOT4_LOOP_AVX(u0, VANI_RS_Y(x2), u2)
+    } else {
+        VANI_RS_DOT4_LOOP_AVX(VANI_RS_Y(x1), VANI_RS_Y(x2), VANI_RS_Y(x3))
+    }
+    __m128 s0 = vani_rs_fold_avx(a), s1 = vani_rs_fold_avx(b);
+    __m128 s2 = vani_rs_fold_avx(e), s3 = vani_rs_fold_avx(f);
+    _MM_TRANSPOSE4_PS(s0, s1, s2, s3);
+    __m128 y = _mm_add_ps(_mm_add_ps(s0, s1), _mm_add_ps(s2, s3));
+    y = _mm_min_ps(_mm_max_ps(y, _mm_set1_ps(-32768.0f)), _mm_set1_ps(32767.0f));
+    __m128i q = _mm_cvtps_epi32(y);
+    _mm_storel_epi64((__m128i *)dst, _mm_packs_epi32(q, q));
+}
+#endif
+
+/* ---- the output loop --------------------------------------------------------------------------
+ * Emits, in order, every output k < k_end whose newest input i is <= last, four at a time while
+ * four are ready. hist[i - base] holds x[i - taps + 1], the oldest input of the output. */
+typedef struct {
+    const float *coef; /* (up, taps), phases oldest tap first */
+    const float *hist;
+    ptrdiff_t taps;
+    int64_t k; /* next output */
+    int64_t i; /* its newest input */
+    int p;     /* its phase */
+    int up, dq, dr;
+} vani_rs_pos;
+
+typedef ptrdiff_t (*vani_rs_emit_fn)(vani_rs_pos *, int64_t, int64_t, int64_t, unsigned char *);
+
+#define VANI_RS_STEP(p, i)  \
+    do {                    \
+        (p) += dr;          \
+        (i) += dq;          \
+        if ((p) >= up) {    \
+            (p) -= up;      \
+            (i) += 1;       \
+        }                   \
+    } while (0)
+
+#define VANI_RS_EMIT_BODY(DOT4, DOT1)                                                       \
+    ptrdiff_t taps = s->taps, w = 0;                                                        \
+    int64_t k = s->k, i = s->i, i1, i2, i3;                                                 \
+    int p = s->p, p1, p2, p3, up = s->up, dq = s->dq, dr = s->dr;                           \
+    const float *coef = s->coef, *hist = s->hist;                                           \
+    while (k + 3 < k_end) {                                                                 \
+        p1 = p; i1 = i; VANI_RS_STEP(p1, i1);                                               \
+        p2 = p1; i2 = i1; VANI_RS_STEP(p2, i2);                                             \
+        p3 = p2; i3 = i2; VANI_RS_STEP(p3, i3);                                             \
+        if (i3 > last) break;                                                               \
+        DOT4(coef + p * taps, hist + (i - base), coef + p1 * taps, hist + (i1 - base),      \
+             coef + p2 * taps, hist + (i2 - base), coef + p3 * taps, hist + (i3 - base),    \
+             taps, dst + 2 * w);                                                            \
+        w += 4; k += 4; p = p3; i = i3; VANI_RS_STEP(p, i);                                 \
+    }                                                                                       \
+    while (k < k_end && i <= last) {                                                        \
+        DOT1(coef + p * taps, hist + (i - base), taps, dst + 2 * w);                        \
+        w += 1; k += 1; VANI_RS_STEP(p, i);                                                 \
+    }                                                                                       \
+    s->k = k; s->i = i; s->p = p;                                                           \
+    return w;
+
+static ptrdiff_t vani_rs_emit_base(vani_rs_pos *s, int64_t base, int64_t last, int64_t k_end,
+                                   unsigned char *dst) {
+    VANI_RS_EMIT_BODY(vani_rs_dot4, vani_rs_dot1)
+}
+
+#ifdef VANI_RS_HAVE_AVX
+VANI_RS_AVX static ptrdiff_t vani_rs_emit_avx(vani_rs_pos *s, int64_t base, int64_t last,
+                                              int64_t k_end, unsigned char *dst) {
+    VANI_RS_EMIT_BODY(vani_rs_dot4_avx, vani_rs_dot1_avx)
+}
+#endif
+
+/* The fastest loop this CPU runs (AVX only if the CPU and the OS support it), and its name. */
+static vani_rs_emit_fn vani_rs_emit_for(const char *name) {
+#ifdef VANI_RS_HAVE_AVX
+    if (strcmp(name, "avx") == 0) return vani_rs_emit_avx;
+#endif
+    if (strcmp(name, "base") == 0) return vani_rs_emit_base;
+    return NULL;
+}
+
+static const char *vani_rs_best_kernel(void) {
+#ifdef VANI_RS_HAVE_AVX
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx")) return "avx";
+#endif
+    return "base";
+}
+
 #endif /* VANI_RESAMPLE_KERNEL_H */

@@ -93,6 +93,23 @@ def test_compiled_matches_the_reference_within_one_lsb(rates: tuple[int, int]) -
     assert np.count_nonzero(ours != ref) <= max(3, len(ref) // 100)
 
 
+@pytest.mark.skipif(compiled.KERNEL != "avx", reason="this CPU has no AVX")
+@pytest.mark.parametrize("rates", PAIRS, ids=lambda p: f"{p}")
+def test_avx_and_baseline_loops_give_identical_bytes(rates: tuple[int, int]) -> None:
+    pcm = noise(rates[0] // 10 + 1, seed=11, scale=12000)
+    fast = one_shot(compiled.Resampler, rates, pcm)
+    try:
+        compiled._use_kernel("base")
+        assert one_shot(compiled.Resampler, rates, pcm) == fast
+    finally:
+        compiled._use_kernel("avx")
+
+
+def test_an_unknown_loop_is_refused() -> None:
+    with pytest.raises(ValueError, match="expected kernel"):
+        compiled._use_kernel("sse9")
+
+
 @pytest.mark.parametrize("num_samples", [0, 1, 2, 3, 5, 159, 160, 441, 882, 1000, 4801])
 @pytest.mark.parametrize("rates", PAIRS, ids=lambda p: f"{p}")
 def test_a_stream_yields_its_duration_at_the_output_rate(
