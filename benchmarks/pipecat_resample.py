@@ -3,9 +3,9 @@
     python benchmarks/pipecat_resample.py                      # vani + raw soxr (HQ)
     /tmp/pipecat-venv/bin/python benchmarks/pipecat_resample.py  # Pipecat 1.14 + raw soxr (HQ)
 
-Prints one line per rate pair: the median of 15 batches of 500 calls, in µs per 20 ms chunk, for
-the framework's resampler and for raw ``soxr.ResampleStream`` (HQ, bytes in and out) measured in
-the same process, so the two columns can be compared across interpreters. Pipecat's
+Prints one line per rate pair: the median of 41 batches of 200 calls, in µs per 20 ms chunk, for
+the framework's resampler and for raw ``soxr.ResampleStream`` (HQ, bytes in and out), batches
+interleaved in the same process, so the two columns can be compared across interpreters. Pipecat's
 ``resample`` is a coroutine that never suspends; it is driven with ``send(None)``, which costs
 less than an event loop would, so Pipecat's figure is a lower bound.
 """
@@ -44,16 +44,26 @@ def framework_resampler(rates: tuple[int, int]) -> tuple[str, Callable[[bytes], 
     return "pipecat", lambda pcm: run_coroutine(resampler.resample(pcm, *rates))
 
 
-def median_us(fn: Callable[[bytes], bytes], pcm: bytes, calls: int = 500) -> float:
-    for _ in range(100):
-        fn(pcm)
-    batches = []
-    for _ in range(15):
-        start = time.perf_counter()
-        for _ in range(calls):
+def medians_us(
+    fns: list[Callable[[bytes], bytes]], pcm: bytes, calls: int = 200, batches: int = 41
+) -> list[float]:
+    """Median µs per call of each function, timing batches of ``calls`` in turn.
+
+    Batches alternate between the functions, so load from other processes on this shared
+    machine hits them alike, and a batch of consecutive calls also averages soxr's block
+    processing (most calls only buffer input, every few calls one does a block's work).
+    """
+    for fn in fns:
+        for _ in range(100):
             fn(pcm)
-        batches.append((time.perf_counter() - start) / calls * 1e6)
-    return statistics.median(batches)
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(batches):
+        for fn, acc in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn(pcm)
+            acc.append((time.perf_counter() - start) / calls * 1e6)
+    return [statistics.median(acc) for acc in times]
 
 
 def main() -> None:
@@ -73,7 +83,7 @@ def main() -> None:
         def raw(pcm: bytes, stream: Any = stream) -> bytes:
             return bytes(stream.resample_chunk(np.frombuffer(pcm, dtype=np.int16)).tobytes())
 
-        ours, theirs = median_us(fn, pcm), median_us(raw, pcm)
+        ours, theirs = medians_us([fn, raw], pcm)
         print(
             f"{rates[0]:>5} -> {rates[1]:>5}  {name} {ours:6.2f} µs  soxr-HQ {theirs:6.2f} µs"
             f"  ratio {ours / theirs:4.2f}",
