@@ -110,15 +110,15 @@ def test_an_unknown_loop_is_refused() -> None:
         compiled._use_kernel("sse9")
 
 
-@pytest.mark.parametrize("num_samples", [0, 1, 2, 3, 5, 159, 160, 441, 882, 1000, 4801])
 @pytest.mark.parametrize("rates", PAIRS, ids=lambda p: f"{p}")
 def test_a_stream_yields_its_duration_at_the_output_rate(
-    make: type[compiled.Resampler], rates: tuple[int, int], num_samples: int
+    make: type[compiled.Resampler], rates: tuple[int, int]
 ) -> None:
-    out = one_shot(make, rates, noise(num_samples, seed=num_samples))
-    exact = num_samples * rates[1] / rates[0]
-    assert len(out) // 2 == math.ceil(exact)
-    assert abs(len(out) // 2 - round(exact)) <= 1
+    for num_samples in (0, 1, 2, 3, 5, 159, 160, 441, 882, 1000, 4801):
+        out = one_shot(make, rates, noise(num_samples, seed=num_samples))
+        exact = num_samples * rates[1] / rates[0]
+        assert len(out) // 2 == math.ceil(exact), num_samples
+        assert abs(len(out) // 2 - round(exact)) <= 1
 
 
 def test_feed_returns_only_what_the_input_determines_and_flush_the_rest(
