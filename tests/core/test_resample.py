@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -212,3 +213,21 @@ def test_every_filter_fits_the_delay_budget_and_is_shared(rates: tuple[int, int]
     assert spec.delay / (spec.up * rates[0]) < 0.5e-3  # 0 Hz group delay that is removed
     assert design_filter(*rates) is spec
     assert compiled.Resampler(*rates).taps == spec.taps
+
+
+def test_feed_allocates_nothing_but_its_result() -> None:
+    r = compiled.Resampler(48000, 16000)
+    pcm = noise(960, seed=12)
+    r.feed(pcm)
+    tracemalloc.start()
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        out = r.feed(pcm)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # numpy would report its buffers to tracemalloc too; only the bytes object may appear
+    assert len(out) == 640
+    assert peak - base <= len(out) + 64
+    assert current - base <= len(out) + 64
