@@ -1,6 +1,6 @@
-"""Test helpers shipped with vani: the ``run_test`` harness and protocol-faithful fake servers.
+"""Testing tools shipped with vani: the ``run_test`` harness and protocol-faithful fakes.
 
-Names load on first use, so importing :mod:`vani.testing` stays cheap.
+The fake servers load on first use, so importing ``vani.testing`` stays cheap.
 """
 
 from __future__ import annotations
@@ -8,26 +8,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from vani.testing.fake_openai import (
-        ErrorResponse as ErrorResponse,
-    )
-    from vani.testing.fake_openai import (
-        FakeOpenAIServer as FakeOpenAIServer,
-    )
-    from vani.testing.fake_openai import (
-        StreamResponse as StreamResponse,
-    )
-    from vani.testing.fake_openai import (
-        error_response as error_response,
-    )
-    from vani.testing.fake_openai import (
-        text_response as text_response,
-    )
-    from vani.testing.fake_openai import (
-        tool_call as tool_call,
-    )
+from vani.testing.harness import SleepFrame, run_test
 
+if TYPE_CHECKING:
+    from vani.testing.fake_openai import ErrorResponse as ErrorResponse
+    from vani.testing.fake_openai import FakeOpenAIServer as FakeOpenAIServer
+    from vani.testing.fake_openai import StreamResponse as StreamResponse
+    from vani.testing.fake_openai import error_response as error_response
+    from vani.testing.fake_openai import text_response as text_response
+    from vani.testing.fake_openai import tool_call as tool_call
+
+# Lazily loaded names -> the module that defines them.
 _LAZY = {
     "ErrorResponse": "vani.testing.fake_openai",
     "FakeOpenAIServer": "vani.testing.fake_openai",
@@ -37,7 +28,7 @@ _LAZY = {
     "tool_call": "vani.testing.fake_openai",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = ["SleepFrame", "run_test", *sorted(_LAZY)]
 
 
 def __getattr__(name: str) -> object:
