@@ -193,7 +193,11 @@ async def test_parallel_calls_run_concurrently_and_results_keep_call_order(
     # Interleaved fragments of two calls; the slow one was called first.
     first = tool_call("call_1", "get_weather", '{"city": "Delhi"}', index=0, split=4)
     second = tool_call("call_2", "get_time", "{}", index=1)
-    parts = [first[0], second[0], *[p for pair in zip(first[1:], second[1:]) for p in pair]]
+    parts = [
+        first[0],
+        second[0],
+        *[p for pair in zip(first[1:], second[1:], strict=False) for p in pair],
+    ]
     parts += first[len(second) :]
     server.enqueue(StreamResponse(parts), text_response("Done."))
     llm = make_llm(server)

@@ -218,9 +218,7 @@ def _status_error(exc: openai.APIStatusError) -> ServiceError:
     if status == 401:
         return AuthenticationError(f"the llm server refused the api key (401): {message}")
     if status == 403:
-        return AuthenticationError(
-            f"the llm server denied access with this api key (403): {message}"
-        )
+        return AuthenticationError(f"the llm server denied this api key access (403): {message}")
     if status == 429:
         if code == "insufficient_quota" or body.get("type") == "insufficient_quota":
             return RateLimitError(
