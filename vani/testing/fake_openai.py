@@ -440,7 +440,10 @@ class _Connection:
 
         async def watch() -> None:
             while True:
-                data = await self.reader.read(65536)
+                try:
+                    data = await self.reader.read(65536)
+                except ConnectionError:
+                    data = b""
                 if not data:
                     self.closed.set()
                     return
@@ -451,7 +454,7 @@ class _Connection:
     async def unwatch(self) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._watcher
             self._watcher = None
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
+from collections.abc import Callable
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,11 +28,22 @@ from vani.frames import (
 from vani.processors.aggregators import LLMContext, LLMContextAggregatorPair
 from vani.services.llm import (
     FunctionCallParams,
+    LLMService,
     ScriptedLLMService,
     ScriptedToolCall,
     ScriptedTurn,
 )
-from vani.testing.fake_openai import check_messages
+from vani.services.openai import OpenAILLMService
+from vani.testing.fake_openai import (
+    FakeOpenAIServer,
+    Pause,
+    RecordedRequest,
+    StreamPart,
+    StreamResponse,
+    Text,
+    check_messages,
+    tool_call,
+)
 
 
 async def test_messages_append_with_run_llm_runs_on_the_services_own_context() -> None:
@@ -102,15 +116,24 @@ async def fail(params: FunctionCallParams) -> str:
     raise RuntimeError("tool broke")
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(script=turns, schedule=actions)
-async def test_any_schedule_leaves_a_valid_context_and_the_pipeline_listening(
-    script: list[ScriptedTurn], schedule: list[tuple[str, str]]
+def turn_to_response(turn: ScriptedTurn, ids: itertools.count[int]) -> StreamResponse:
+    """The same turn as the fake OpenAI server streams it."""
+    assert isinstance(turn.text, str)
+    parts: list[StreamPart] = []
+    for i, word in enumerate(turn.text.split()):
+        parts += [Pause(0.002), Text(f" {word}" if i else word)]
+    for i, call in enumerate(turn.tool_calls):
+        parts += tool_call(f"call_{next(ids)}", call.name, json.dumps(call.arguments), index=i)
+    return StreamResponse(parts)
+
+
+async def run_schedule(
+    make_llm: Callable[[Callable[[LLMContext], ScriptedTurn | str]], LLMService],
+    script: list[ScriptedTurn],
+    schedule: list[tuple[str, str]],
 ) -> None:
+    """Drive a voice-shaped pipeline through ``schedule``; then check the context is valid
+    for the API and that a new user turn still gets an answer."""
     final = False
     queue = list(script)
 
@@ -121,7 +144,7 @@ async def test_any_schedule_leaves_a_valid_context_and_the_pipeline_listening(
 
     context = LLMContext(messages=[{"role": "system", "content": "test"}])
     pair = LLMContextAggregatorPair(context)
-    llm = ScriptedLLMService(rule=rule, token_delay_secs=0.002, max_tool_rounds=3)
+    llm = make_llm(rule)
     llm.register_function("fast", fast)
     llm.register_function("slow", slow)
     llm.register_function("keep", slow, cancel_on_interruption=False)
@@ -147,11 +170,52 @@ async def test_any_schedule_leaves_a_valid_context_and_the_pipeline_listening(
         await s.send(UserStartedSpeakingFrame(), TranscriptionFrame(text="are you there"))
         await s.send(UserStoppedSpeakingFrame())
         await s.down.wait_until(
-            lambda: context.messages[-1] == {"role": "assistant", "content": "I am listening"}
-            and len(s.down.of(LLMFullResponseEndFrame)) > ends
+            lambda: (
+                context.messages[-1] == {"role": "assistant", "content": "I am listening"}
+                and len(s.down.of(LLMFullResponseEndFrame)) > ends
+            )
         )
     assert check_messages(context.messages) is None, context.messages
     assert [e for e in s.errors if e.fatal] == []
     # Every tool call has exactly one answer, and none is left "in progress".
     tool_messages = [m for m in context.messages if m["role"] == "tool"]
     assert all("in_progress" not in str(m["content"]) for m in tool_messages)
+
+
+SUPPRESS = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=SUPPRESS)
+@given(script=turns, schedule=actions)
+async def test_any_schedule_leaves_a_valid_context_and_the_pipeline_listening(
+    script: list[ScriptedTurn], schedule: list[tuple[str, str]]
+) -> None:
+    def make(rule: Callable[[LLMContext], ScriptedTurn | str]) -> LLMService:
+        return ScriptedLLMService(rule=rule, token_delay_secs=0.002, max_tool_rounds=3)
+
+    await run_schedule(make, script, schedule)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=SUPPRESS)
+@given(script=turns, schedule=actions)
+async def test_any_schedule_through_the_openai_sdk_never_sends_an_invalid_history(
+    script: list[ScriptedTurn], schedule: list[tuple[str, str]]
+) -> None:
+    ids = itertools.count(1)
+    async with FakeOpenAIServer() as server:
+
+        def make(rule: Callable[[LLMContext], ScriptedTurn | str]) -> LLMService:
+            llm = OpenAILLMService(api_key="sk", base_url=server.base_url, max_tool_rounds=3)
+
+            def respond(request: RecordedRequest) -> StreamResponse:
+                turn = rule(llm.context)
+                if isinstance(turn, str):
+                    turn = ScriptedTurn(turn)
+                return turn_to_response(turn, ids)
+
+            server.responder = respond
+            return llm
+
+        await run_schedule(make, script, schedule)
+    # The fake answers 400 to any history the real API would reject.
+    assert [r.status for r in server.requests if r.status != 200] == []
