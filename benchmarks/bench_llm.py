@@ -143,9 +143,9 @@ def test_pipecat_openai_service_on_the_same_fake(benchmark: BenchmarkFixture, po
     script = str(HERE / "llm_scenarios.py")
 
     def run(framework: str) -> dict[str, float]:
+        command = [str(PIPECAT_PYTHON), script, "run", "--framework", framework]
         out = subprocess.run(
-            [str(PIPECAT_PYTHON), script, "run", "--framework", framework, "--port", str(port)]
-            + ["--rounds", rounds],
+            [*command, "--port", str(port), "--rounds", rounds],
             capture_output=True,
             text=True,
             timeout=300,
