@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.llm_helpers import Session
-from tests.processors.aggregators.test_llm_response import FakeSpeaker
+from tests.processors.aggregators.test_llm_response import BARGE_IN, FakeSpeaker
 from vani.frames import (
     InterruptionFrame,
     LLMFullResponseEndFrame,
@@ -143,7 +143,7 @@ async def run_schedule(
         return queue.pop(0) if queue else "ok"
 
     context = LLMContext(messages=[{"role": "system", "content": "test"}])
-    pair = LLMContextAggregatorPair(context)
+    pair = LLMContextAggregatorPair(context, user_kwargs=BARGE_IN)
     llm = make_llm(rule)
     llm.register_function("fast", fast)
     llm.register_function("slow", slow)
