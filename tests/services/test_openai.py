@@ -583,3 +583,14 @@ async def test_403_is_fatal(server: FakeOpenAIServer) -> None:
         await s.up.wait_until(lambda: bool(s.errors))
     assert [e.fatal for e in s.errors] == [True]
     assert "403" in s.errors[0].error
+
+
+async def test_unreachable_server_is_a_non_fatal_error_and_the_response_ends() -> None:
+    async with FakeOpenAIServer() as gone:
+        base_url = gone.base_url  # a port nobody listens on once closed
+    llm = OpenAILLMService(api_key="sk", base_url=base_url, max_retries=0)
+    async with Session([llm]) as s:
+        await s.send(LLMContextFrame(context=user_context()))
+        await s.down.wait_for(LLMFullResponseEndFrame)
+    assert [e.fatal for e in s.errors] == [False]
+    assert "could not reach" in s.errors[0].error
