@@ -15,6 +15,7 @@ from tests.processors.aggregators.test_llm_response import BARGE_IN, FakeSpeaker
 from vani.frames import (
     InterruptionFrame,
     LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
     LLMMessagesAppendFrame,
     LLMMessagesUpdateFrame,
     LLMRunFrame,
@@ -22,6 +23,7 @@ from vani.frames import (
     LLMSetToolsFrame,
     LLMTextFrame,
     TranscriptionFrame,
+    TTSTextFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
 )
@@ -177,6 +179,17 @@ async def run_schedule(
         )
     assert check_messages(context.messages) is None, context.messages
     assert [e for e in s.errors if e.fatal] == []
+    # No text of an interrupted reply reaches the end of the pipeline after the interruption:
+    # between an InterruptionFrame and the next reply's start, no text arrives.
+    stale = False
+    for frame in s.down.frames:
+        if isinstance(frame, InterruptionFrame):
+            stale = True
+        elif isinstance(frame, LLMFullResponseStartFrame):
+            stale = False
+        elif isinstance(frame, LLMTextFrame | TTSTextFrame):
+            assert not stale, f"{frame} arrived after an interruption"
+
     # Every tool call has exactly one answer, and none is left "in progress".
     tool_messages = [m for m in context.messages if m["role"] == "tool"]
     assert all("in_progress" not in str(m["content"]) for m in tool_messages)
