@@ -39,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from llm_scenarios import LLMRound, run_sdk
 
+import vani
+
 HERE = Path(__file__).resolve().parent
 ROUNDS = 15
 TOKENS = 200
@@ -47,7 +49,9 @@ PIPECAT_PYTHON = Path("/tmp/pipecat-venv/bin/python")
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE.parent), *sys.path]))
+    # The server process imports the same vani as this one (source tree or installed wheel).
+    vani_root = str(Path(vani.__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([vani_root, *sys.path]))
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "llm_scenarios.py"), "serve", "--tokens", str(TOKENS)],
         stdin=subprocess.PIPE,
