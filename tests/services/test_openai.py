@@ -594,3 +594,12 @@ async def test_unreachable_server_is_a_non_fatal_error_and_the_response_ends() -
         await s.down.wait_for(LLMFullResponseEndFrame)
     assert [e.fatal for e in s.errors] == [False]
     assert "could not reach" in s.errors[0].error
+
+
+async def test_run_inference_streams_out_of_band(server: FakeOpenAIServer) -> None:
+    server.enqueue(text_response("Sum", "mary"))
+    llm = make_llm(server)
+    context = user_context(tools=[TIME_TOOL])
+    assert await llm.run_inference(context) == "Summary"
+    assert server.chat_requests[0].body["tool_choice"] == "none"  # type: ignore[index]
+    assert len(context.messages) == 1

@@ -232,3 +232,11 @@ async def test_any_schedule_through_the_openai_sdk_never_sends_an_invalid_histor
         await run_schedule(make, script, schedule)
     # The fake answers 400 to any history the real API would reject.
     assert [r.status for r in server.requests if r.status != 200] == []
+
+
+async def test_run_inference_returns_text_without_frames_or_context_changes() -> None:
+    llm = ScriptedLLMService(["A short summary."])
+    context = LLMContext(messages=[{"role": "user", "content": "summarize"}])
+    assert await llm.run_inference(context) == "A short summary."
+    assert context.messages == [{"role": "user", "content": "summarize"}]
+    assert llm.requests[0][1] == "none"
