@@ -603,3 +603,17 @@ async def test_run_inference_streams_out_of_band(server: FakeOpenAIServer) -> No
     assert await llm.run_inference(context) == "Summary"
     assert server.chat_requests[0].body["tool_choice"] == "none"  # type: ignore[index]
     assert len(context.messages) == 1
+
+
+async def test_the_service_releases_its_client_at_the_end_and_can_run_again(
+    server: FakeOpenAIServer,
+) -> None:
+    server.enqueue(text_response("one"), text_response("two"))
+    llm = make_llm(server)
+    first_client = llm.client
+    for _ in range(2):
+        async with Session([llm]) as s:
+            await s.send(LLMContextFrame(context=user_context()))
+            await s.down.wait_for(LLMFullResponseEndFrame)
+    assert first_client.is_closed()
+    assert [r.status for r in server.requests] == [200, 200]
