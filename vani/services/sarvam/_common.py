@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
 from dataclasses import dataclass
+from typing import Protocol, cast
 
 from websockets.exceptions import InvalidStatus
 
@@ -111,3 +113,24 @@ def error_text(data: object) -> tuple[str, str | int | None]:
     if isinstance(data, str):
         return data, None
     return "unknown error", None
+
+
+class Resampler(Protocol):
+    """The part of ``vani.audio.resample.StreamResampler`` the Sarvam services use."""
+
+    def resample(self, data: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+def make_resampler(in_rate: int, out_rate: int) -> Resampler:
+    """A streaming 16-bit mono resampler from the audio core."""
+    try:
+        # Imported by name: the compiled audio core is only needed when rates differ.
+        module = importlib.import_module("vani.audio.resample")
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"audio at {in_rate} Hz needs resampling to {out_rate} Hz, but "
+            "vani.audio.resample is unavailable"
+        ) from exc
+    return cast("Resampler", module.StreamResampler(in_rate, out_rate))
