@@ -266,7 +266,7 @@ async def test_markdown_and_emoji_are_not_spoken_and_speak_frames_work_alone() -
             ],
         )
     texts = [m["data"]["text"] for m in fake.connections[0].messages_of_type("text")]  # type: ignore[index]
-    assert texts == ["Booked !", "See you at 8.", "नमस्ते।", "फिर मिलेंगे।"]
+    assert texts == ["Booked!", "See you at 8.", "नमस्ते।", "फिर मिलेंगे।"]
     assert sum(isinstance(f, TTSStoppedFrame) for f in down) == 2
     assert not [f for f in down if type(f) is TextFrame]
 
