@@ -301,3 +301,17 @@ async def test_hindi_config_and_voice_controls_are_sent_in_the_config() -> None:
     }
     assert fake.connections[0].params["model"] == "bulbul:v2"
     assert audio_of(down) == expected_pcm(fake, "नमस्ते, आपका स्वागत है।", 16000)
+
+
+async def test_an_output_rate_sarvam_lacks_is_requested_at_24k_and_resampled() -> None:
+    async with FakeSarvamTTSServer() as fake:
+        down, _ = await run_test(
+            tts_for(fake),
+            frames_to_send=llm_reply("Hello there."),
+            params=PipelineParams(audio_out_sample_rate=48000),
+        )
+    assert fake.connections[0].messages[0]["data"]["speech_sample_rate"] == 24000  # type: ignore[index,call-overload]
+    audio = [f for f in down if isinstance(f, TTSAudioRawFrame)]
+    assert all(f.sample_rate == 48000 for f in audio)
+    sent_samples = len(expected_pcm(fake, "Hello there.")) // 2
+    assert sum(len(f.audio) for f in audio) // 2 == 2 * sent_samples

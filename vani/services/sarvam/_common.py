@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import random
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol
 
 from websockets.exceptions import InvalidStatus
 
+from vani.audio.resample import StreamResampler
 from vani.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -125,12 +125,4 @@ class Resampler(Protocol):
 
 def make_resampler(in_rate: int, out_rate: int) -> Resampler:
     """A streaming 16-bit mono resampler from the audio core."""
-    try:
-        # Imported by name: the compiled audio core is only needed when rates differ.
-        module = importlib.import_module("vani.audio.resample")
-    except ImportError as exc:
-        raise ConfigurationError(
-            f"audio at {in_rate} Hz needs resampling to {out_rate} Hz, but "
-            "vani.audio.resample is unavailable"
-        ) from exc
-    return cast("Resampler", module.StreamResampler(in_rate, out_rate))
+    return StreamResampler(in_rate, out_rate)
