@@ -18,6 +18,7 @@ method; everything received is recorded in :attr:`connections`::
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import contextlib
@@ -33,7 +34,12 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from vani.frames import JSONValue
-from vani.testing._fake_ws import ConnectionRecord, FakeWebSocketServer, parse_message
+from vani.testing._fake_ws import (
+    ConnectionRecord,
+    FakeWebSocketServer,
+    parse_message,
+    serve_until_cancelled,
+)
 
 __all__ = [
     "STT_LANGUAGES",
@@ -473,3 +479,21 @@ class FakeSarvamSTTServer(FakeWebSocketServer):
 def _rms(frame: bytes) -> float:
     samples = np.frombuffer(frame, dtype="<i2").astype(np.float64)
     return math.sqrt(float(np.mean(samples * samples))) if samples.size else 0.0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the fake standalone: ``python -m vani.testing.fake_sarvam_stt --port 8765``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--api-key", default="test-key")
+    parser.add_argument(
+        "--transcript", action="append", default=[], help="next scripted transcript (repeat)"
+    )
+    args = parser.parse_args(argv)
+    fake = FakeSarvamSTTServer(transcripts=args.transcript, api_key=args.api_key)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_until_cancelled(fake, args.port))
+
+
+if __name__ == "__main__":
+    main()
