@@ -179,7 +179,7 @@ async def first_audio(url: str, rounds: int) -> list[float]:
         await asyncio.sleep(0.02)
         t0 = time.perf_counter()
         await session.task.queue_frame(F.LLMFullResponseEndFrame())
-        await sink.wait(lambda: sink.first_audio_at is not None)  # noqa: B023
+        await sink.wait(lambda: sink.first_audio_at is not None)
         latencies.append((sink.first_audio_at - t0) * 1000)
         await sink.wait(lambda: sink.stopped > stopped)  # noqa: B023
     await session.stop()
