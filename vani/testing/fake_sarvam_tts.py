@@ -145,6 +145,8 @@ class FakeSarvamTTSServer(FakeWebSocketServer):
         self.include_request_id = True
         self.idle_timeout_s: float | None = 60.0
         self.close_after_connect: tuple[int, str] | None = None
+        self.config_error_close_code: int | None = None
+        """After an invalid config's error message, also close with this code."""
         self.syntheses: list[SynthesisRecord] = []
         """Every synthesis started, across connections, in order."""
         self._flush_errors: list[TTSError] = []
@@ -264,6 +266,9 @@ class FakeSarvamTTSServer(FakeWebSocketServer):
             if problem is not None:
                 record.anomalies.append(problem)
                 await self._send_error(ws, problem, 400)
+                if self.config_error_close_code is not None:
+                    record.close_code = self.config_error_close_code
+                    await ws.close(self.config_error_close_code, problem[:100])
                 return
             if state.buffer:
                 # A new config flushes what is buffered under the old one.

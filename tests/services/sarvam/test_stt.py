@@ -286,3 +286,20 @@ async def test_input_at_48k_is_resampled_to_the_16k_sarvam_expects() -> None:
     for utterance, (start, stop) in zip(fake.utterances, edges, strict=True):
         expected = FRAME_BYTES * (PREROLL_FRAMES + stop - start)
         assert utterance.audio_bytes == pytest.approx(expected, rel=0.03)
+
+
+async def test_a_transcript_with_null_language_falls_back_to_the_configured_one() -> None:
+    frames, _ = frames_with_vad(fixture_pcm())
+    async with FakeSarvamSTTServer(transcripts=["a", "b"]) as fake:
+        fake.null_language = True
+        stt = SarvamSTTService(api_key="test-key", base_url=fake.base_url, language="hi-IN")
+        down, _ = await run_test(stt, frames_to_send=[*frames, SleepFrame(sleep=0.5)])
+    assert [f.language for f in down if isinstance(f, TranscriptionFrame)] == ["hi-IN"] * 2
+
+
+async def test_a_transcript_arriving_after_the_next_turn_began_goes_to_its_own_turn() -> None:
+    frames, _ = frames_with_vad(fixture_pcm())
+    async with FakeSarvamSTTServer(transcripts=SCRIPT) as fake:
+        fake.processing_latency_s = 0.3  # the first reply lands while turn two is streaming
+        down, _ = await run_test(stt_for(fake), frames_to_send=[*frames, SleepFrame(sleep=1.0)])
+    assert transcripts(down) == SCRIPT

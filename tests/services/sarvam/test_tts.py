@@ -315,3 +315,37 @@ async def test_an_output_rate_sarvam_lacks_is_requested_at_24k_and_resampled() -
     assert all(f.sample_rate == 48000 for f in audio)
     sent_samples = len(expected_pcm(fake, "Hello there.")) // 2
     assert sum(len(f.audio) for f in audio) // 2 == 2 * sent_samples
+
+
+async def test_malformed_server_messages_are_skipped_and_the_reply_still_plays() -> None:
+    async with FakeSarvamTTSServer() as fake:
+        fake.first_chunk_delay_s = 0.1
+
+        async def noise() -> None:
+            while not fake.live_connections:
+                await asyncio.sleep(0.01)
+            for junk in (
+                "not json",
+                b"\x00",
+                '{"type":"mystery"}',
+                '{"type":"audio","data":{"audio":"@@not base64@@"}}',
+                '{"type":"audio","data":{}}',
+                '{"type":"event","data":{"event_type":"other"}}',
+            ):
+                await fake.send_raw_all(junk)
+
+        task = asyncio.create_task(noise())
+        down, up = await run_test(tts_for(fake), frames_to_send=llm_reply("Still fine."))
+        await task
+    assert audio_of(down) == expected_pcm(fake, "Still fine.")
+    assert not [f for f in up if isinstance(f, ErrorFrame)]
+
+
+async def test_a_server_that_goes_silent_mid_reply_does_not_hold_the_response_forever() -> None:
+    async with FakeSarvamTTSServer() as fake:
+        fake.first_chunk_delay_s = 5.0  # nothing comes back in time
+        down, up = await run_test(
+            tts_for(fake, end_timeout_s=0.3), frames_to_send=llm_reply("Anyone there?")
+        )
+    assert kinds(down)[-2:] == ["TTSStoppedFrame", "LLMFullResponseEndFrame"]
+    assert any("sent nothing" in f.error for f in up if isinstance(f, ErrorFrame))

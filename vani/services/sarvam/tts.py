@@ -214,6 +214,7 @@ class SarvamTTSService(FrameProcessor):
         self._fatal = False
         self._sending = False
         self._retry_pending = False
+        self._last_message_at = 0.0
         self.connections_opened = 0
         """Sockets opened so far (a fresh one after each interruption); for tests and metrics."""
 
@@ -343,6 +344,7 @@ class SarvamTTSService(FrameProcessor):
                 if item is None:
                     return
                 item.sent_on = generation
+                self._last_message_at = asyncio.get_running_loop().time()
                 payload = json.dumps(
                     {"type": "text", "data": {"text": item.text}}, ensure_ascii=False
                 )
@@ -364,6 +366,24 @@ class SarvamTTSService(FrameProcessor):
         utterance.end_frame = end_frame
         if not utterance.sentences:
             await self._finish_utterance(utterance)
+        else:
+            self.create_task(self._watch_stall(utterance), name="sarvam-tts-watchdog")
+
+    async def _watch_stall(self, utterance: _Utterance) -> None:
+        """End ``utterance`` if Sarvam goes silent before its last ``final``, so the held
+        end-of-response frame is not held forever."""
+        loop = asyncio.get_running_loop()
+        while self._utterance is utterance:
+            quiet_s = loop.time() - self._last_message_at
+            if quiet_s >= self._end_timeout_s:
+                await self.push_error(
+                    f"sarvam tts sent nothing for {self._end_timeout_s:.0f} s before the end of "
+                    "a reply; ending it"
+                )
+                await self._drop_utterance()
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), self._end_timeout_s - quiet_s)
 
     async def _finish_utterance(self, utterance: _Utterance) -> None:
         if self._utterance is not utterance:
@@ -492,6 +512,7 @@ class SarvamTTSService(FrameProcessor):
             async for raw in ws:
                 if generation != self._generation:
                     return
+                self._last_message_at = asyncio.get_running_loop().time()
                 await self._on_message(raw, generation)
         except ConnectionClosed:
             pass
