@@ -132,12 +132,12 @@ async def test_riff_headers_are_stripped_and_samples_split_across_messages_are_r
 
 async def test_an_interruption_stops_synthesis_and_no_late_audio_of_it_is_played() -> None:
     async with FakeSarvamTTSServer() as fake:
-        fake.chunk_interval_s = 0.02  # ~2.5 s of audio streamed over a second or so
+        fake.chunk_interval_s = 0.05  # each sentence streams for about two seconds
         tts = tts_for(fake)
         long_reply = "This is a rather long answer that keeps going for quite some time. " * 2
         frames = [
             *llm_reply(long_reply),
-            SleepFrame(sleep=0.15),
+            SleepFrame(sleep=0.4),
             InterruptionFrame(),
             SleepFrame(sleep=0.4),
             *llm_reply("Sure, stopping."),

@@ -176,6 +176,7 @@ class SarvamSTTService(FrameProcessor):
         self._turns: deque[_Turn] = deque()
         self._active: _Turn | None = None
         self._turn_count = 0
+        self._turn_closed = asyncio.Event()
         # sarvam VAD mode
         self._backlog: deque[bytes] = deque(maxlen=100)
         self._speech_turn: _Turn | None = None
@@ -196,6 +197,16 @@ class SarvamSTTService(FrameProcessor):
 
     async def stop(self, frame: EndFrame) -> None:
         await super().stop(frame)
+        # A graceful end still delivers the last words: flush an open turn and wait (at most
+        # transcript_timeout_s) for the transcripts still owed.
+        if self._vad_source == "local":
+            await self._end_turn()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._transcript_timeout_s
+        while self._turns and self._ws is not None and loop.time() < deadline:
+            self._turn_closed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._turn_closed.wait(), deadline - loop.time())
         await self._shutdown()
 
     async def cancel(self, frame: CancelFrame) -> None:
@@ -333,6 +344,7 @@ class SarvamSTTService(FrameProcessor):
     ) -> None:
         with contextlib.suppress(ValueError):
             self._turns.remove(turn)
+        self._turn_closed.set()
         if turn.timer is not None and turn.timer is not asyncio.current_task():
             await self.cancel_task(turn.timer)
             turn.timer = None
@@ -423,6 +435,7 @@ class SarvamSTTService(FrameProcessor):
         """Emit, in order, every turn that has both ended and got its transcript."""
         while self._turns and self._turns[0].flushed and self._turns[0].answered:
             turn = self._turns.popleft()
+            self._turn_closed.set()
             if turn.timer is not None:
                 await self.cancel_task(turn.timer)
                 turn.timer = None
