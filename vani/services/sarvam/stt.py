@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import json
 import logging
 from collections import deque
 from dataclasses import dataclass, field
@@ -58,11 +57,16 @@ from vani.services.sarvam._common import (
     Resampler,
     backoff_delay,
     close_verdict,
-    error_text,
     handshake_error,
     make_resampler,
     normalise_base_url,
     resolve_api_key,
+)
+from vani.services.sarvam._protocol import (
+    ServerError,
+    SpeechSignal,
+    Transcript,
+    parse_stt_message,
 )
 
 __all__ = ["SarvamSTTService"]
@@ -566,44 +570,19 @@ class SarvamSTTService(FrameProcessor):
     # -- messages ------------------------------------------------------------------------------
 
     async def _on_message(self, raw: str | bytes) -> None:
-        if isinstance(raw, bytes):
-            logger.warning("sarvam stt: skipping a binary message of %d bytes", len(raw))
-            return
-        try:
-            message = json.loads(raw)
-        except ValueError:
-            logger.warning("sarvam stt: skipping a message that is not json: %.80r", raw)
-            return
-        if not isinstance(message, dict):
-            logger.warning("sarvam stt: skipping a json message that is not an object")
-            return
-        kind = message.get("type")
-        data = message.get("data")
-        if kind == "error" or (kind is None and "error" in message):
-            text, code = error_text(data if data is not None else message.get("error"))
-            await self.push_error(
-                f"sarvam stt error {code}: {text}" if code else f"sarvam stt error: {text}"
-            )
-            return
-        if not isinstance(data, dict):
-            logger.warning("sarvam stt: skipping a %r message without a data object", kind)
-            return
-        if kind == "data":
-            await self._on_transcript(data)
-        elif kind == "events":
-            signal = data.get("signal_type")
-            if self._vad_source == "sarvam" and isinstance(signal, str):
-                await self._on_vad_event(signal)
+        event = parse_stt_message(raw)
+        if isinstance(event, Transcript):
+            await self._on_transcript(event)
+        elif isinstance(event, SpeechSignal):
+            if self._vad_source == "sarvam":
+                await self._on_vad_event(event.signal)
+        elif isinstance(event, ServerError):
+            await self.push_error(event.describe(_SERVICE))
         else:
-            logger.info("sarvam stt: skipping a message of unknown type %r", kind)
+            logger.warning("sarvam stt: skipping %s", event.reason)
 
-    async def _on_transcript(self, data: dict[str, JSONValue]) -> None:
-        transcript = data.get("transcript")
-        if not isinstance(transcript, str):
-            logger.warning("sarvam stt: skipping a data message without a transcript string")
-            return
-        text = transcript.strip()
-        language = _str_or_none(data.get("language_code"))
+    async def _on_transcript(self, event: Transcript) -> None:
+        text, language, data = event.text, event.language, event.data
         if self._vad_source == "sarvam":
             # Sarvam answers utterances in order; END_SPEECH may come before or after the
             # transcript, so the oldest unanswered turn gets it and is emitted once ended.
@@ -638,7 +617,3 @@ class SarvamSTTService(FrameProcessor):
 def _first_channel(audio: bytes, channels: int) -> bytes:
     view = memoryview(audio).cast("h")
     return view[::channels].tobytes()
-
-
-def _str_or_none(value: JSONValue) -> str | None:
-    return value if isinstance(value, str) and value else None
