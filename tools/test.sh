@@ -36,8 +36,15 @@ WHEEL=$(ls "$WORK"/wheels/vani-*.whl)
 python -m pip install -q "${WHEEL}[local,test,dev]"
 
 echo "== static checks"
-(cd "$ROOT" && mypy vani && ruff check vani tests benchmarks examples \
-  && ruff format --check vani tests benchmarks examples && cython-lint csrc)
+(
+  cd "$ROOT"
+  dirs=()
+  for d in vani tests benchmarks examples; do [ -d "$d" ] && dirs+=("$d"); done
+  mypy vani
+  ruff check "${dirs[@]}"
+  ruff format --check "${dirs[@]}"
+  cython-lint csrc
+)
 
 echo "== tests (installed package)"
 cd "$WORK"
