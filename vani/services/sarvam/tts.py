@@ -252,11 +252,11 @@ class SarvamTTSService(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if direction is not FrameDirection.DOWNSTREAM:
-            await self.push_frame(frame, direction)
-            return
         if isinstance(frame, InterruptionFrame):
+            # From either side: an interruption raised downstream reaches us going upstream.
             await self._stop_synthesis()
+            await self.push_frame(frame, direction)
+        elif direction is not FrameDirection.DOWNSTREAM:
             await self.push_frame(frame, direction)
         elif isinstance(frame, LLMFullResponseStartFrame):
             self._in_response = True
