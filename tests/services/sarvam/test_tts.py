@@ -10,6 +10,7 @@ from vani.errors import AuthenticationError
 from vani.frames import (
     ErrorFrame,
     Frame,
+    FrameDirection,
     InterruptionFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
@@ -349,3 +350,35 @@ async def test_a_server_that_goes_silent_mid_reply_does_not_hold_the_response_fo
         )
     assert kinds(down)[-2:] == ["TTSStoppedFrame", "LLMFullResponseEndFrame"]
     assert any("sent nothing" in f.error for f in up if isinstance(f, ErrorFrame))
+
+
+class _BargeInOnFirstAudio(FrameProcessor):
+    """Interrupts the pipeline from downstream of the TTS when the first audio reaches it."""
+
+    def __init__(self) -> None:
+        super().__init__(name="barge-in")
+        self.fired = False
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        await self.push_frame(frame, direction)
+        if isinstance(frame, TTSAudioRawFrame) and not self.fired:
+            self.fired = True
+            await self.broadcast_interruption()
+
+
+async def test_an_interruption_raised_downstream_also_stops_synthesis() -> None:
+    async with FakeSarvamTTSServer() as fake:
+        fake.chunk_interval_s = 0.05
+        fake.first_chunk_delay_s = 0.3  # the whole reply is in before the first audio
+        barge_in = _BargeInOnFirstAudio()
+        down, _ = await run_test(
+            Pipeline([tts_for(fake), barge_in]),
+            frames_to_send=[
+                *llm_reply("A long sentence that will not be finished. " * 3),
+                SleepFrame(sleep=0.5),
+            ],
+        )
+    assert barge_in.fired
+    assert len([f for f in down if isinstance(f, TTSAudioRawFrame)]) == 1
+    assert fake.syntheses[0].cut_by_client
