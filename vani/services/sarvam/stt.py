@@ -14,8 +14,9 @@ Every turn ends in exactly one ``TranscriptionFrame``, pushed after the turn's s
 ``""`` when Sarvam heard nothing, which closes the turn without an LLM run.
 
 Resilience: a dropped socket reconnects with backoff; turns whose transcript had not arrived are
-sent again on the new socket (their audio is kept until answered), so no transcript is lost or
-attributed to another turn. A refused key (HTTP 401/403) is a fatal ``ErrorFrame``.
+sent again on the new socket (their audio is kept until answered, up to ``max_resend_s`` per
+turn), so no transcript is lost or attributed to another turn. A refused key (HTTP 401/403) is
+a fatal ``ErrorFrame``.
 """
 
 from __future__ import annotations
@@ -85,6 +86,10 @@ class _Turn:
     chunks: list[bytes] = field(default_factory=list)
     sent: int = 0
     """Chunks sent on the current socket."""
+    kept_bytes: int = 0
+    """Bytes of ``chunks`` sent on the current socket and still kept."""
+    trimmed: bool = False
+    """Audio from the start of the turn was dropped: a resend is partial."""
     flushed: bool = False
     flush_sent: bool = False
     flush_sent_at: float = 0.0
@@ -125,6 +130,7 @@ class SarvamSTTService(FrameProcessor):
         reconnect_base_delay_s: float = 0.25,
         reconnect_max_delay_s: float = 8.0,
         max_reconnect_attempts: int = 8,
+        max_resend_s: float = 30.0,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
@@ -146,6 +152,9 @@ class SarvamSTTService(FrameProcessor):
         self._reconnect_base_delay_s = reconnect_base_delay_s
         self._reconnect_max_delay_s = reconnect_max_delay_s
         self._max_reconnect_attempts = max_reconnect_attempts
+        # Audio kept per turn for resending after a reconnect; older audio of a longer turn is
+        # dropped once sent, bounding memory per session.
+        self._max_resend_bytes = int(max_resend_s * sample_rate * 2)
         params: dict[str, str] = {
             "model": model,
             "language-code": language,
@@ -306,8 +315,11 @@ class SarvamSTTService(FrameProcessor):
                     while turn.sent < len(turn.chunks):
                         chunk = turn.chunks[turn.sent]
                         turn.sent += 1
+                        turn.kept_bytes += len(chunk)
                         await ws.send(self._audio_message(chunk))
                         progressed = True
+                    if turn.kept_bytes > self._max_resend_bytes:
+                        self._trim(turn)
                     if turn.flushed and not turn.flush_sent:
                         turn.flush_sent = True
                         turn.flush_sent_at = loop.time()
@@ -319,6 +331,17 @@ class SarvamSTTService(FrameProcessor):
             pass  # the connection loop sees it too, reconnects, and resends
         finally:
             self._pumping = False
+
+    def _trim(self, turn: _Turn) -> None:
+        """Drop the oldest sent audio of an over-long turn, down to ``max_resend_s``."""
+        drop = 0
+        while drop < turn.sent and turn.kept_bytes > self._max_resend_bytes:
+            turn.kept_bytes -= len(turn.chunks[drop])
+            drop += 1
+        if drop:
+            del turn.chunks[:drop]
+            turn.sent -= drop
+            turn.trimmed = True
 
     def _arm_timer(self, turn: _Turn) -> None:
         if turn.timer is not None:
@@ -530,7 +553,13 @@ class SarvamSTTService(FrameProcessor):
             await self._abandon_speech_turns()
         for turn in self._turns:
             # A new socket knows nothing: every unanswered turn is sent again from its start.
+            if turn.trimmed:
+                logger.warning(
+                    "sarvam stt: turn %d is longer than max_resend_s; resending its last part",
+                    turn.number,
+                )
             turn.sent = 0
+            turn.kept_bytes = 0
             turn.flush_sent = False
             turn.texts.clear()
             if turn.timer is not None:
