@@ -162,7 +162,7 @@ cdef class ProcessorCore:
         elif not self._inline:
             # A processor that runs its ordered frames in its own task (see run_inline).
             self._ensure_queue().put_ordered((frame, direction), frame.interruptible)
-            self._start_ordered_runner()
+            self._kick_ordered()
         else:
             self._run_inline(frame, direction, ORD)
 
@@ -225,7 +225,7 @@ cdef class ProcessorCore:
         if lane == SYS:
             self._sys_busy = False
             if self._queue is not None and self._queue.ordered_len and not self._ord_busy:
-                self._start_ordered_runner()
+                self._kick_ordered()
         elif lane == ORD:
             self._ord_busy = False
             self._unit_interrupted = False

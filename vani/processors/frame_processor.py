@@ -151,6 +151,7 @@ class FrameProcessor(ProcessorCore, EventEmitter):
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): {unknown}")
         self._id = next(_processor_ids)
         self._inline = type(self).run_inline
+        self._ord_waiter: asyncio.Future[None] | None = None
         self._name = name or f"{type(self).__name__}#{self._id}"
         # Links and lane state (busy flags, runners, the in-flight ordered call) live in the
         # compiled ProcessorCore.
@@ -348,6 +349,7 @@ class FrameProcessor(ProcessorCore, EventEmitter):
             self._queue.clear()
         self._cancel_owned_tasks(include_runners=True)
         self._sys_runner = self._ord_runner = None
+        self._ord_waiter = None
         self._sys_busy = self._ord_busy = False
         self._unit_in_runner = self._unit_cancel_requested = False
         self._unit_interrupted = False
@@ -392,6 +394,19 @@ class FrameProcessor(ProcessorCore, EventEmitter):
         # would outlive the pipeline.
         self._cancel_owned_tasks(include_runners=False)
 
+    def _kick_ordered(self) -> None:
+        """Ordered frames wait and the lane is idle: wake the parked runner or start one."""
+        if self._sys_busy:
+            return  # the system lane kicks the ordered lane when it is done
+        waiter = self._ord_waiter
+        if waiter is not None:
+            self._ord_waiter = None
+            self._ord_busy = True
+            if not waiter.done():
+                waiter.set_result(None)
+        elif self._ord_runner is None:
+            self._start_ordered_runner()
+
     def _start_ordered_runner(self) -> None:
         self._ord_busy = True
         self._ord_runner = asyncio.get_running_loop().create_task(
@@ -410,14 +425,21 @@ class FrameProcessor(ProcessorCore, EventEmitter):
             if it is not None and frame is not None:
                 await self._run_unit(system, frame, _Resume(it, yielded))
             queue = self._queue
-            while queue is not None:
+            if queue is None:
+                queue = self._queue = self._new_queue()
+            while True:
                 if system:
                     if not queue.system_len:
                         break
                     frame, direction = queue.get_system_nowait()
                 else:
                     if not queue.ordered_len or self._sys_busy:
-                        break  # ordered frames wait for the system lane; it restarts us
+                        if self._inline or isinstance(frame, EndFrame):
+                            break  # ordered frames wait for the system lane; it restarts us
+                        # A processor with its own task keeps it, parked until the next frame,
+                        # rather than creating a task per frame.
+                        await self._park()
+                        continue
                     frame, direction = queue.get_ordered_nowait()
                     self._unit_interruptible = frame.interruptible
                     self._unit_interrupted = False
@@ -434,12 +456,23 @@ class FrameProcessor(ProcessorCore, EventEmitter):
                     self._sys_runner = None
                     self._sys_busy = False
                     if self._queue is not None and self._queue.ordered_len and not self._ord_busy:
-                        self._start_ordered_runner()
+                        self._kick_ordered()
             elif self._ord_runner is me:
                 self._ord_runner = None
+                self._ord_waiter = None
                 self._ord_busy = False
                 self._unit_in_runner = False
                 self._unit_interrupted = False
+
+    async def _park(self) -> None:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._ord_waiter = waiter
+        self._ord_busy = False
+        try:
+            await waiter
+        finally:
+            if self._ord_waiter is waiter:
+                self._ord_waiter = None
 
     async def _run_unit(self, system: bool, frame: Frame, aw: Awaitable[None]) -> None:
         if not system and self._unit_cancel_requested:

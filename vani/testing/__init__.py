@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from vani.testing.fake_openai import error_response as error_response
     from vani.testing.fake_openai import text_response as text_response
     from vani.testing.fake_openai import tool_call as tool_call
+    from vani.testing.fake_sarvam_stt import FakeSarvamSTTServer as FakeSarvamSTTServer
+    from vani.testing.fake_sarvam_tts import FakeSarvamTTSServer as FakeSarvamTTSServer
 
 # Lazily loaded names -> the module that defines them.
 _LAZY = {
@@ -26,6 +28,8 @@ _LAZY = {
     "error_response": "vani.testing.fake_openai",
     "text_response": "vani.testing.fake_openai",
     "tool_call": "vani.testing.fake_openai",
+    "FakeSarvamSTTServer": "vani.testing.fake_sarvam_stt",
+    "FakeSarvamTTSServer": "vani.testing.fake_sarvam_tts",
 }
 
 __all__ = ["SleepFrame", "run_test", *sorted(_LAZY)]

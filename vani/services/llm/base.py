@@ -122,6 +122,10 @@ class LLMService(FrameProcessor):
     one user turn may trigger. Subclasses implement :meth:`_stream`.
     """
 
+    # The openai SDK (httpx/anyio) binds locks and cancel scopes to the task that took them:
+    # every call runs wholly in this processor's own task.
+    run_inline = False
+
     def __init__(self, *, model: str = "", max_tool_rounds: int = 5, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         if max_tool_rounds < 0:
