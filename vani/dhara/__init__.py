@@ -13,6 +13,8 @@ and tools of the node the conversation is in.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vani.dhara.load import flow_from_dict, flow_schema, load_flow, read_flow_file
 from vani.dhara.model import (
     BUILTIN_ACTION_TYPES,
@@ -25,6 +27,9 @@ from vani.dhara.model import (
 )
 from vani.dhara.validate import flow_problems, validate_flow
 
+if TYPE_CHECKING:
+    from vani.dhara.manager import FlowManager
+
 __all__ = [
     "BUILTIN_ACTION_TYPES",
     "Action",
@@ -32,6 +37,7 @@ __all__ = [
     "ContextStrategyKind",
     "Flow",
     "FlowFunction",
+    "FlowManager",
     "Node",
     "flow_from_dict",
     "flow_problems",
@@ -40,3 +46,12 @@ __all__ = [
     "read_flow_file",
     "validate_flow",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The manager pulls in the pipeline and LLM layers; loading or checking a flow does not.
+    if name == "FlowManager":
+        from vani.dhara.manager import FlowManager
+
+        return FlowManager
+    raise AttributeError(f"module 'vani.dhara' has no attribute {name!r}")

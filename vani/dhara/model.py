@@ -19,9 +19,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from vani.frames import JSONObject, JSONValue
+
+if TYPE_CHECKING:
+    from vani.dhara.manager import FlowManager
 
 __all__ = [
     "BUILTIN_ACTION_TYPES",
@@ -44,7 +47,7 @@ FlowHandler: TypeAlias = Callable[..., Awaitable[object]]
 
 # An action handler: ``async def h(action, flow_manager)``; used by ``{"type": "function"}``
 # actions and by user-registered action types.
-ActionHandler: TypeAlias = "Callable[[Action, object], Awaitable[None]]"
+ActionHandler: TypeAlias = "Callable[[Action, FlowManager], Awaitable[None]]"
 
 # ``transition_to`` of a function: one node name, or a mapping from a value of the handler's
 # result (as text) to a node name; the key ``"*"`` matches any other value.

@@ -27,7 +27,7 @@ from vani.dhara.model import (
 )
 from vani.errors import FlowValidationError
 
-__all__ = ["flow_problems", "located_problems", "validate_flow"]
+__all__ = ["flow_problems", "located_problems", "node_problems", "validate_flow"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ROLES = frozenset({"system", "developer", "user", "assistant"})
@@ -73,6 +73,24 @@ def located_problems(
     """Like :func:`flow_problems`, as ``(location, message)`` pairs."""
     checker = _Checker(flow, handlers, frozenset(BUILTIN_ACTION_TYPES | set(action_types)))
     return checker.run()
+
+
+def node_problems(
+    node: Node,
+    *,
+    known_nodes: Collection[str],
+    handlers: Mapping[str, object] | None = None,
+    action_types: Iterable[str] = (),
+) -> list[str]:
+    """Problems of one node built at run time (a dynamic node), its targets checked against
+    ``known_nodes``."""
+    checker = _Checker(
+        Flow(initial_node=node.name, nodes=[node]),
+        handlers,
+        frozenset(BUILTIN_ACTION_TYPES | set(action_types)),
+    )
+    checker._check_node(node, set(known_nodes), {})
+    return [f"{location}: {message}" for location, message in checker.problems]
 
 
 class _Checker:
