@@ -149,6 +149,7 @@ class FlowManager(EventEmitter):
         for event in ("on_transition", "on_actions_done"):
             self._register_event_handler(event)
         _attach_observer(task, _FlowObserver(self))
+        task.add_event_handler("on_pipeline_finished", self._on_pipeline_finished)
 
     # -- public API ------------------------------------------------------------------------------
 
@@ -428,13 +429,22 @@ class FlowManager(EventEmitter):
                 if self._summarizer is not None:
                     return await self._summarizer(messages, prompt)
                 return await _llm_summary(self._llm, messages, prompt)
-        except (TimeoutError, Exception) as exc:  # noqa: BLE001 - any failure falls back
+        except (TimeoutError, Exception) as exc:  # any failure falls back to append
             if isinstance(exc, asyncio.CancelledError):
                 raise
             logger.warning("%s: summary failed (%s); keeping the conversation instead", self, exc)
             return None
 
     # -- housekeeping ------------------------------------------------------------------------------
+
+    async def _on_pipeline_finished(self, task: PipelineTask, frame: object) -> None:
+        """The call is over: post-actions still waiting will never run; stop background work."""
+        self._post = None
+        pending = [t for t in self._background if not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.wait(pending)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.get_running_loop().create_task(_guard(coro, self))
