@@ -557,16 +557,24 @@ async def _without_llm_run(result: object, params: FunctionCallParams) -> object
 
 async def _llm_summary(llm: LLMService, messages: list[JSONObject], prompt: str) -> str:
     """Ask ``llm`` for a summary of ``messages`` out of band: no frame is pushed."""
-    from vani.processors.aggregators.llm_context import LLMContext
+    from vani.processors.aggregators.llm_context import TOOL_CALL_IN_PROGRESS, LLMContext
     from vani.services.llm.base import LLMTextChunk
 
     lines: list[str] = []
     for message in messages:
         role = message.get("role")
         content = message.get("content")
-        if role == "system" or not isinstance(content, str) or not content:
+        if role == "system":
             continue
-        lines.append(f"{role}: {content}")
+        if isinstance(content, str) and content and content != TOOL_CALL_IN_PROGRESS:
+            lines.append(f"{'tool result' if role == 'tool' else role}: {content}")
+        calls = message.get("tool_calls")
+        for call in calls if isinstance(calls, list) else ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                lines.append(
+                    f"assistant called {function.get('name')}({function.get('arguments')})"
+                )
     request = LLMContext(
         messages=[
             {"role": "system", "content": prompt},
