@@ -450,3 +450,100 @@ async def test_the_manager_reads_the_context_of_the_aggregator() -> None:
         system("Prompt of A."),
     ]
     assert BotStoppedSpeakingFrame  # used by the rig; imported to document the contract
+
+
+# -- interruptions in the middle of a transition ----------------------------------------------
+
+
+def slow_move_flow(*, keep: bool, strategy: ContextStrategy | None = None) -> Flow:
+    async def slow(args: dict[str, object]) -> str:
+        await asyncio.sleep(0.05)
+        return "moved"
+
+    return Flow(
+        initial_node="a",
+        role_message=ROLE,
+        nodes=[
+            Node(
+                name="a",
+                task_messages=[system("Prompt of A.")],
+                functions=[
+                    FlowFunction(
+                        name="go_b",
+                        handler=slow,
+                        transition_to="b",
+                        cancel_on_interruption=not keep,
+                    )
+                ],
+            ),
+            Node(
+                name="b",
+                task_messages=[system("Prompt of B.")],
+                functions=[FlowFunction(name="in_b", transition_to="a")],
+                context_strategy=strategy or ContextStrategy.append(),
+            ),
+        ],
+    )
+
+
+async def test_an_interrupted_handler_does_not_move_the_flow() -> None:
+    llm = ScriptedLLMService(["Hello from A.", go(), "Still in A."])
+    async with FlowRig(llm=llm, flow=slow_move_flow(keep=False)) as rig:
+        await rig.manager.initialize()
+        await rig.settle()
+        await rig.user_says("Go to B.")
+        await asyncio.sleep(0.02)  # the handler is running
+        await rig.user_starts_speaking()
+        await rig.settle()
+        assert rig.manager.current_node == "a"
+        assert [t.name for t in rig.context.tools] == ["go_b"]
+        tool = next(m for m in rig.context.messages if m["role"] == "tool")
+        assert "cancelled" in str(tool["content"])
+        await rig.user_says("Never mind.")
+        await rig.settle()
+    assert rig.transitions == [(None, "a")]
+    messages = llm.requests[-1][0]
+    assert system("Prompt of A.") in messages
+    assert system("Prompt of B.") not in messages
+
+
+async def test_an_uninterruptible_handler_moves_the_flow_without_running_the_llm() -> None:
+    llm = ScriptedLLMService(["Hello from A.", go(), "B speaks after the user."])
+    async with FlowRig(llm=llm, flow=slow_move_flow(keep=True)) as rig:
+        await rig.manager.initialize()
+        await rig.settle()
+        await rig.user_says("Go to B.")
+        await asyncio.sleep(0.02)
+        await rig.user_starts_speaking()
+        await rig.settle()
+        # The call finished after the barge-in: the flow is fully in B, the LLM did not run.
+        assert rig.manager.current_node == "b"
+        assert [t.name for t in rig.context.tools] == ["in_b"]
+        assert len(llm.requests) == 2
+        await rig.user_says("And now?")
+        await rig.settle()
+    messages = llm.requests[2][0]
+    assert messages[-2] == system("Prompt of B.")
+    assert messages[-1] == {"role": "user", "content": "And now?"}
+    assert rig.transitions == [(None, "a"), ("a", "b")]
+
+
+async def test_an_interruption_during_the_summary_leaves_the_flow_in_the_old_node() -> None:
+    async def slow_summary(messages: list[JSONObject], prompt: str) -> str:
+        await asyncio.sleep(0.1)
+        return "never used"
+
+    flow = slow_move_flow(keep=False, strategy=ContextStrategy.reset_with_summary())
+    llm = ScriptedLLMService(["Hello from A.", go(), "Still A."])
+    async with FlowRig(llm=llm, flow=flow, summarizer=slow_summary) as rig:
+        await rig.manager.initialize()
+        await rig.settle()
+        await rig.user_says("Go to B.")
+        await asyncio.sleep(0.08)  # handler done (50 ms), summary running
+        await rig.user_starts_speaking()
+        await rig.settle()
+        assert rig.manager.current_node == "a"
+        assert [t.name for t in rig.context.tools] == ["go_b"]
+        assert system("Prompt of A.") in rig.context.messages
+    assert rig.transitions == [(None, "a")]
+    assert [f.to_node for f in rig.speaker.of(FlowTransitionFrame)] == ["a"]  # type: ignore[attr-defined]
