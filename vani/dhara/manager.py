@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import inspect
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -52,7 +50,9 @@ from vani.dhara.model import (
     FlowHandler,
     Node,
 )
+from vani.dhara.results import declared_target, takes_flow_manager, without_llm_run
 from vani.dhara.state import render, render_message
+from vani.dhara.summary import llm_summary
 from vani.dhara.validate import node_problems
 from vani.errors import ConfigurationError, FlowError, FlowValidationError
 from vani.events import EventEmitter
@@ -61,7 +61,6 @@ from vani.frames import (
     BotStoppedSpeakingFrame,
     EndFrame,
     FlowTransitionFrame,
-    FrameDirection,
     JSONObject,
     JSONValue,
     LLMContextFrame,
@@ -323,7 +322,7 @@ class FlowManager(EventEmitter):
         epoch = self._epoch
         result, next_node = await self._run_handler(function, params.arguments)
         if next_node is None:
-            next_node = _declared_target(function, result)
+            next_node = declared_target(function, result)
         if next_node is None:
             return result
         if epoch != self._epoch:
@@ -342,7 +341,7 @@ class FlowManager(EventEmitter):
         # The service writes the result in this same step; what follows cannot be cancelled.
         self._spawn(self._announce())
         if not target.respond_immediately:
-            return await _without_llm_run(result, params)
+            return await without_llm_run(result, params)
         return result
 
     async def _run_handler(
@@ -357,7 +356,7 @@ class FlowManager(EventEmitter):
                 raise FlowError(f"no handler named {handler!r} was given")
             handler = cast(FlowHandler, bound)
         args = dict(arguments)
-        returned = await (handler(args, self) if _takes_two(handler) else handler(args))
+        returned = await (handler(args, self) if takes_flow_manager(handler) else handler(args))
         if isinstance(returned, tuple):
             if len(returned) != 2:
                 raise FlowError(
@@ -428,7 +427,7 @@ class FlowManager(EventEmitter):
             async with asyncio.timeout(self._summary_timeout_secs):
                 if self._summarizer is not None:
                     return await self._summarizer(messages, prompt)
-                return await _llm_summary(self._llm, messages, prompt)
+                return await llm_summary(self._llm, messages, prompt)
         except (TimeoutError, Exception) as exc:  # any failure falls back to append
             if isinstance(exc, asyncio.CancelledError):
                 raise
@@ -501,101 +500,3 @@ async def _guard(coro: Awaitable[None], owner: object) -> None:
         raise
     except Exception:
         logger.exception("%s: flow background work failed", owner)
-
-
-def _takes_two(handler: Callable[..., object]) -> bool:
-    try:
-        parameters = inspect.signature(handler).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    positional = [
-        p
-        for p in parameters
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-    ]
-    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in positional)
-
-
-def _declared_target(function: FlowFunction, result: object) -> str | None:
-    """The node ``transition_to`` selects for this result, or None to stay."""
-    target = function.transition_to
-    if target is None or isinstance(target, str):
-        return target
-    value = _result_value(result, function.transition_key)
-    if value is None:
-        return target.get("*")
-    return target.get(value, target.get("*"))
-
-
-def _result_value(result: object, key: str | None) -> str | None:
-    from vani.services.llm.functions import ToolResult
-
-    value: object = result
-    if isinstance(result, ToolResult):
-        value = result.data if key is not None and isinstance(result.data, dict) else result.summary
-    if key is not None:
-        if not isinstance(value, dict) or key not in value:
-            return None
-        value = value[key]
-    if isinstance(value, str):
-        return value
-    return json.dumps(value)
-
-
-async def _without_llm_run(result: object, params: FunctionCallParams) -> object:
-    """The same result, asking the service not to run the LLM after this round.
-
-    Awaiting ``result_callback`` never suspends, so no cancellation can land here."""
-    from vani.services.llm.functions import FunctionCallResultProperties, ToolResult
-
-    if isinstance(result, ToolResult):
-        return dataclasses.replace(result, run_llm=False)
-    properties = FunctionCallResultProperties(run_llm=False)
-    await params.result_callback(cast(JSONValue, result), properties=properties)
-    return None
-
-
-async def _llm_summary(llm: LLMService, messages: list[JSONObject], prompt: str) -> str:
-    """Ask ``llm`` for a summary of ``messages`` out of band: no frame is pushed."""
-    from vani.processors.aggregators.llm_context import TOOL_CALL_IN_PROGRESS, LLMContext
-    from vani.services.llm.base import LLMTextChunk
-
-    lines: list[str] = []
-    for message in messages:
-        role = message.get("role")
-        content = message.get("content")
-        if role == "system":
-            continue
-        if isinstance(content, str) and content and content != TOOL_CALL_IN_PROGRESS:
-            lines.append(f"{'tool result' if role == 'tool' else role}: {content}")
-        calls = message.get("tool_calls")
-        for call in calls if isinstance(calls, list) else ():
-            function = call.get("function") if isinstance(call, dict) else None
-            if isinstance(function, dict):
-                lines.append(
-                    f"assistant called {function.get('name')}({function.get('arguments')})"
-                )
-    request = LLMContext(
-        messages=[
-            {"role": "system", "content": prompt},
-            {"role": "user", "content": "The conversation:\n" + "\n".join(lines)},
-        ]
-    )
-    run = getattr(llm, "run_inference", None)
-    if callable(run):
-        return str(await run(request))
-    text: list[str] = []
-    stream = llm._stream(request, "none")
-    try:
-        async for event in stream:
-            if isinstance(event, LLMTextChunk):
-                text.append(event.text)
-    finally:
-        await stream.aclose()
-    summary = "".join(text).strip()
-    if not summary:
-        raise FlowError("the LLM returned an empty summary")
-    return summary
-
-
-_ = FrameDirection  # re-exported for handlers that push frames through flow_manager.llm
