@@ -1,5 +1,5 @@
 """FlowManager end to end with the real OpenAI SDK against the fake server: what each request
-carries at each step of the restaurant flow."""
+carries at each step of the restaurant flow, built in Python or loaded from its JSON file."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.dhara.rig import FlowRig, load_example
+from vani.dhara import load_flow
 from vani.frames import FlowTransitionFrame, FunctionCallDataFrame, JSONObject
 from vani.services.openai import OpenAILLMService
 from vani.testing import FakeOpenAIServer, StreamResponse, text_response, tool_call
@@ -43,10 +44,11 @@ def roles(request: RecordedRequest) -> list[str]:
     return [str(m["role"]) for m in request.messages]
 
 
+@pytest.mark.parametrize("source", ["python", "json"])
 async def test_each_request_carries_exactly_the_current_nodes_prompt_and_tools(
-    server: FakeOpenAIServer,
+    server: FakeOpenAIServer, source: str
 ) -> None:
-    flow = example.build_flow()
+    flow = example.build_flow() if source == "python" else load_flow(example.FLOW_JSON)
     role = flow.role_message
     prompts = {n.name: str(n.task_messages[0]["content"]) for n in flow.nodes}
     llm = OpenAILLMService(api_key="sk-test", base_url=server.base_url, model="gpt-4o-mini")
