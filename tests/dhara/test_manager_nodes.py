@@ -579,3 +579,16 @@ def test_post_actions_after_must_be_a_known_moment() -> None:
             flow=two_nodes(ContextStrategy.append()),
             post_actions_after="whenever",  # type: ignore[arg-type]
         )
+
+
+async def test_the_initial_nodes_pre_actions_run_before_its_first_response() -> None:
+    flow = two_nodes(ContextStrategy.append())
+    flow.nodes[0].pre_actions.append(Action.tts_say("Welcome, {{name}}."))
+    llm = ScriptedLLMService(["Hello from A."])
+    async with FlowRig(llm=llm, flow=flow) as rig:
+        rig.manager.state["name"] = "Asha"
+        await rig.manager.initialize()
+        await rig.settle()
+    kinds = [type(f).__name__ for f in rig.speaker.log]
+    assert kinds[:3] == ["TTSSpeakFrame", "FlowTransitionFrame", "LLMFullResponseStartFrame"]
+    assert rig.speaker.of(TTSSpeakFrame)[0].text == "Welcome, Asha."  # type: ignore[attr-defined]

@@ -154,7 +154,6 @@ class FlowManager(EventEmitter):
         self._task_messages: list[JSONObject] = []
         self._role: JSONObject | None = None
         self._transition: tuple[str | None, str] = (None, "")
-        self._registered: set[str] = set()
         self._post: _PostActions | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._initialized = False
@@ -281,7 +280,6 @@ class FlowManager(EventEmitter):
                 cancel_on_interruption=function.cancel_on_interruption,
                 timeout_secs=function.timeout_secs,
             )
-            self._registered.add(name)
         previous = self._node
         self._nodes.setdefault(node.name, node)
         self._node = node
