@@ -156,8 +156,9 @@ class FlowRig:
         )
 
     async def user_starts_speaking(self) -> None:
-        """A barge-in: the user aggregator broadcasts an interruption."""
+        """A barge-in, as the VAD reports one: the user speaks and the pipeline is interrupted."""
         await self.task.queue_frame(UserStartedSpeakingFrame())
+        await self.task.queue_frame(InterruptionFrame())
 
     def _fingerprint(self) -> tuple[object, ...]:
         return (

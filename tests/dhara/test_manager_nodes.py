@@ -456,9 +456,26 @@ async def test_the_manager_reads_the_context_of_the_aggregator() -> None:
 # -- interruptions in the middle of a transition ----------------------------------------------
 
 
-def slow_move_flow(*, keep: bool, strategy: ContextStrategy | None = None) -> Flow:
+class Gate:
+    """Lets a test act while a handler is surely running, whatever the machine's load."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def wait_started(self) -> None:
+        await asyncio.wait_for(self.started.wait(), 10)
+
+
+def slow_move_flow(
+    *, keep: bool, strategy: ContextStrategy | None = None, gate: Gate | None = None
+) -> Flow:
     async def slow(args: dict[str, object]) -> str:
-        await asyncio.sleep(0.05)
+        if gate is None:
+            await asyncio.sleep(0.05)
+        else:
+            gate.started.set()
+            await asyncio.wait_for(gate.release.wait(), 10)
         return "moved"
 
     return Flow(
@@ -489,12 +506,14 @@ def slow_move_flow(*, keep: bool, strategy: ContextStrategy | None = None) -> Fl
 
 async def test_an_interrupted_handler_does_not_move_the_flow() -> None:
     llm = ScriptedLLMService(["Hello from A.", go(), "Still in A."])
-    async with FlowRig(llm=llm, flow=slow_move_flow(keep=False)) as rig:
+    gate = Gate()
+    async with FlowRig(llm=llm, flow=slow_move_flow(keep=False, gate=gate)) as rig:
         await rig.manager.initialize()
         await rig.settle()
         await rig.user_says("Go to B.")
-        await asyncio.sleep(0.02)  # the handler is running
+        await gate.wait_started()  # the handler is running
         await rig.user_starts_speaking()
+        gate.release.set()
         await rig.settle()
         assert rig.manager.current_node == "a"
         assert [t.name for t in rig.context.tools] == ["go_b"]
@@ -510,12 +529,14 @@ async def test_an_interrupted_handler_does_not_move_the_flow() -> None:
 
 async def test_an_uninterruptible_handler_moves_the_flow_without_running_the_llm() -> None:
     llm = ScriptedLLMService(["Hello from A.", go(), "B speaks after the user."])
-    async with FlowRig(llm=llm, flow=slow_move_flow(keep=True)) as rig:
+    gate = Gate()
+    async with FlowRig(llm=llm, flow=slow_move_flow(keep=True, gate=gate)) as rig:
         await rig.manager.initialize()
         await rig.settle()
         await rig.user_says("Go to B.")
-        await asyncio.sleep(0.02)
+        await gate.wait_started()
         await rig.user_starts_speaking()
+        gate.release.set()
         await rig.settle()
         # The call finished after the barge-in: the flow is fully in B, the LLM did not run.
         assert rig.manager.current_node == "b"
@@ -530,8 +551,11 @@ async def test_an_uninterruptible_handler_moves_the_flow_without_running_the_llm
 
 
 async def test_an_interruption_during_the_summary_leaves_the_flow_in_the_old_node() -> None:
+    summary_started = asyncio.Event()
+
     async def slow_summary(messages: list[JSONObject], prompt: str) -> str:
-        await asyncio.sleep(0.1)
+        summary_started.set()
+        await asyncio.sleep(10)
         return "never used"
 
     flow = slow_move_flow(keep=False, strategy=ContextStrategy.reset_with_summary())
@@ -540,7 +564,7 @@ async def test_an_interruption_during_the_summary_leaves_the_flow_in_the_old_nod
         await rig.manager.initialize()
         await rig.settle()
         await rig.user_says("Go to B.")
-        await asyncio.sleep(0.08)  # handler done (50 ms), summary running
+        await asyncio.wait_for(summary_started.wait(), 10)  # handler done, summary running
         await rig.user_starts_speaking()
         await rig.settle()
         assert rig.manager.current_node == "a"

@@ -498,15 +498,7 @@ class _FlowObserver(BaseObserver):
 
 
 def _attach_observer(task: PipelineTask, observer: BaseObserver) -> None:
-    add = getattr(task, "add_observer", None)
-    if callable(add):
-        add(observer)
-        return
-    # The task reads its observers when its run starts; the flow manager is built before that.
-    observers = getattr(task, "_observers", None)
-    if not isinstance(observers, list):
-        raise ConfigurationError("expected a PipelineTask that accepts observers")
-    observers.append(observer)
+    task.add_observer(observer)
 
 
 async def _guard(coro: Awaitable[None], owner: object) -> None:

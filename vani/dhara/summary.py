@@ -17,7 +17,6 @@ __all__ = ["llm_summary", "transcript"]
 async def llm_summary(llm: LLMService, messages: list[JSONObject], prompt: str) -> str:
     """Ask ``llm`` for a summary of ``messages`` out of band: no frame is pushed."""
     from vani.processors.aggregators.llm_context import LLMContext
-    from vani.services.llm.base import LLMTextChunk
 
     request = LLMContext(
         messages=[
@@ -25,18 +24,7 @@ async def llm_summary(llm: LLMService, messages: list[JSONObject], prompt: str) 
             {"role": "user", "content": "The conversation:\n" + transcript(messages)},
         ]
     )
-    run = getattr(llm, "run_inference", None)
-    if callable(run):
-        return str(await run(request))
-    text: list[str] = []
-    stream = llm._stream(request, "none")
-    try:
-        async for event in stream:
-            if isinstance(event, LLMTextChunk):
-                text.append(event.text)
-    finally:
-        await stream.aclose()
-    summary = "".join(text).strip()
+    summary = (await llm.run_inference(request)).strip()
     if not summary:
         raise FlowError("the LLM returned an empty summary")
     return summary
