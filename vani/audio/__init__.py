@@ -1,0 +1,1 @@
+"""asyncio-facing audio helpers wrapping the compiled core: PCM, resampling, VAD."""
