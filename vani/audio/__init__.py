@@ -1,0 +1,1 @@
+"""asyncio-facing audio: VAD, resampling, PCM helpers (wrappers over the compiled core)."""
