@@ -152,7 +152,8 @@ class SileroStream:
             self.probabilities.append(prob)
         self._events += self.machine.push(prob, volume)
 
-    def _take_events(self) -> list[VADEvent]:
+    def take_events(self) -> list[VADEvent]:
+        """The transitions found since the last call (batched analysis leaves them here)."""
         events, self._events = self._events, []
         return events
 
@@ -166,7 +167,7 @@ class SileroStream:
             probs, next_state = run_silero(self._row, self.state[:, None, :], self.sample_rate)
             self.state[:] = next_state[:, 0, :]
             self._advance(float(probs[0]), volume)
-        return self._take_events()
+        return self.take_events()
 
     def flush_now(self) -> list[VADEvent]:
         """End of stream: analyze the zero-padded tail, then close any open turn."""
@@ -214,7 +215,7 @@ class SileroBatcher:
                 f"expected a stream at {self.sample_rate} Hz, got {stream.sample_rate}"
             )
         if not stream.windower.pending:
-            return stream._take_events()
+            return stream.take_events()
         if stream._done is None:
             stream._done = asyncio.get_running_loop().create_future()
             self._ready[stream] = None
@@ -231,15 +232,45 @@ class SileroBatcher:
             stream._done.cancel()
         stream._done = None
 
+    def _fill(self, streams: list[SileroStream]) -> int:
+        for i, s in enumerate(streams):
+            self._volumes[i] = s.windower.take(self._inputs, i)
+            self._state[:, i, :] = s.state
+        return len(streams)
+
+    def _scatter(
+        self,
+        streams: list[SileroStream],
+        probs: npt.NDArray[np.float32],
+        next_state: npt.NDArray[np.float32],
+    ) -> None:
+        self.batches += 1
+        self.windows += len(streams)
+        for i, s in enumerate(streams):
+            s.state[:] = next_state[:, i, :]
+            s._advance(float(probs[i]), self._volumes[i])
+
+    def analyze_sync(self, streams: list[SileroStream]) -> None:
+        """Run every ready window of ``streams`` through the model in batches, on the calling
+        thread; each stream's transitions wait in it (``SileroStream.take_events``). Not to be
+        mixed with :meth:`analyze` on the same streams."""
+        ready = [s for s in streams if s.windower.pending]
+        while ready:
+            for start in range(0, len(ready), self.max_batch):
+                batch = ready[start : start + self.max_batch]
+                n = self._fill(batch)
+                probs, next_state = run_silero(
+                    self._inputs[:n], self._state[:, :n, :], self.sample_rate
+                )
+                self._scatter(batch, probs, next_state)
+            ready = [s for s in ready if s.windower.pending]
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             while self._ready:
                 streams = list(self._ready)[: self.max_batch]
-                n = len(streams)
-                for i, s in enumerate(streams):
-                    self._volumes[i] = s.windower.take(self._inputs, i)
-                    self._state[:, i, :] = s.state
+                n = self._fill(streams)
                 inputs, state = self._inputs[:n], self._state[:, :n, :]
                 if self.offload:
                     probs, next_state = await loop.run_in_executor(
@@ -247,16 +278,13 @@ class SileroBatcher:
                     )
                 else:
                     probs, next_state = run_silero(inputs, state, self.sample_rate)
-                self.batches += 1
-                self.windows += n
-                for i, s in enumerate(streams):
-                    s.state[:] = next_state[:, i, :]
-                    s._advance(float(probs[i]), self._volumes[i])
+                self._scatter(streams, probs, next_state)
+                for s in streams:
                     if not s.windower.pending and s in self._ready:
                         del self._ready[s]
                         done, s._done = s._done, None
                         if done is not None and not done.done():
-                            done.set_result(s._take_events())
+                            done.set_result(s.take_events())
         except Exception as exc:
             # A failed inference is delivered to every waiting stream, not left in this task
             # (nobody awaits it) and not left as waiters that hang forever.
