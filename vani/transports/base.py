@@ -52,11 +52,15 @@ from vani.frames import (
     InputAudioRawFrame,
     InterruptionFrame,
     JSONValue,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
     OutputAudioRawFrame,
     OutputTransportMessageFrame,
     OutputTransportMessageUrgentFrame,
     StartFrame,
     SystemFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
 )
 from vani.processors import FrameProcessor
 from vani.transports.clock import Clock, ClockHandle, WallClock
@@ -115,11 +119,13 @@ class TransportParams:
 def _downmix(pcm: bytes, num_channels: int) -> bytes:
     """Average interleaved int16 channels into mono."""
     samples = np.frombuffer(pcm, dtype="<i2").reshape(-1, num_channels)
-    return samples.mean(axis=1).round().astype("<i2").tobytes()
+    mono: bytes = samples.mean(axis=1).round().astype("<i2").tobytes()
+    return mono
 
 
 def _upmix(pcm: bytes, num_channels: int) -> bytes:
-    return np.repeat(np.frombuffer(pcm, dtype="<i2"), num_channels).astype("<i2").tobytes()
+    out: bytes = np.repeat(np.frombuffer(pcm, dtype="<i2"), num_channels).tobytes()
+    return out
 
 
 class BaseInputTransport(FrameProcessor):
@@ -128,13 +134,12 @@ class BaseInputTransport(FrameProcessor):
     Concrete transports call :meth:`push_audio` from their reader task.
     """
 
-    def __init__(self, params: TransportParams, clock: Clock, **kwargs: object) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, params: TransportParams, clock: Clock, *, name: str | None = None) -> None:
+        super().__init__(name=name)
         self._params = params
         self._clock = clock
         self._pipeline_rate = 16000
         self._resampler: StreamResampler | None = None
-        self._started = False
 
     @property
     def clock(self) -> Clock:
@@ -149,7 +154,6 @@ class BaseInputTransport(FrameProcessor):
         await super().start(frame)
         self._pipeline_rate = frame.audio_in_sample_rate
         self._clock.start()
-        self._started = True
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -220,21 +224,22 @@ class BaseOutputTransport(FrameProcessor):
     the event loop from the playback task; they must not block.
     """
 
-    def __init__(self, params: TransportParams, clock: Clock, **kwargs: object) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, params: TransportParams, clock: Clock, *, name: str | None = None) -> None:
+        super().__init__(name=name)
         self._params = params
         self._clock = clock
         self._out_rate = params.audio_out_sample_rate or 24000
         self._channels = params.audio_out_channels
         self._chunk_bytes = 0
-        self._queue: deque[bytes | _PlaybackMarker] = deque()
+        self._pq: deque[bytes | _PlaybackMarker] = deque()
         self._wake: asyncio.Future[None] | None = None
         self._resamplers: dict[int, StreamResampler] = {}
-        self._playback: asyncio.Task[None] | None = None
+        self._playback: asyncio.Task[object] | None = None
         self._speaking = False
         self._next_send = 0.0  # clock time the next chunk is due
         self._playing_until = 0.0  # clock time the last sent chunk ends
         self._last_speaking_frame = 0.0
+        self._response_open = False  # between TTSStarted/LLMFullResponseStart and their ends
         self.chunks_sent = 0
 
     # -- what subclasses implement --------------------------------------------------------
@@ -309,7 +314,7 @@ class BaseOutputTransport(FrameProcessor):
         if direction is FrameDirection.UPSTREAM:
             await self.push_frame(frame, direction)
         elif isinstance(frame, InterruptionFrame):
-            await self._interrupt()
+            await self._drop_playback()
             await self.push_frame(frame, direction)
         elif isinstance(frame, OutputTransportMessageUrgentFrame):
             await self.send_message(frame.message)
@@ -336,19 +341,19 @@ class BaseOutputTransport(FrameProcessor):
         return audio
 
     def _enqueue(self, item: bytes | _PlaybackMarker) -> None:
-        self._queue.append(item)
+        self._pq.append(item)
         self._poke()
 
     def _poke(self) -> None:
         if self._wake is not None and not self._wake.done():
             self._wake.set_result(None)
 
-    async def _interrupt(self) -> None:
+    async def _drop_playback(self) -> None:
         kept: deque[bytes | _PlaybackMarker] = deque()
-        for item in self._queue:
+        for item in self._pq:
             if isinstance(item, _PlaybackMarker) and not item.frame.interruptible:
                 kept.append(item)
-        self._queue = kept
+        self._pq = kept
         for resampler in self._resamplers.values():
             resampler.flush()  # drop the filter state of the cut utterance
         now = self._clock.now()
@@ -356,6 +361,7 @@ class BaseOutputTransport(FrameProcessor):
             await self.clear_playback(at=now)
         self._playing_until = min(self._playing_until, now)
         self._next_send = now
+        self._response_open = False
         if self._speaking:
             await self._set_speaking(False)
         self._poke()
@@ -386,24 +392,24 @@ class BaseOutputTransport(FrameProcessor):
         """Up to one chunk of the audio at the head of the queue (stops at a marker)."""
         parts: list[bytes] = []
         size = 0
-        while self._queue and size < self._chunk_bytes:
-            head = self._queue[0]
+        while self._pq and size < self._chunk_bytes:
+            head = self._pq[0]
             if isinstance(head, _PlaybackMarker):
                 break
             need = self._chunk_bytes - size
             if len(head) <= need:
                 parts.append(head)
                 size += len(head)
-                self._queue.popleft()
+                self._pq.popleft()
             else:
                 parts.append(head[:need])
-                self._queue[0] = head[need:]
+                self._pq[0] = head[need:]
                 size = self._chunk_bytes
         return b"".join(parts)
 
     def _has_full_chunk_or_marker(self) -> bool:
         size = 0
-        for item in self._queue:
+        for item in self._pq:
             if isinstance(item, _PlaybackMarker):
                 return True
             size += len(item)
@@ -415,10 +421,12 @@ class BaseOutputTransport(FrameProcessor):
         bytes_per_sec = self._out_rate * 2 * self._channels
         while True:
             now = self._clock.now()
-            if not self._queue:
+            if not self._pq:
                 if self._speaking:
-                    # Wait for more audio a little before declaring the bot silent.
-                    deadline = max(self._playing_until, now) + self._params.bot_stop_secs
+                    # Mid-response (TTS started, not yet stopped) more audio may be on its way:
+                    # wait a little before declaring the bot silent.
+                    grace = self._params.bot_stop_secs if self._response_open else 0.0
+                    deadline = self._playing_until + grace
                     if now >= deadline:
                         await self._set_speaking(False)
                         continue
@@ -426,9 +434,15 @@ class BaseOutputTransport(FrameProcessor):
                 else:
                     await self._wait(None)
                 continue
-            head = self._queue[0]
+            head = self._pq[0]
             if isinstance(head, _PlaybackMarker):
-                self._queue.popleft()
+                if head.frame.interruptible and now < self._playing_until:
+                    # A frame queued after audio leaves once that audio has finished playing:
+                    # the user has heard it then, and a barge-in before drops it with the audio.
+                    await self._wait(self._playing_until)
+                    continue
+                self._pq.popleft()
+                self._track_response(head.frame)
                 await self._release(head)
                 continue
             if self._speaking and now < self._next_send:
@@ -453,6 +467,12 @@ class BaseOutputTransport(FrameProcessor):
             if start - self._last_speaking_frame >= self._params.bot_speaking_interval_secs:
                 self._last_speaking_frame = start
                 await self._push_both(BotSpeakingFrame)
+
+    def _track_response(self, frame: Frame) -> None:
+        if isinstance(frame, TTSStartedFrame | LLMFullResponseStartFrame):
+            self._response_open = True
+        elif isinstance(frame, TTSStoppedFrame | LLMFullResponseEndFrame):
+            self._response_open = False
 
     async def _release(self, marker: _PlaybackMarker) -> None:
         frame = marker.frame

@@ -152,7 +152,7 @@ class _CountingExecutor(concurrent.futures.ThreadPoolExecutor):
         self._on_idle = on_idle
         self.running = 0
 
-    def submit(  # type: ignore[override]  # same signature, narrowed for our use
+    def submit(
         self, fn: Callable[..., _T], /, *args: object, **kwargs: object
     ) -> concurrent.futures.Future[_T]:
         self.running += 1

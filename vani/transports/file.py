@@ -99,8 +99,8 @@ class CallRecording:
 
 
 class _FileInput(BaseInputTransport):
-    def __init__(self, transport: FileTransport, **kwargs: object) -> None:
-        super().__init__(transport.params, transport.clock, **kwargs)
+    def __init__(self, transport: FileTransport, *, name: str | None = None) -> None:
+        super().__init__(transport.params, transport.clock, name=name)
         self._transport = transport
         self._record_resampler: StreamResampler | None = None
 
@@ -148,8 +148,8 @@ class _FileInput(BaseInputTransport):
 
 
 class _FileOutput(BaseOutputTransport):
-    def __init__(self, transport: FileTransport, **kwargs: object) -> None:
-        super().__init__(transport.params, transport.clock, **kwargs)
+    def __init__(self, transport: FileTransport, *, name: str | None = None) -> None:
+        super().__init__(transport.params, transport.clock, name=name)
         self._transport = transport
 
     async def start(self, frame: StartFrame) -> None:
@@ -253,7 +253,7 @@ class FileTransport(Transport):
         self.written: Path | None = None
         self._input: _FileInput | None = None
         self._output: _FileOutput | None = None
-        self._started = False
+        self._recording_started = False
         self._finished = False
 
     def input(self) -> BaseInputTransport:
@@ -267,9 +267,9 @@ class FileTransport(Transport):
         return self._output
 
     def _on_start(self, frame: StartFrame) -> None:
-        if self._started:
+        if self._recording_started:
             return
-        self._started = True
+        self._recording_started = True
         rate = self.params.audio_out_sample_rate or frame.audio_out_sample_rate
         self.recording = CallRecording(sample_rate=rate)
 

@@ -45,10 +45,12 @@ def _to_int16(data: bytes, fmt: int, bits: int) -> np.ndarray:
     if fmt == _FORMAT_FLOAT:
         if bits not in (32, 64):
             raise AudioFormatError(f"expected 32 or 64-bit float samples, got {bits}-bit float")
-        floats = np.frombuffer(data, dtype="<f4" if bits == 32 else "<f8")
-        return (np.clip(floats, -1.0, 1.0) * 32767.0).round().astype("<i2")
+        floats: np.ndarray = np.frombuffer(data, dtype="<f4" if bits == 32 else "<f8")
+        scaled: np.ndarray = (np.clip(floats, -1.0, 1.0) * 32767.0).round()
+        return scaled.astype("<i2")
     if bits == 16:
-        return np.frombuffer(data, dtype="<i2")
+        pcm16: np.ndarray = np.frombuffer(data, dtype="<i2")
+        return pcm16
     if bits == 8:  # unsigned, centred on 128
         return ((np.frombuffer(data, dtype=np.uint8).astype(np.int16) - 128) << 8).astype("<i2")
     if bits == 24:
