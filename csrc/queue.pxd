@@ -21,5 +21,7 @@ cdef class FrameQueue:
     cpdef put_system(self, object item)
     cpdef put_ordered(self, object item, bint interruptible=*)
     cpdef object get_nowait(self)
+    cpdef object get_system_nowait(self)
+    cpdef object get_ordered_nowait(self)
     cpdef Py_ssize_t drop_interruptible(self)
     cdef void _wake(self)

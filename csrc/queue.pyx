@@ -136,6 +136,18 @@ cdef class FrameQueue:
             raise QueueClosed("the queue is closed")
         raise QueueEmpty("the queue is empty")
 
+    cpdef object get_system_nowait(self):
+        """Return the next system item; raise ``QueueEmpty`` when the system lane is empty."""
+        if self._system._count:
+            return self._system.pop()
+        raise QueueEmpty("the system lane is empty")
+
+    cpdef object get_ordered_nowait(self):
+        """Return the next ordered item; raise ``QueueEmpty`` when the ordered lane is empty."""
+        if self._ordered._count:
+            return self._ordered.pop()
+        raise QueueEmpty("the ordered lane is empty")
+
     async def get(self):
         """Wait for the next item, system lane first.
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     # Only for annotations: at run time frames import nothing else from vani.
     from vani.processors.aggregators.llm_context import LLMContext
 
-JSONValue: TypeAlias = "None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]"
+JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
 JSONObject: TypeAlias = "dict[str, JSONValue]"
 
 _next_id = itertools.count(1).__next__

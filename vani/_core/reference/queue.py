@@ -54,6 +54,16 @@ class FrameQueue(Generic[_T]):
             raise QueueClosed("the queue is closed")
         raise QueueEmpty("the queue is empty")
 
+    def get_system_nowait(self) -> _T:
+        if self._system:
+            return self._system.popleft()
+        raise QueueEmpty("the system lane is empty")
+
+    def get_ordered_nowait(self) -> _T:
+        if self._ordered:
+            return self._ordered.popleft()[0]
+        raise QueueEmpty("the ordered lane is empty")
+
     async def get(self) -> _T:
         while True:
             if self._system or self._ordered:

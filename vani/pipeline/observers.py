@@ -1,0 +1,94 @@
+"""Observers see every frame pushed between processors, without ever slowing the pipeline.
+
+Attach them with ``PipelineTask(pipeline, observers=[...])``. A push only appends a small
+record to a list; the observers run later in a task of their own, so a slow observer never
+blocks a processor. With no observer attached, processors pay a single ``None`` check per push.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from vani.frames import Frame, FrameDirection
+from vani.processors.frame_processor import FrameProcessor
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, frozen=True)
+class FramePushed:
+    """One push: who pushed which frame to whom, and when (monotonic nanoseconds)."""
+
+    source: FrameProcessor
+    destination: FrameProcessor | None
+    frame: Frame
+    direction: FrameDirection
+    timestamp: int
+
+
+class BaseObserver:
+    """Subclass and override :meth:`on_push_frame`."""
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        """Called for every push, in push order, from the observer task."""
+
+
+class ObserverDispatcher:
+    """Collects pushes from processors and feeds them to observers from one task."""
+
+    # Past this many undelivered records the oldest are dropped (with a warning): an observer
+    # that cannot keep up must not grow memory without bound.
+    MAX_PENDING = 100_000
+
+    def __init__(self, observers: list[BaseObserver]) -> None:
+        self._observers = list(observers)
+        self._pending: deque[FramePushed] = deque()
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._dropped = 0
+        self._closing = False
+
+    def frame_pushed(self, source: FrameProcessor, frame: Frame, direction: FrameDirection) -> None:
+        dest = source.next if direction is FrameDirection.DOWNSTREAM else source.previous
+        if len(self._pending) >= self.MAX_PENDING:
+            self._pending.popleft()
+            self._dropped += 1
+        self._pending.append(FramePushed(source, dest, frame, direction, time.monotonic_ns()))
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def start(self) -> None:
+        self._wakeup = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="observers")
+
+    async def stop(self) -> None:
+        """Deliver what is pending (for at most 2 s), then end the observer task."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._closing = True
+        if self._wakeup is not None:
+            self._wakeup.set()
+        _, pending = await asyncio.wait({task}, timeout=2.0)
+        if pending:
+            task.cancel()
+            await asyncio.wait({task})
+        if self._dropped:
+            logger.warning("observers fell behind: %d push records were dropped", self._dropped)
+
+    async def _run(self) -> None:
+        assert self._wakeup is not None
+        while not self._closing:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                data = self._pending.popleft()
+                for observer in self._observers:
+                    try:
+                        await observer.on_push_frame(data)
+                    except Exception:
+                        logger.exception("observer %r failed", observer)

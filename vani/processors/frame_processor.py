@@ -1,0 +1,452 @@
+"""FrameProcessor: the unit every pipeline is built from, with Pipecat's spelling.
+
+How frames run
+--------------
+A push calls the next processor at once, in the pusher's own task: ``process_frame`` is driven
+synchronously until it either finishes or *suspends* (awaits real I/O or a sleep). A processor
+that only transforms frames therefore costs one coroutine step per frame, with no queue hop and
+no task switch. When ``process_frame`` suspends, the rest of that call moves to the processor's
+own task (created on demand, ended when the processor is idle again), and the pusher carries on;
+while the processor is busy, later frames queue for it in a two-lane ``FrameQueue``.
+
+The lane contract holds for every processor, inline or not:
+
+* System frames are handled at once, even while an ordered frame is in flight, and never wait
+  in the ordered lane. A processor handles its system frames one at a time, except
+  ``InterruptionFrame`` and ``CancelFrame``, which never wait at all.
+* Control and data frames are handled one at a time, in arrival order, and not before a system
+  frame that arrived earlier has been handled.
+* On ``InterruptionFrame``, before ``process_frame`` sees it, the processor drops its queued
+  interruptible frames and cancels its in-flight interruptible call (``CancelledError`` at the
+  call's await); whatever an interrupted call still pushes (interruptible) is discarded.
+  Uninterruptible frames (``EndFrame``, function-call results, the user's
+  ``InputAudioRawFrame``) are neither dropped nor cancelled.
+
+Differences from Pipecat: ``await push_frame(...)`` returns once the next processor has taken
+the frame (handled it, or queued it while busy), never after waiting on I/O; and input audio is
+ordered data that never delays a system frame (Pipecat makes it a system frame).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Awaitable, Coroutine, Generator
+from typing import Protocol, cast
+
+from vani._core.processor import (
+    BYPASS_LANE,
+    ORDERED_LANE,
+    SYSTEM_LANE,
+    ProcessorCore,
+)
+from vani._core.queue import FrameQueue
+from vani.events import EventEmitter
+from vani.frames import (
+    CancelFrame,
+    EndFrame,
+    ErrorFrame,
+    Frame,
+    FrameDirection,
+    FrameKind,
+    InterruptionFrame,
+    StartFrame,
+)
+
+logger = logging.getLogger(__name__)
+
+_DOWNSTREAM = FrameDirection.DOWNSTREAM
+_SYSTEM = FrameKind.SYSTEM
+_processor_ids = itertools.count(1)
+
+_QueueItem = tuple[Frame, FrameDirection]
+
+# How a frame is run: system frames that never wait (interruption, cancel), the system lane,
+# and the ordered lane.
+_BYPASS, _SYS, _ORD = BYPASS_LANE, SYSTEM_LANE, ORDERED_LANE
+
+
+class PushObserver(Protocol):
+    """What a processor notifies on every push when observers are attached to its task."""
+
+    def frame_pushed(
+        self, source: FrameProcessor, frame: Frame, direction: FrameDirection
+    ) -> None: ...
+
+
+class _Resume:
+    """Continues a coroutine that already ran up to its first suspension in another task.
+
+    Awaiting it inside a new task hands the future the coroutine is waiting on to that task,
+    then forwards every value and exception, so the coroutine cannot tell it has moved.
+    """
+
+    __slots__ = ("_it", "_yielded")
+
+    def __init__(self, it: Coroutine[object, None, object], yielded: object) -> None:
+        self._it = it
+        self._yielded = yielded
+
+    def __await__(self) -> Generator[object, None, None]:
+        it, value = self._it, self._yielded
+        self._yielded = None
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                it.close()
+                raise
+            except BaseException as exc:  # forwarded, CancelledError included
+                try:
+                    value = it.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    value = it.send(sent)
+                except StopIteration:
+                    return
+
+
+class FrameProcessor(ProcessorCore, EventEmitter):
+    """Base class of every processor. Subclasses override :meth:`process_frame`.
+
+    A subclass calls ``await super().process_frame(frame, direction)`` first (it runs the
+    :meth:`start`, :meth:`stop` and :meth:`cancel` hooks on Start/End/Cancel frames), then
+    handles the frame and pushes on whatever it does not consume with :meth:`push_frame`.
+    Not thread-safe: everything runs on the event loop's thread.
+    """
+
+    def __init__(self, *, name: str | None = None, **kwargs: object) -> None:
+        if kwargs:
+            unknown = ", ".join(sorted(kwargs))
+            raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): {unknown}")
+        self._id = next(_processor_ids)
+        self._name = name or f"{type(self).__name__}#{self._id}"
+        # Links and lane state (busy flags, runners, the in-flight ordered call) live in the
+        # compiled ProcessorCore.
+        self._tasks: set[asyncio.Task[object]] | None = None
+        # Set from the StartFrame.
+        self._started = False
+        self._audio_in_sample_rate = 16000
+        self._audio_out_sample_rate = 24000
+        self._allow_interruptions = True
+        self._enable_metrics = False
+        self._enable_usage_metrics = False
+
+    # -- identity and links -------------------------------------------------------------------
+
+    @property
+    def id(self) -> int:
+        return self._id
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def __str__(self) -> str:
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"<{self._name}>"
+
+    @property
+    def next(self) -> FrameProcessor | None:
+        """The processor downstream of this one."""
+        return cast("FrameProcessor | None", self._next)
+
+    @property
+    def previous(self) -> FrameProcessor | None:
+        """The processor upstream of this one."""
+        return cast("FrameProcessor | None", self._prev)
+
+    def link(self, processor: FrameProcessor) -> None:
+        """Make ``processor`` the next one downstream (and this one its previous)."""
+        self._next = processor
+        processor._prev = self
+
+    def processors_tree(self) -> list[FrameProcessor]:
+        """This processor and every processor nested inside it (pipelines override this)."""
+        return [self]
+
+    # -- settings from the StartFrame ---------------------------------------------------------
+
+    @property
+    def audio_in_sample_rate(self) -> int:
+        return self._audio_in_sample_rate
+
+    @property
+    def audio_out_sample_rate(self) -> int:
+        return self._audio_out_sample_rate
+
+    @property
+    def interruptions_allowed(self) -> bool:
+        return self._allow_interruptions
+
+    @property
+    def metrics_enabled(self) -> bool:
+        return self._enable_metrics
+
+    @property
+    def usage_metrics_enabled(self) -> bool:
+        return self._enable_usage_metrics
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    # -- what subclasses override -------------------------------------------------------------
+
+    async def start(self, frame: StartFrame) -> None:
+        """Called on the StartFrame, before a subclass pushes it on. Open connections here."""
+
+    async def stop(self, frame: EndFrame) -> None:
+        """Called on the EndFrame, after every frame queued before it. Close gracefully."""
+
+    async def cancel(self, frame: CancelFrame) -> None:
+        """Called on the CancelFrame. Stop at once."""
+
+    # -- pushing ------------------------------------------------------------------------------
+
+    def _is_unit_caller(self) -> bool:
+        # An interrupted call runs either inline (the caller is on the stack) or in the ordered
+        # runner; pushes from the processor's other tasks are not part of it.
+        runner = self._ord_runner
+        return runner is None or asyncio.current_task() is runner
+
+    async def push_error(
+        self,
+        error: str | ErrorFrame,
+        exception: BaseException | None = None,
+        fatal: bool = False,
+    ) -> None:
+        """Push an :class:`ErrorFrame` upstream; a ``fatal`` one ends the pipeline task."""
+        if isinstance(error, ErrorFrame):
+            frame = error
+            if frame.processor is None:
+                frame.processor = self._name
+        else:
+            frame = ErrorFrame(error=error, fatal=fatal, exception=exception, processor=self._name)
+        await self.push_frame(frame, FrameDirection.UPSTREAM)
+
+    async def broadcast_interruption(self) -> None:
+        """Interrupt the whole pipeline: an InterruptionFrame goes both ways from here.
+
+        This processor drops its own queued interruptible frames but keeps the call that is
+        broadcasting (it is the new work, not the interrupted one).
+        """
+        if self._queue is not None:
+            self._queue.drop_interruptible()
+        await self.push_frame(InterruptionFrame(), FrameDirection.UPSTREAM)
+        await self.push_frame(InterruptionFrame(), _DOWNSTREAM)
+
+    # -- tasks owned by the processor ---------------------------------------------------------
+
+    def create_task(
+        self, coroutine: Coroutine[object, None, object], name: str | None = None
+    ) -> asyncio.Task[object]:
+        """Start a task this processor owns; it is cancelled on End/Cancel if still running.
+
+        An exception that escapes the task is logged and pushed upstream as an ErrorFrame.
+        """
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(
+            coroutine, name=f"{self._name}:{name or 'task'}"
+        )
+        if self._tasks is None:
+            self._tasks = set()
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[object]) -> None:
+        if self._tasks is not None:
+            self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            logger.error("%s: task %s failed", self, task.get_name(), exc_info=exc)
+            self._push_error_now(f"{self._name}: task {task.get_name()} failed: {exc}", exc)
+
+    # The parameter keeps Pipecat's name so migrated code runs unchanged.
+    async def cancel_task(
+        self,
+        task: asyncio.Task[object],
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> None:
+        """Cancel ``task`` and wait for it to finish (at most ``timeout`` seconds)."""
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=timeout)
+
+    def _push_error_now(self, message: str, exc: BaseException | None) -> None:
+        frame = ErrorFrame(error=message, exception=exc, processor=self._name)
+        self.push_frame(frame, FrameDirection.UPSTREAM)
+
+    def _owned_tasks(self) -> list[asyncio.Task[object]]:
+        tasks: list[asyncio.Task[object]] = list(self._tasks or ())
+        for runner in (self._sys_runner, self._ord_runner):
+            if runner is not None:
+                tasks.append(cast("asyncio.Task[object]", runner))
+        return tasks
+
+    def _cancel_owned_tasks(self, include_runners: bool) -> None:
+        current = asyncio.current_task()
+        for task in list(self._tasks or ()):
+            if task is not current and not task.done():
+                task.cancel()
+        if include_runners:
+            for runner in (self._sys_runner, self._ord_runner):
+                if runner is not None and runner is not current and not runner.done():
+                    runner.cancel()
+
+    # -- delivery: the lanes ------------------------------------------------------------------
+
+    def _new_queue(self) -> FrameQueue[_QueueItem]:
+        return FrameQueue()
+
+    def _dropped_at_edge(self, frame: Frame, direction: FrameDirection) -> None:
+        logger.debug("%s: no processor %s, dropping %s", self, direction.name, frame.name)
+
+    def _abort(self) -> None:
+        # CancelFrame: nothing queued or in flight survives, and the lanes start over.
+        if self._queue is not None:
+            self._queue.clear()
+        self._cancel_owned_tasks(include_runners=True)
+        self._sys_runner = self._ord_runner = None
+        self._sys_busy = self._ord_busy = False
+        self._unit_in_runner = self._unit_cancel_requested = False
+        self._unit_interrupted = False
+
+    def _move_to_task(
+        self, frame: Frame, it: Coroutine[object, None, object], yielded: object, lane: int
+    ) -> None:
+        # The call suspended: the rest of it continues in a task of this processor.
+        if lane == _BYPASS:
+            # Interruption and cancel handling never waits for, nor holds up, the system lane.
+            self.create_task(self._finish_bypass(frame, it, yielded), "system")
+            return
+        runner = asyncio.get_running_loop().create_task(
+            self._run_lane(lane == _SYS, it, yielded, frame),
+            name=f"{self._name}:{'system' if lane == _SYS else 'ordered'}",
+        )
+        if lane == _SYS:
+            self._sys_runner = runner
+            return
+        self._ord_runner = runner
+        self._unit_in_runner = True
+        if self._unit_interrupted:
+            # Interrupted before it even suspended: cancel it at its first await.
+            self._unit_cancel_requested = True
+            runner.cancel()
+
+    async def _finish_bypass(
+        self, frame: Frame, it: Coroutine[object, None, object], yielded: object
+    ) -> None:
+        try:
+            await _Resume(it, yielded)
+        except Exception as exc:
+            self._report(exc, frame)
+        if isinstance(frame, CancelFrame):
+            self._after(frame)
+
+    def _after(self, frame: Frame) -> None:
+        # Called after an End or Cancel frame was handled: tasks the processor still owns
+        # would outlive the pipeline.
+        self._cancel_owned_tasks(include_runners=False)
+
+    def _start_ordered_runner(self) -> None:
+        self._ord_busy = True
+        self._ord_runner = asyncio.get_running_loop().create_task(
+            self._run_lane(False, None, None, None), name=f"{self._name}:ordered"
+        )
+
+    async def _run_lane(
+        self,
+        system: bool,
+        it: Coroutine[object, None, object] | None,
+        yielded: object,
+        frame: Frame | None,
+    ) -> None:
+        me = asyncio.current_task()
+        try:
+            if it is not None and frame is not None:
+                await self._run_unit(system, frame, _Resume(it, yielded))
+            queue = self._queue
+            while queue is not None:
+                if system:
+                    if not queue.system_len:
+                        break
+                    frame, direction = queue.get_system_nowait()
+                else:
+                    if not queue.ordered_len or self._sys_busy:
+                        break  # ordered frames wait for the system lane; it restarts us
+                    frame, direction = queue.get_ordered_nowait()
+                    self._unit_interruptible = frame.interruptible
+                    self._unit_interrupted = False
+                    self._unit_in_runner = True
+                try:
+                    aw = self.process_frame(frame, direction)
+                except Exception as exc:
+                    self._report(exc, frame)
+                    continue
+                await self._run_unit(system, frame, aw)
+        finally:
+            if system:
+                if self._sys_runner is me:
+                    self._sys_runner = None
+                    self._sys_busy = False
+                    if self._queue is not None and self._queue.ordered_len and not self._ord_busy:
+                        self._start_ordered_runner()
+            elif self._ord_runner is me:
+                self._ord_runner = None
+                self._ord_busy = False
+                self._unit_in_runner = False
+                self._unit_interrupted = False
+
+    async def _run_unit(self, system: bool, frame: Frame, aw: Awaitable[None]) -> None:
+        try:
+            await aw
+        except asyncio.CancelledError:
+            if system or not self._unit_cancel_requested:
+                raise
+            self._unit_cancel_requested = False
+            task = asyncio.current_task()
+            if task is not None and task.uncancel() > 0:
+                raise  # cancelled from outside as well: the runner itself must stop
+        except Exception as exc:
+            self._report(exc, frame)
+        finally:
+            if not system:
+                if self._unit_cancel_requested:
+                    # The call finished before the cancellation reached it.
+                    self._unit_cancel_requested = False
+                    task = asyncio.current_task()
+                    if task is not None:
+                        task.uncancel()
+                self._unit_interrupted = False
+                self._unit_in_runner = False
+        if isinstance(frame, EndFrame | CancelFrame):
+            self._after(frame)
+
+    def _report(self, exc: BaseException, frame: Frame) -> None:
+        logger.error("%s: error processing %s", self, frame.name, exc_info=exc)
+        self._push_error_now(f"{self._name}: error processing {frame.name}: {exc}", exc)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def _on_start(self, frame: StartFrame) -> None:
+        self._audio_in_sample_rate = frame.audio_in_sample_rate
+        self._audio_out_sample_rate = frame.audio_out_sample_rate
+        self._allow_interruptions = frame.allow_interruptions
+        self._enable_metrics = frame.enable_metrics
+        self._enable_usage_metrics = frame.enable_usage_metrics
+        self._started = True
+        await self.start(frame)
+
+    async def _on_end(self, frame: EndFrame) -> None:
+        await self.stop(frame)
+
+    async def _on_cancel(self, frame: CancelFrame) -> None:
+        await self.cancel(frame)
