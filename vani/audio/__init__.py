@@ -1,1 +1,1 @@
-"""asyncio-facing audio: VAD, resampling, PCM helpers (wrappers over the compiled core)."""
+"""asyncio-facing audio helpers wrapping the compiled core: PCM, resampling, VAD."""
