@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import wave
 from pathlib import Path
@@ -141,10 +140,6 @@ async def test_malformed_audio_is_reported_once_and_the_session_carries_on(
     assert [f for f in down if isinstance(f, InputAudioRawFrame)] == frames
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("vani.audio.resample") is None,
-    reason="vani.audio.resample (the compiled resampler) is not merged yet",
-)
 async def test_48_khz_input_is_resampled_and_finds_the_same_turns() -> None:
     pcm, _, truth = _speech("16k")
     x = np.frombuffer(pcm, "<i2").astype(np.float64)

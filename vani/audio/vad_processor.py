@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
-from typing import Protocol
 
 from vani._core.vad import VADEvent
+from vani.audio.resample import StreamResampler
 from vani.audio.silero import SileroBatcher, SileroStream, get_batcher
 from vani.audio.vad_params import VADParams
 from vani.errors import ConfigurationError
@@ -30,21 +29,6 @@ logger = logging.getLogger(__name__)
 
 #: Input rates other than 8 and 16 kHz that are resampled to 16 kHz for the model.
 RESAMPLED_RATES = (22050, 24000, 32000, 44100, 48000)
-
-
-class _Resampler(Protocol):
-    def resample(self, pcm: bytes) -> bytes: ...
-
-
-def _new_resampler(in_rate: int, out_rate: int) -> _Resampler | None:
-    # Looked up at run time: the compiled resampler may be missing from a partial build, and
-    # then only resampled input is refused (with an ErrorFrame), not the whole module.
-    try:
-        module = importlib.import_module("vani.audio.resample")
-    except ImportError:
-        return None
-    resampler: _Resampler = module.StreamResampler(in_rate, out_rate)
-    return resampler
 
 
 class VADProcessor(FrameProcessor):
@@ -86,7 +70,7 @@ class VADProcessor(FrameProcessor):
         self._input_rate = sample_rate
         self._stream: SileroStream | None = None
         self._batcher: SileroBatcher | None = None
-        self._resamplers: dict[int, _Resampler | None] = {}
+        self._resamplers: dict[int, StreamResampler] = {}
         self._reported: set[str] = set()
 
     @property
@@ -146,16 +130,9 @@ class VADProcessor(FrameProcessor):
                 f" got {rate}",
             )
             return None
-        if rate not in self._resamplers:
-            self._resamplers[rate] = _new_resampler(rate, vad_rate)
-        resampler = self._resamplers[rate]
+        resampler = self._resamplers.get(rate)
         if resampler is None:
-            await self._report_problem(
-                f"resampler-{rate}",
-                f"cannot resample {rate} Hz audio to {vad_rate} Hz for the vad: this build has"
-                " no vani.audio.resample",
-            )
-            return None
+            resampler = self._resamplers[rate] = StreamResampler(rate, vad_rate)
         return resampler.resample(audio)
 
     async def _report_problem(self, kind: str, message: str) -> None:
