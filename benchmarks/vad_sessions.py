@@ -119,11 +119,10 @@ def _summary(recorder: Recorder, sent: int, n: int, wall: float) -> dict[str, ob
 
 
 async def run_vani(n: int, secs: float) -> dict[str, object]:
-    from vani.pipeline import Pipeline, PipelineParams, PipelineRunner, PipelineTask
-    from vani.processors import FrameProcessor
-
     from vani.audio.vad import VADProcessor
     from vani.frames import EndFrame, Frame, FrameDirection, InputAudioRawFrame
+    from vani.pipeline import Pipeline, PipelineParams, PipelineRunner, PipelineTask
+    from vani.processors import FrameProcessor
 
     recorder = Recorder()
     loop = asyncio.get_running_loop()

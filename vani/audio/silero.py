@@ -29,7 +29,7 @@ from vani.errors import ConfigurationError, ModelLoadError
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
-    from vani.audio.vad import VADParams
+    from vani.audio.vad_params import VADParams
 
 __all__ = ["SileroBatcher", "SileroStream", "get_batcher", "silero_session"]
 
