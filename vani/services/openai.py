@@ -77,9 +77,10 @@ class OpenAILLMService(LLMService):
         timeout_secs: float = 60.0,
         default_headers: Mapping[str, str] | None = None,
         client: openai.AsyncOpenAI | None = None,
+        max_tool_rounds: int = 5,
         **kwargs: object,
     ) -> None:
-        super().__init__(model=model, **kwargs)
+        super().__init__(model=model, max_tool_rounds=max_tool_rounds, **kwargs)
         if not max_tokens_field:
             raise ConfigurationError("expected a max_tokens_field name, got an empty string")
         self._temperature = temperature
@@ -148,7 +149,7 @@ class OpenAILLMService(LLMService):
         except openai.APIStatusError as exc:
             raise _status_error(exc) from exc
         except openai.APIError as exc:  # connection refused, timeout
-            raise ServiceConnectionError(f"could not reach the LLM server: {exc}") from exc
+            raise ServiceConnectionError(f"could not reach the llm server: {exc}") from exc
 
         builders: list[_CallBuilder] = []
         by_index: dict[int, _CallBuilder] = {}
@@ -184,9 +185,9 @@ class OpenAILLMService(LLMService):
                             if function.arguments:
                                 current.arguments += function.arguments
         except openai.APIError as exc:
-            raise ServiceConnectionError(f"the LLM stream broke off: {exc}") from exc
+            raise ServiceConnectionError(f"the llm stream broke off: {exc}") from exc
         except ValueError as exc:  # a data line that is not JSON
-            raise ServiceError(f"the LLM server sent an unreadable chunk: {exc}") from exc
+            raise ServiceError(f"the llm server sent an unreadable chunk: {exc}") from exc
         finally:
             await stream.close()
         calls = tuple(
@@ -212,18 +213,18 @@ def _status_error(exc: openai.APIStatusError) -> ServiceError:
     status = exc.status_code
     code = exc.code or ""
     body = exc.body if isinstance(exc.body, dict) else {}
-    if not code and isinstance(body.get("type"), str):
-        code = body["type"]
+    detail = body.get("message")
+    message = detail if isinstance(detail, str) and detail else exc.message
     if status == 401:
-        return AuthenticationError(f"the LLM server refused the API key (401): {exc.message}")
+        return AuthenticationError(f"the llm server refused the api key (401): {message}")
     if status == 403:
-        return AuthenticationError(f"the LLM server denied access (403): {exc.message}")
+        return AuthenticationError(f"the llm server denied this api key access (403): {message}")
     if status == 429:
         if code == "insufficient_quota" or body.get("type") == "insufficient_quota":
             return RateLimitError(
-                f"the account is out of quota (429 insufficient_quota): {exc.message}",
+                f"the account is out of quota (429 insufficient_quota): {message}",
                 retryable=False,
             )
-        return RateLimitError(f"rate limited after retries (429): {exc.message}")
+        return RateLimitError(f"rate limited, still after retries (429): {message}")
     retryable = status in (408, 409) or status >= 500
-    return ServiceError(f"the LLM request failed ({status}): {exc.message}", retryable=retryable)
+    return ServiceError(f"the llm request failed ({status}): {message}", retryable=retryable)

@@ -97,15 +97,17 @@ class FunctionSchema:
             function = inner
         if "parameters" in function or "name" in function:
             fn_name = function.get("name", name)
-            params = function.get("parameters") or {}
+            params: JSONValue = function.get("parameters") or {}
             desc = function.get("description", description)
             strict = function.get("strict")
         else:
-            fn_name, params, desc, strict = name, schema, description, None
+            fn_name, params, desc, strict = name, dict(schema), description, None
         if not isinstance(fn_name, str):
             raise ConfigurationError(f"expected a function name in the schema, got {fn_name!r}")
         if not isinstance(params, dict):
-            raise ConfigurationError(f"expected a parameters object for {fn_name!r}, got {params!r}")
+            raise ConfigurationError(
+                f"expected a parameters object for {fn_name!r}, got {params!r}"
+            )
         properties = params.get("properties") or {}
         required = params.get("required") or []
         if not isinstance(properties, dict) or not isinstance(required, list):
@@ -174,7 +176,7 @@ def normalize_tools(tools: object) -> list[FunctionSchema]:
         return []
     if isinstance(tools, ToolsSchema):
         return list(tools.standard_tools)
-    if isinstance(tools, Mapping) or isinstance(tools, str) or not isinstance(tools, Sequence):
+    if isinstance(tools, Mapping | str) or not isinstance(tools, Sequence):
         raise ConfigurationError(
             f"expected a list of tools (schemas, OpenAI dicts or functions), got {tools!r}"
         )

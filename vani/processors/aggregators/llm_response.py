@@ -68,8 +68,11 @@ def join_text(parts: list[str]) -> str:
     for part in parts:
         if not part:
             continue
-        if out and not out[-1].isspace() and not part[0].isspace() and not part.startswith(
-            _NO_SPACE_BEFORE
+        if (
+            out
+            and not out[-1].isspace()
+            and not part[0].isspace()
+            and not part.startswith(_NO_SPACE_BEFORE)
         ):
             out += " "
         out += part
@@ -101,7 +104,7 @@ class LLMUserContextAggregator(FrameProcessor):
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._context = context
-        self._interrupt = interrupt_on_user_speech
+        self._interrupt_on_speech = interrupt_on_user_speech
         self._timeout = aggregation_timeout_secs
         self._speaking = False
         self._parts: list[str] = []
@@ -124,7 +127,7 @@ class LLMUserContextAggregator(FrameProcessor):
         elif isinstance(frame, UserStartedSpeakingFrame):
             self._speaking = True
             self._cancel_timer()
-            if self._interrupt and self.interruptions_allowed:
+            if self._interrupt_on_speech and self.interruptions_allowed:
                 await self.broadcast_interruption()
             await self.push_frame(frame, direction)
         elif isinstance(frame, UserStoppedSpeakingFrame):

@@ -234,6 +234,13 @@ class LLMService(FrameProcessor):
     # -- one user turn: responses and tool rounds ----------------------------------------------
 
     async def _run(self, context: LLMContext) -> None:
+        # The run lives in a task of its own: HTTP clients built on anyio (the openai SDK)
+        # hold task-bound locks and cancel scopes, while a process_frame call may move from
+        # the pusher's task to the processor's runner at its first suspension. Awaiting the
+        # task keeps the lane semantics: an interruption cancels this call, which cancels it.
+        await self.create_task(self._run_turn(context), "llm-run")
+
+    async def _run_turn(self, context: LLMContext) -> None:
         rounds = 0
         tool_choice: JSONValue = None
         while True:
@@ -326,7 +333,7 @@ class LLMService(FrameProcessor):
         await asyncio.wait([r.task for r in records if r.task is not None])
         run_llm = False
         for record in records:
-            await self._report(record)
+            await self._report_call(record)
             outcome = record.outcome
             if outcome is not None and outcome.run_llm is not False:
                 run_llm = True
@@ -338,9 +345,9 @@ class LLMService(FrameProcessor):
         record.outcome = outcome
         record.context.set_tool_result(record.call.tool_call_id, outcome.content)
         if record.detached:
-            await self._report(record)
+            await self._report_call(record)
 
-    async def _report(self, record: _RunningCall) -> None:
+    async def _report_call(self, record: _RunningCall) -> None:
         """Push the frames of a finished call (once)."""
         outcome = record.outcome
         if record.reported or outcome is None:
@@ -356,7 +363,9 @@ class LLMService(FrameProcessor):
         if outcome.has_data:
             await self.push_frame(
                 FunctionCallDataFrame(
-                    function_name=call.function_name, tool_call_id=call.tool_call_id, data=outcome.data
+                    function_name=call.function_name,
+                    tool_call_id=call.tool_call_id,
+                    data=outcome.data,
                 )
             )
         await self.push_frame(
@@ -384,7 +393,7 @@ class LLMService(FrameProcessor):
         for record in list(self._calls.values()):
             record.detached = True
             if record.outcome is not None:
-                await self._report(record)  # finished before the barge-in: keep it
+                await self._report_call(record)  # finished before the barge-in: keep it
             elif record.cancel_on_interruption:
                 if record.task is not None:
                     record.task.cancel()

@@ -31,7 +31,7 @@ from vani.errors import (
     FunctionCallTimeoutError,
     UnknownFunctionError,
 )
-from vani.frames import FunctionCallFromLLM, JSONObject, JSONValue
+from vani.frames import FunctionCallFromLLM, JSONValue
 
 if TYPE_CHECKING:
     from vani.processors.aggregators.llm_context import LLMContext
@@ -168,7 +168,7 @@ async def invoke(
         return CallOutcome(error_content(str(error)), error=error)
     try:
         parsed = json.loads(call.arguments) if call.arguments.strip() else {}
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         error = FunctionArgumentsError(
             f"invalid JSON arguments for {name!r}: {exc.msg} at position {exc.pos};"
             " expected a JSON object"
@@ -234,5 +234,3 @@ def parse_direct_function(fn: Callable[..., Awaitable[object]]) -> FunctionCallH
 
     handler.__name__ = getattr(fn, "__name__", "direct_function")
     return handler
-
-

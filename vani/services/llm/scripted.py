@@ -76,9 +76,10 @@ class ScriptedLLMService(LLMService):
         first_token_delay_secs: float = 0.0,
         token_delay_secs: float = 0.0,
         model: str = "scripted",
+        max_tool_rounds: int = 5,
         **kwargs: object,
     ) -> None:
-        super().__init__(model=model, **kwargs)
+        super().__init__(model=model, max_tool_rounds=max_tool_rounds, **kwargs)
         self._turns: deque[ScriptedTurn | str] = deque(turns)
         self._rule = rule
         self._first_delay = first_token_delay_secs
