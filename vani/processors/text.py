@@ -346,9 +346,9 @@ class SentenceAggregator(FrameProcessor):
         *,
         max_chars: int = DEFAULT_MAX_SENTENCE_CHARS,
         clean: bool = True,
-        **kwargs: object,
+        name: str | None = None,
     ) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(name=name)
         self._splitter = SentenceSplitter(max_chars=max_chars)
         self._clean = clean
 

@@ -23,12 +23,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import importlib
 import json
 import logging
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -83,7 +84,11 @@ class _Turn:
     flush_sent: bool = False
     flush_sent_at: float = 0.0
     texts: list[str] = field(default_factory=list)
-    timer: asyncio.Task[None] | None = None
+    timer: asyncio.Task[object] | None = None
+    answered: bool = False
+    """Sarvam VAD mode: the transcript arrived."""
+    language: str | None = None
+    result: dict[str, JSONValue] = field(default_factory=dict)
 
 
 class SarvamSTTService(FrameProcessor):
@@ -115,9 +120,9 @@ class SarvamSTTService(FrameProcessor):
         reconnect_base_delay_s: float = 0.25,
         reconnect_max_delay_s: float = 8.0,
         max_reconnect_attempts: int = 8,
-        **kwargs: object,
+        name: str | None = None,
     ) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(name=name)
         if sample_rate not in (8000, 16000):
             raise ConfigurationError(f"expected sample_rate 16000 or 8000, got {sample_rate}")
         if vad_source not in ("local", "sarvam"):
@@ -156,8 +161,8 @@ class SarvamSTTService(FrameProcessor):
         self._msg_tail = f'","sample_rate":{sample_rate},"encoding":"audio/wav"}}}}'
 
         self._ws: ClientConnection | None = None
-        self._connection_task: asyncio.Task[None] | None = None
-        self._keepalive_task: asyncio.Task[None] | None = None
+        self._connection_task: asyncio.Task[object] | None = None
+        self._keepalive_task: asyncio.Task[object] | None = None
         self._stopping = False
         self._pumping = False
         self._last_send_at = 0.0
@@ -172,10 +177,7 @@ class SarvamSTTService(FrameProcessor):
         self._turn_count = 0
         # sarvam VAD mode
         self._backlog: deque[bytes] = deque(maxlen=100)
-        self._in_speech = False
-        self._held: list[tuple[str, dict[str, JSONValue]]] = []
-        self._awaiting_transcript = False
-        self._grace_timer: asyncio.Task[None] | None = None
+        self._speech_turn: _Turn | None = None
         self.connections_opened = 0
         """How many sockets were opened (reconnects included); for tests and metrics."""
 
@@ -201,13 +203,13 @@ class SarvamSTTService(FrameProcessor):
 
     async def _shutdown(self) -> None:
         self._stopping = True
-        for task in (self._keepalive_task, self._connection_task, self._grace_timer):
+        for task in (self._keepalive_task, self._connection_task):
             if task is not None:
                 await self.cancel_task(task)
         for turn in self._turns:
             if turn.timer is not None:
                 await self.cancel_task(turn.timer)
-        self._keepalive_task = self._connection_task = self._grace_timer = None
+        self._keepalive_task = self._connection_task = None
         ws, self._ws = self._ws, None
         if ws is not None:
             with contextlib.suppress(Exception):
@@ -375,41 +377,56 @@ class SarvamSTTService(FrameProcessor):
 
     async def _on_vad_event(self, signal: str) -> None:
         if signal == "START_SPEECH":
-            if self._in_speech:
+            if self._speech_turn is not None:
                 return
-            self._in_speech = True
-            self._held.clear()
-            if self._grace_timer is not None:
-                await self.cancel_task(self._grace_timer)
-                self._grace_timer = None
+            self._turn_count += 1
+            self._speech_turn = _Turn(number=self._turn_count)
+            self._turns.append(self._speech_turn)
             await self.push_frame(UserStartedSpeakingFrame())
             await self.push_frame(UserStartedSpeakingFrame(), FrameDirection.UPSTREAM)
             if self.interruptions_allowed:
                 await self.broadcast_interruption()
         elif signal == "END_SPEECH":
-            if not self._in_speech:
+            turn = self._speech_turn
+            if turn is None:
                 return  # a duplicate END_SPEECH, or one without a START
-            self._in_speech = False
+            self._speech_turn = None
+            turn.flushed = True
             await self.push_frame(UserStoppedSpeakingFrame())
             await self.push_frame(UserStoppedSpeakingFrame(), FrameDirection.UPSTREAM)
-            if self._held:
-                await self._emit_held()
-            else:
-                self._awaiting_transcript = True
-                self._grace_timer = self.create_task(self._grace(), name="sarvam-stt-grace")
+            if not turn.answered:
+                turn.timer = self.create_task(
+                    self._speech_turn_timeout(turn), name=f"sarvam-stt-turn{turn.number}"
+                )
+            await self._emit_answered_turns()
 
-    async def _emit_held(self) -> None:
-        held, self._held = self._held, []
-        text = " ".join(t for t, _ in held if t)
-        language = _str_or_none(held[-1][1].get("language_code"))
-        await self._emit_transcript(text, language, held[-1][1])
+    async def _abandon_speech_turns(self) -> None:
+        """Sarvam VAD mode, new socket: the old socket's turns get no more events or
+        transcripts, so end them now with what they have (possibly nothing)."""
+        if self._speech_turn is not None:
+            self._speech_turn = None
+            await self.push_frame(UserStoppedSpeakingFrame())
+            await self.push_frame(UserStoppedSpeakingFrame(), FrameDirection.UPSTREAM)
+        for turn in self._turns:
+            turn.flushed = turn.answered = True
+        await self._emit_answered_turns()
 
-    async def _grace(self) -> None:
+    async def _speech_turn_timeout(self, turn: _Turn) -> None:
         await asyncio.sleep(self._transcript_timeout_s)
-        self._grace_timer = None
-        if self._awaiting_transcript:
-            self._awaiting_transcript = False
-            await self._emit_transcript("", None, {})
+        turn.timer = None
+        if not turn.answered:
+            turn.answered = True  # Sarvam heard speech but had no words for it
+            await self._emit_answered_turns()
+
+    async def _emit_answered_turns(self) -> None:
+        """Emit, in order, every turn that has both ended and got its transcript."""
+        while self._turns and self._turns[0].flushed and self._turns[0].answered:
+            turn = self._turns.popleft()
+            if turn.timer is not None:
+                await self.cancel_task(turn.timer)
+                turn.timer = None
+            text = " ".join(t for t in turn.texts if t)
+            await self._emit_transcript(text, turn.language, turn.result)
 
     # -- connection ----------------------------------------------------------------------------
 
@@ -439,7 +456,7 @@ class SarvamSTTService(FrameProcessor):
                 opened_at = loop.time()
                 self.connections_opened += 1
                 code, reason = await self._serve(ws)
-                if self._stopping:
+                if self._is_stopping():
                     return
                 verdict = close_verdict(code, reason, _SERVICE)
                 if not verdict.retry:
@@ -478,6 +495,11 @@ class SarvamSTTService(FrameProcessor):
                 )
             )
 
+    def _is_stopping(self) -> bool:
+        # A method, not the attribute, so type checkers do not assume it cannot change across
+        # an await.
+        return self._stopping
+
     async def _give_up(self, message: str) -> None:
         text = (
             f"sarvam stt gave up after {self._max_reconnect_attempts} reconnect attempts: {message}"
@@ -486,6 +508,8 @@ class SarvamSTTService(FrameProcessor):
 
     async def _serve(self, ws: ClientConnection) -> tuple[int | None, str]:
         """Run one socket until it closes; return the close code and reason."""
+        if self._vad_source == "sarvam":
+            await self._abandon_speech_turns()
         for turn in self._turns:
             # A new socket knows nothing: every unanswered turn is sent again from its start.
             turn.sent = 0
@@ -567,16 +591,18 @@ class SarvamSTTService(FrameProcessor):
         text = transcript.strip()
         language = _str_or_none(data.get("language_code"))
         if self._vad_source == "sarvam":
-            if self._in_speech:
-                self._held.append((text, data))  # END_SPEECH comes after its transcript
-            elif self._awaiting_transcript:
-                self._awaiting_transcript = False
-                if self._grace_timer is not None:
-                    await self.cancel_task(self._grace_timer)
-                    self._grace_timer = None
-                await self._emit_transcript(text, language, data)
-            elif text:
-                await self._emit_transcript(text, language, data)
+            # Sarvam answers utterances in order; END_SPEECH may come before or after the
+            # transcript, so the oldest unanswered turn gets it and is emitted once ended.
+            pending = next((t for t in self._turns if not t.answered), None)
+            if pending is None:
+                if text:  # no speech events (not enabled, or lost): a turn of its own
+                    await self._emit_transcript(text, language, data)
+                return
+            pending.texts.append(text)
+            pending.answered = True
+            pending.language = language
+            pending.result = data
+            await self._emit_answered_turns()
             return
         if not self._turns:
             logger.info("sarvam stt: dropping a transcript that belongs to no turn: %.60r", text)
@@ -603,14 +629,14 @@ class _Resampler(Protocol):
 
 def _make_resampler(in_rate: int, out_rate: int) -> _Resampler:
     try:
-        from vani.audio.resample import StreamResampler
-    except ImportError as exc:  # the audio core is not built
+        # Imported by name: the audio core is an optional build step for this module.
+        module = importlib.import_module("vani.audio.resample")
+    except ImportError as exc:
         raise ConfigurationError(
             f"input audio at {in_rate} Hz needs resampling to {out_rate} Hz, but "
             "vani.audio.resample is unavailable"
         ) from exc
-    resampler: _Resampler = StreamResampler(in_rate, out_rate)
-    return resampler
+    return cast("_Resampler", module.StreamResampler(in_rate, out_rate))
 
 
 def _first_channel(audio: bytes, channels: int) -> bytes:
