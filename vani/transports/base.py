@@ -153,7 +153,6 @@ class BaseInputTransport(FrameProcessor):
     async def start(self, frame: StartFrame) -> None:
         await super().start(frame)
         self._pipeline_rate = frame.audio_in_sample_rate
-        self._clock.start()
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)

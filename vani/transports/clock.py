@@ -8,8 +8,8 @@ records lines up on one timeline whatever clock drives it.
 whenever the event loop has nothing else to do, instead of sleeping. "Nothing else to do" means no
 ready callback in the loop for a few consecutive iterations (each iteration also polls sockets, so
 loopback fakes in the same process get served) and no job running in the loop's default executor
-(the clock installs a counting executor; blocking inference must go through
-``loop.run_in_executor(None, ...)`` or ``asyncio.to_thread`` to be seen). Two modes:
+(the clock watches ``loop.run_in_executor``, which ``asyncio.to_thread`` also uses: blocking
+inference must go through it to be seen). Two modes:
 
 * ``charge_processing_time=False`` (default): processing is free. Virtual time stands still while
   anything runs, so the same input gives the same timeline on any machine.
@@ -138,39 +138,40 @@ class WallClock(Clock):
         return handle
 
 
-class _CountingExecutor(concurrent.futures.ThreadPoolExecutor):
-    """The loop's default executor, counting jobs until their result is back on the loop.
+class _ExecutorWatch:
+    """Counts jobs handed to ``loop.run_in_executor`` (any executor) until their result is back.
 
-    A job counts as running until the callback that hands its result to asyncio has been queued
-    on the loop: the count is decremented by a callback registered *after* asyncio's own, so the
-    virtual clock never sees a gap in which neither the thread nor the loop has work.
+    It wraps the loop's ``run_in_executor`` on the loop *instance* while the virtual clock runs,
+    so inference offloaded by any component (Whisper, Piper, the VAD's own worker thread) keeps
+    the clock from skipping ahead. A job counts until its asyncio future is done; the decrement
+    runs as that future's first callback, queued together with the awaiting task's wake-up, so
+    the loop never looks idle in between.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, on_idle: Callable[[], None]) -> None:
-        super().__init__(thread_name_prefix="vani-clock")
         self._loop = loop
         self._on_idle = on_idle
+        self._original = loop.run_in_executor
         self.running = 0
 
-    def submit(
-        self, fn: Callable[..., _T], /, *args: object, **kwargs: object
-    ) -> concurrent.futures.Future[_T]:
-        self.running += 1
-        future = super().submit(fn, *args, **kwargs)
-        # run_in_executor chains its asyncio future right after submit() returns; registering on
-        # the next loop iteration puts our callback after that one.
-        self._loop.call_soon(self._watch, future)
-        return future
+    def install(self) -> None:
+        original = self._original
 
-    def _watch(self, future: concurrent.futures.Future[_T]) -> None:
-        future.add_done_callback(self._job_done)
+        def run_in_executor(
+            executor: concurrent.futures.Executor | None, func: Callable[..., _T], *args: object
+        ) -> asyncio.Future[_T]:
+            future = original(executor, func, *args)
+            self.running += 1
+            future.add_done_callback(self._job_done)
+            return future
 
-    def _job_done(self, _future: concurrent.futures.Future[_T]) -> None:
-        # A RuntimeError means the loop closed while the job ran: nothing left to wake.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._decrement)
+        self._loop.run_in_executor = run_in_executor  # type: ignore[method-assign]
 
-    def _decrement(self) -> None:
+    def uninstall(self) -> None:
+        # Drop the instance attribute: the class's method shows through again.
+        self._loop.__dict__.pop("run_in_executor", None)
+
+    def _job_done(self, _future: asyncio.Future[_T]) -> None:
         self.running -= 1
         if self.running == 0:
             self._on_idle()
@@ -179,8 +180,8 @@ class _CountingExecutor(concurrent.futures.ThreadPoolExecutor):
 class VirtualClock(Clock):
     """A clock that skips idle waits (see the module docstring for the two modes).
 
-    :meth:`start` installs a counting default executor on the running loop and starts the task
-    that advances time; :meth:`stop` cancels that task. One virtual clock per event loop at a time.
+    :meth:`start` starts watching the loop's executor jobs and the task that advances time;
+    :meth:`stop` undoes both. One virtual clock per event loop at a time.
     """
 
     def __init__(self, *, charge_processing_time: bool = False) -> None:
@@ -191,7 +192,7 @@ class VirtualClock(Clock):
         self._base = 0.0  # virtual seconds at _wall_base
         self._wall_base = 0.0
         self._driver: asyncio.Task[None] | None = None
-        self._executor: _CountingExecutor | None = None
+        self._executor: _ExecutorWatch | None = None
         self._wake: asyncio.Event | None = None
 
     def start(self) -> None:
@@ -202,12 +203,15 @@ class VirtualClock(Clock):
         self._base = 0.0
         self._wall_base = time.perf_counter()
         self._wake = asyncio.Event()
-        self._executor = _CountingExecutor(loop, self._wake.set)
-        loop.set_default_executor(self._executor)
+        self._executor = _ExecutorWatch(loop, self._wake.set)
+        self._executor.install()
         self._driver = loop.create_task(self._drive(), name="vani-virtual-clock")
 
     async def stop(self) -> None:
         driver, self._driver = self._driver, None
+        if self._executor is not None:
+            self._executor.uninstall()
+            self._executor = None
         for _, _, handle in self._timers:
             handle.cancel()
         self._timers.clear()
@@ -237,7 +241,7 @@ class VirtualClock(Clock):
 
     @property
     def busy_jobs(self) -> int:
-        """Jobs running in the loop's default executor (inference, blocking reads)."""
+        """Jobs running in executors of the loop (inference, blocking reads)."""
         return 0 if self._executor is None else self._executor.running
 
     def _advance_to(self, when: float) -> None:

@@ -14,6 +14,7 @@ call as it happened, barge-ins included.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,11 @@ class _FileInput(BaseInputTransport):
 
     async def _play_caller(self) -> None:
         t = self._transport
+        # The caller dials once the whole pipeline has started (models loaded): the StartFrame
+        # has reached the output, which starts the clock. Without an output, start it here.
+        if t._output is not None:
+            await t._output_started.wait()
+        self.clock.start()
         wav = t.caller
         frame_samples = round(wav.sample_rate * FRAME_SECS)
         frame_bytes = frame_samples * 2 * wav.num_channels
@@ -155,6 +161,7 @@ class _FileOutput(BaseOutputTransport):
     async def start(self, frame: StartFrame) -> None:
         self._transport._on_start(frame)
         await super().start(frame)
+        self._transport._output_started.set()
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         if direction is FrameDirection.DOWNSTREAM:
@@ -254,6 +261,7 @@ class FileTransport(Transport):
         self._input: _FileInput | None = None
         self._output: _FileOutput | None = None
         self._recording_started = False
+        self._output_started = asyncio.Event()
         self._finished = False
 
     def input(self) -> BaseInputTransport:

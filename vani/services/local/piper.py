@@ -103,7 +103,9 @@ def load_piper_voice(
             try:
                 from piper import PiperVoice
             except ImportError as exc:
-                raise ModelLoadError("piper-tts is not installed (pip install 'vani[local]')") from exc
+                raise ModelLoadError(
+                    "piper-tts is not installed (pip install 'vani[local]')"
+                ) from exc
             started = time.perf_counter()
             try:
                 voice = PiperVoice.load(model, config_path=config)
@@ -210,7 +212,9 @@ class PiperTTSService(FrameProcessor):
         )
         if self.metrics_enabled:
             await self.push_frame(
-                MetricsFrame(data=[TTFBMetricsData(self.name, "piper", time.perf_counter() - started)])
+                MetricsFrame(
+                    data=[TTFBMetricsData(self.name, "piper", time.perf_counter() - started)]
+                )
             )
         step = int(rate * _MAX_FRAME_SECS) * 2
         for offset in range(0, len(pcm), step):

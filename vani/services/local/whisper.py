@@ -108,9 +108,7 @@ def load_whisper_model(
         return model
 
 
-def _transcribe(
-    model: WhisperModelLike, pcm: bytes, language: str | None, beam_size: int
-) -> str:
+def _transcribe(model: WhisperModelLike, pcm: bytes, language: str | None, beam_size: int) -> str:
     audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
     segments, _info = model.transcribe(
         audio,
@@ -194,13 +192,15 @@ class WhisperSTTService(FrameProcessor):
             if not self._speaking:
                 self._speaking = True
                 self._turn = list(self._preroll)
-        elif isinstance(frame, VADUserStoppedSpeakingFrame | UserStoppedSpeakingFrame):
-            if self._speaking:
-                self._speaking = False
-                pcm = b"".join(self._turn)
-                self._turn = []
-                if pcm and self._pending is not None:
-                    self._pending.put_nowait(pcm)
+        elif (
+            isinstance(frame, VADUserStoppedSpeakingFrame | UserStoppedSpeakingFrame)
+            and self._speaking
+        ):
+            self._speaking = False
+            pcm = b"".join(self._turn)
+            self._turn = []
+            if pcm and self._pending is not None:
+                self._pending.put_nowait(pcm)
         await self.push_frame(frame, direction)
 
     def _on_audio(self, frame: InputAudioRawFrame) -> None:
@@ -227,7 +227,8 @@ class WhisperSTTService(FrameProcessor):
         return resampler.resample(audio)
 
     async def _transcribe_turns(self) -> None:
-        assert self._pending is not None and self._model is not None
+        assert self._pending is not None
+        assert self._model is not None
         loop = asyncio.get_running_loop()
         model = self._model
         while True:
@@ -238,8 +239,9 @@ class WhisperSTTService(FrameProcessor):
                     None, _transcribe, model, pcm, self._language, self._beam_size
                 )
                 elapsed = time.perf_counter() - started
-                logger.debug("%s: %.2f s of speech in %.2f s: %r", self, len(pcm) / 32000,
-                             elapsed, text)
+                logger.debug(
+                    "%s: %.2f s of speech in %.2f s: %r", self, len(pcm) / 32000, elapsed, text
+                )
                 if self.metrics_enabled:
                     await self.push_frame(
                         MetricsFrame(
