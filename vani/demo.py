@@ -192,6 +192,7 @@ class DemoResult:
     transport: FileTransport | None = None
     engines: str = ""
     vad_stop_secs: float = 0.0
+    llm: FrameProcessor | None = None
 
 
 class _Tap(FrameProcessor):
@@ -305,18 +306,23 @@ async def run_demo(
     output_path: str | Path = "vani-call.wav",
     realtime: bool = False,
     offline: bool = False,
+    charge_processing_time: bool = True,
     vad_params: VADParams | None = None,
 ) -> DemoResult:
-    """Run the demo call; returns what happened. ``offline`` ignores API keys."""
+    """Run the demo call; returns what happened. ``offline`` ignores API keys.
+
+    ``charge_processing_time=False`` makes the virtual clock stand still while models run: the
+    timeline is then the same on any machine (tests), and latencies show vani's own delays only.
+    """
     stt, llm, tts, engines, cloud = _engines(offline)
     transport = FileTransport(
         input_path or demo_call_path(),
         output_path,
         realtime=realtime or cloud,
-        charge_processing_time=True,
+        charge_processing_time=charge_processing_time,
         hangup_after_secs=1.5,
     )
-    result = DemoResult(transport=transport, engines=engines)
+    result = DemoResult(transport=transport, engines=engines, llm=llm)
     vad = VADProcessor(params=vad_params or VADParams())
     result.vad_stop_secs = vad.params.stop_secs
     context = LLMContext(

@@ -110,6 +110,12 @@ def load_whisper_model(
 
 def _transcribe(model: WhisperModelLike, pcm: bytes, language: str | None, beam_size: int) -> str:
     audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+    # Whisper tiny.en tends to return nothing for a turn that opens with half a second of
+    # digital silence; keep 0.15 s around what is above -60 dBFS.
+    loud = np.flatnonzero(np.abs(audio) > 0.001)
+    if len(loud):
+        margin = int(0.3 * WHISPER_SAMPLE_RATE)
+        audio = audio[max(loud[0] - margin, 0) : loud[-1] + margin]
     segments, _info = model.transcribe(
         audio,
         language=language,
