@@ -219,6 +219,56 @@ async def run_pipecat(n: int, secs: float) -> dict[str, object]:
     return _summary(recorder, sent, n, wall)
 
 
+def micro_pipecat() -> dict[str, object]:
+    """Pipecat's analyzer cost per window, its bare model run, and RSS per analyzer."""
+    import statistics
+
+    import numpy as np
+    import psutil
+    from loguru import logger
+
+    logger.remove()
+    from pipecat.audio.vad.silero import SileroVADAnalyzer
+
+    with wave.open(str(SPEECH), "rb") as w:
+        pcm = w.readframes(w.getnframes())
+    windows = [pcm[i : i + 1024] for i in range(0, len(pcm) - 1023, 1024)]
+    analyzer = SileroVADAnalyzer(sample_rate=RATE)
+    session = analyzer._model.session
+    feed = {
+        "input": np.zeros((1, 576), np.float32),
+        "state": np.zeros((2, 1, 128), np.float32),
+        "sr": np.array(RATE, dtype=np.int64),
+    }
+
+    def median_us(fn: Callable[[int], object], rounds: int = 2000) -> float:
+        times = []
+        for k in range(rounds):
+            t = time.perf_counter()
+            fn(k)
+            times.append(time.perf_counter() - t)
+        return statistics.median(times) * 1e6
+
+    analyzer_us = median_us(lambda k: analyzer._run_analyzer(windows[k % len(windows)]))
+    bare_us = median_us(lambda k: session.run(None, feed))
+    proc = psutil.Process()
+    gc.collect()
+    before = proc.memory_info().rss
+    many = [SileroVADAnalyzer(sample_rate=RATE) for _ in range(20)]
+    for a in many:
+        for w in windows[:60]:
+            a._run_analyzer(w)
+    gc.collect()
+    per = (proc.memory_info().rss - before) / len(many) / 2**20
+    return {
+        "framework": "pipecat",
+        "analyzer_us_per_window": round(analyzer_us, 1),
+        "bare_run_us": round(bare_us, 1),
+        "added_us_per_window": round(analyzer_us - bare_us, 1),
+        "rss_per_analyzer_mib": round(per, 2),
+    }
+
+
 def _one(framework: str, n: int, secs: float) -> dict[str, object]:
     cmd = [
         "taskset", "-c", "0",
@@ -263,8 +313,12 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=50)
     ap.add_argument("--secs", type=float, default=20.0)
     ap.add_argument("--search", action="store_true", help="find the largest N for both")
+    ap.add_argument("--pipecat-micro", action="store_true", help="Pipecat analyzer micro figures")
     ap.add_argument("--only", choices=["vani", "pipecat"], help="with --search: one framework")
     args = ap.parse_args()
+    if args.pipecat_micro:
+        print(json.dumps(micro_pipecat()))
+        return
     if args.search:
         found = {}
         for fw, start in (("pipecat", 30), ("vani", 150)):

@@ -210,3 +210,15 @@ def test_importing_vani_audio_vad_does_not_import_onnxruntime() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
     )
     assert out.stdout.strip() == "False"
+
+
+def test_a_missing_model_file_raises_model_load_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import vani.audio.silero as silero
+    from vani.errors import ModelLoadError
+
+    monkeypatch.setattr(silero, "_session", None)
+    monkeypatch.setattr(silero.importlib.resources, "files", lambda _package: tmp_path)
+    with pytest.raises(ModelLoadError, match="cannot read the silero vad model at"):
+        silero.silero_session()
