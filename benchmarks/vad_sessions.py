@@ -97,7 +97,12 @@ async def _drive(
         await asyncio.sleep(0.002)
 
 
-def _summary(recorder: Recorder, sent: int, n: int, wall: float) -> dict[str, object]:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _summary(recorder: Recorder, sent: int, n: int, wall: float, cpu: float) -> dict[str, object]:
     lags = sorted(recorder.lags)
     lost = sent - recorder.received
 
@@ -115,6 +120,10 @@ def _summary(recorder: Recorder, sent: int, n: int, wall: float) -> dict[str, ob
         "keeps_up": p99 < 100.0 and not lost,
         "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "wall_secs": round(wall, 1),
+        # CPU time the process used per second of one session's audio: robust to other load
+        # on a shared machine, unlike lag; 1 / this is the sessions one core could carry.
+        "cpu_ms_per_session_sec": round(cpu / (n * sent / n * FRAME_SECS) * 1000, 3),
+        "sessions_per_core_by_cpu": int(sent * FRAME_SECS / cpu) if cpu else None,
     }
 
 
@@ -153,14 +162,14 @@ async def run_vani(n: int, secs: float) -> dict[str, object]:
     runner = PipelineRunner(handle_sigint=False)
     runs = [asyncio.create_task(runner.run(t)) for t in tasks]
     await asyncio.sleep(0.5)
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), _cpu()
     sent = await _drive([sender(t) for t in tasks], recorder, secs)
     await asyncio.sleep(DRAIN_SECS)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _cpu() - cpu0
     for t in tasks:
         await t.queue_frame(EndFrame())
     await asyncio.wait_for(asyncio.gather(*runs), 60)
-    return _summary(recorder, sent, n, wall)
+    return _summary(recorder, sent, n, wall, cpu)
 
 
 async def run_pipecat(n: int, secs: float) -> dict[str, object]:
@@ -209,14 +218,14 @@ async def run_pipecat(n: int, secs: float) -> dict[str, object]:
     await runner.add_workers(*workers)
     run = asyncio.create_task(runner.run())
     await asyncio.sleep(1.0 + n * 0.02)
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), _cpu()
     sent = await _drive([sender(w) for w in workers], recorder, secs)
     await asyncio.sleep(DRAIN_SECS)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _cpu() - cpu0
     for w in workers:
         await w.queue_frame(EndFrame())
     await asyncio.wait_for(run, 60)
-    return _summary(recorder, sent, n, wall)
+    return _summary(recorder, sent, n, wall, cpu)
 
 
 def micro_pipecat() -> dict[str, object]:
