@@ -243,6 +243,7 @@ def micro_pipecat() -> dict[str, object]:
         pcm = w.readframes(w.getnframes())
     windows = [pcm[i : i + 1024] for i in range(0, len(pcm) - 1023, 1024)]
     analyzer = SileroVADAnalyzer(sample_rate=RATE)
+    analyzer.set_sample_rate(RATE)  # what the pipeline's StartFrame would do
     session = analyzer._model.session
     feed = {
         "input": np.zeros((1, 576), np.float32),
@@ -265,6 +266,7 @@ def micro_pipecat() -> dict[str, object]:
     before = proc.memory_info().rss
     many = [SileroVADAnalyzer(sample_rate=RATE) for _ in range(20)]
     for a in many:
+        a.set_sample_rate(RATE)
         for w in windows[:60]:
             a._run_analyzer(w)
     gc.collect()
