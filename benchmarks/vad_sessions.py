@@ -332,7 +332,7 @@ def main() -> None:
         return
     if args.search:
         found = {}
-        for fw, start in (("pipecat", 30), ("vani", 150)):
+        for fw, start in (("pipecat", 20), ("vani", 200)):
             if args.only and fw != args.only:
                 continue
             found[fw] = search(fw, args.secs, start, lambda s: print(s, flush=True))
