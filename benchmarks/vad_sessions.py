@@ -97,7 +97,12 @@ async def _drive(
         await asyncio.sleep(0.002)
 
 
-def _summary(recorder: Recorder, sent: int, n: int, wall: float) -> dict[str, object]:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _summary(recorder: Recorder, sent: int, n: int, wall: float, cpu: float) -> dict[str, object]:
     lags = sorted(recorder.lags)
     lost = sent - recorder.received
 
@@ -115,6 +120,10 @@ def _summary(recorder: Recorder, sent: int, n: int, wall: float) -> dict[str, ob
         "keeps_up": p99 < 100.0 and not lost,
         "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "wall_secs": round(wall, 1),
+        # CPU time the process used per second of one session's audio: robust to other load
+        # on a shared machine, unlike lag; 1 / this is the sessions one core could carry.
+        "cpu_ms_per_session_sec": round(cpu / (n * sent / n * FRAME_SECS) * 1000, 3),
+        "sessions_per_core_by_cpu": int(sent * FRAME_SECS / cpu) if cpu else None,
     }
 
 
@@ -153,14 +162,14 @@ async def run_vani(n: int, secs: float) -> dict[str, object]:
     runner = PipelineRunner(handle_sigint=False)
     runs = [asyncio.create_task(runner.run(t)) for t in tasks]
     await asyncio.sleep(0.5)
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), _cpu()
     sent = await _drive([sender(t) for t in tasks], recorder, secs)
     await asyncio.sleep(DRAIN_SECS)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _cpu() - cpu0
     for t in tasks:
         await t.queue_frame(EndFrame())
     await asyncio.wait_for(asyncio.gather(*runs), 60)
-    return _summary(recorder, sent, n, wall)
+    return _summary(recorder, sent, n, wall, cpu)
 
 
 async def run_pipecat(n: int, secs: float) -> dict[str, object]:
@@ -209,14 +218,66 @@ async def run_pipecat(n: int, secs: float) -> dict[str, object]:
     await runner.add_workers(*workers)
     run = asyncio.create_task(runner.run())
     await asyncio.sleep(1.0 + n * 0.02)
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), _cpu()
     sent = await _drive([sender(w) for w in workers], recorder, secs)
     await asyncio.sleep(DRAIN_SECS)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _cpu() - cpu0
     for w in workers:
         await w.queue_frame(EndFrame())
     await asyncio.wait_for(run, 60)
-    return _summary(recorder, sent, n, wall)
+    return _summary(recorder, sent, n, wall, cpu)
+
+
+def micro_pipecat() -> dict[str, object]:
+    """Pipecat's analyzer cost per window, its bare model run, and RSS per analyzer."""
+    import statistics
+
+    import numpy as np
+    import psutil
+    from loguru import logger
+
+    logger.remove()
+    from pipecat.audio.vad.silero import SileroVADAnalyzer
+
+    with wave.open(str(SPEECH), "rb") as w:
+        pcm = w.readframes(w.getnframes())
+    windows = [pcm[i : i + 1024] for i in range(0, len(pcm) - 1023, 1024)]
+    analyzer = SileroVADAnalyzer(sample_rate=RATE)
+    analyzer.set_sample_rate(RATE)  # what the pipeline's StartFrame would do
+    session = analyzer._model.session
+    feed = {
+        "input": np.zeros((1, 576), np.float32),
+        "state": np.zeros((2, 1, 128), np.float32),
+        "sr": np.array(RATE, dtype=np.int64),
+    }
+
+    def median_us(fn: Callable[[int], object], rounds: int = 2000) -> float:
+        times = []
+        for k in range(rounds):
+            t = time.perf_counter()
+            fn(k)
+            times.append(time.perf_counter() - t)
+        return statistics.median(times) * 1e6
+
+    analyzer_us = median_us(lambda k: analyzer._run_analyzer(windows[k % len(windows)]))
+    bare_us = median_us(lambda k: session.run(None, feed))
+    proc = psutil.Process()
+    gc.collect()
+    before = proc.memory_info().rss
+    many = [SileroVADAnalyzer(sample_rate=RATE) for _ in range(20)]
+    for a in many:
+        a.set_sample_rate(RATE)
+        for w in windows[:60]:
+            a._run_analyzer(w)
+    gc.collect()
+    per = (proc.memory_info().rss - before) / len(many) / 2**20
+    return {
+        "framework": "pipecat",
+        "analyzer_us_per_window": round(analyzer_us, 1),
+        "bare_run_us": round(bare_us, 1),
+        "added_us_per_window": round(analyzer_us - bare_us, 1),
+        "rss_per_analyzer_mib": round(per, 2),
+    }
 
 
 def _one(framework: str, n: int, secs: float) -> dict[str, object]:
@@ -263,11 +324,15 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=50)
     ap.add_argument("--secs", type=float, default=20.0)
     ap.add_argument("--search", action="store_true", help="find the largest N for both")
+    ap.add_argument("--pipecat-micro", action="store_true", help="Pipecat analyzer micro figures")
     ap.add_argument("--only", choices=["vani", "pipecat"], help="with --search: one framework")
     args = ap.parse_args()
+    if args.pipecat_micro:
+        print(json.dumps(micro_pipecat()))
+        return
     if args.search:
         found = {}
-        for fw, start in (("pipecat", 30), ("vani", 150)):
+        for fw, start in (("pipecat", 20), ("vani", 200)):
             if args.only and fw != args.only:
                 continue
             found[fw] = search(fw, args.secs, start, lambda s: print(s, flush=True))

@@ -36,6 +36,7 @@ class VADState(enum.IntEnum):
 
 
 cdef float _SCALE = 1.0 / 32768.0
+cdef Py_ssize_t _NOGIL_BYTES = 1 << 16
 
 
 cdef inline float _volume(const int16_t* samples, Py_ssize_t n) noexcept nogil:
@@ -110,6 +111,18 @@ cdef class VADEvent:
                 f" edge={self.timestamp:.3f}s, decided={self.decided_secs:.3f}s)")
 
 
+cdef void _assemble(const unsigned char* pcm, Py_ssize_t n, int16_t* dst, bint has_half,
+                    unsigned char half) noexcept nogil:
+    # Explicit little-endian assembly keeps the byte order right on any host.
+    cdef Py_ssize_t i = 0, k
+    if has_half:
+        dst[0] = <int16_t>(<uint16_t>half | (<uint16_t>pcm[0] << 8))
+        dst += 1
+        i = 1
+    for k in range((n - i) // 2):
+        dst[k] = <int16_t>(<uint16_t>pcm[i + 2 * k] | (<uint16_t>pcm[i + 2 * k + 1] << 8))
+
+
 cdef int _window_size(int sample_rate) except -1:
     if sample_rate == 16000:
         return 512
@@ -165,23 +178,21 @@ cdef class VADWindower:
 
     def feed(self, const unsigned char[::1] pcm):
         cdef Py_ssize_t n = pcm.shape[0]
-        cdef Py_ssize_t i = 0, k
-        cdef Py_ssize_t whole
+        cdef Py_ssize_t i, whole
         cdef int16_t* dst
         if n == 0:
             return self._count // self.window_size
         whole = (n + self._has_half) // 2
         self._reserve(whole)
         dst = self._buf + self._start + self._count
-        with nogil:
-            if self._has_half:
-                dst[0] = <int16_t>(<uint16_t>self._half | (<uint16_t>pcm[0] << 8))
-                dst += 1
-                i = 1
-            # Explicit little-endian assembly keeps the byte order right on any host.
-            for k in range((n - i) // 2):
-                dst[k] = <int16_t>(<uint16_t>pcm[i + 2 * k] | (<uint16_t>pcm[i + 2 * k + 1] << 8))
-            i += 2 * ((n - i) // 2)
+        # Releasing the GIL costs more than copying a frame, and hands the GIL to any waiting
+        # thread (e.g. the inference worker) for a whole switch interval: only for big inputs.
+        if n >= _NOGIL_BYTES:
+            with nogil:
+                _assemble(&pcm[0], n, dst, self._has_half, self._half)
+        else:
+            _assemble(&pcm[0], n, dst, self._has_half, self._half)
+        i = n - (n - self._has_half) % 2
         self._count += whole
         if i < n:
             self._half = pcm[i]
@@ -227,10 +238,8 @@ cdef class VADWindower:
                 f"expected batch rows of {self.row_size} samples, got {batch.shape[1]}")
         if row < 0 or row >= batch.shape[0]:
             raise IndexError(f"row {row} outside a batch of {batch.shape[0]} rows")
-        cdef float vol
-        with nogil:
-            vol = self.take_into(&batch[row, 0])
-        return vol
+        # One window is microseconds of work: not worth releasing the GIL for.
+        return self.take_into(&batch[row, 0])
 
     def flush(self):
         """Pad a partial tail with zeros to a whole window; return the windows now ready.

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vani.audio.silero import SileroBatcher, SileroStream, get_batcher
+from vani.audio.silero import get_batcher
 from vani.audio.vad import VADAnalyzer, VADEvent, VADParams, VADState
 from vani.errors import ConfigurationError
 
@@ -153,28 +153,6 @@ async def test_batched_and_unbatched_probabilities_agree_within_1e_5() -> None:
         np.testing.assert_allclose(vad.probabilities, alone.probabilities, rtol=0, atol=1e-5)
 
 
-async def test_batches_never_exceed_max_batch_and_take_one_window_per_stream() -> None:
-    pcm, _ = _wav("speech_16k.wav")
-    batcher = SileroBatcher(16000, max_batch=3, offload=False)
-    params = VADParams()
-    streams = [SileroStream(16000, params, keep_probabilities=True) for _ in range(7)]
-    for s in streams:
-        s.feed(pcm[: 1024 * 5])
-    await asyncio.gather(*(batcher.analyze(s) for s in streams))
-    assert batcher.windows == 35
-    assert batcher.batches >= 35 // 3
-    alone = SileroStream(16000, params, keep_probabilities=True)
-    alone.feed(pcm[: 1024 * 5])
-    alone.analyze_now()
-    for s in streams:
-        np.testing.assert_allclose(s.probabilities or [], alone.probabilities or [], atol=1e-5)
-
-
-async def test_a_stream_at_the_wrong_rate_is_refused_by_a_batcher() -> None:
-    with pytest.raises(ConfigurationError, match="expected a stream at 16000 Hz, got 8000"):
-        await get_batcher(16000).analyze(SileroStream(8000, VADParams()))
-
-
 def test_analyzer_rejects_a_rate_silero_does_not_take() -> None:
     with pytest.raises(ConfigurationError, match="expected a vad sample rate of 8000 or 16000"):
         VADAnalyzer(sample_rate=44100)
@@ -210,3 +188,15 @@ def test_importing_vani_audio_vad_does_not_import_onnxruntime() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
     )
     assert out.stdout.strip() == "False"
+
+
+def test_a_missing_model_file_raises_model_load_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import vani.audio.silero as silero
+    from vani.errors import ModelLoadError
+
+    monkeypatch.setattr(silero, "_session", None)
+    monkeypatch.setattr(silero.importlib.resources, "files", lambda _package: tmp_path)
+    with pytest.raises(ModelLoadError, match="cannot read the silero vad model at"):
+        silero.silero_session()
