@@ -6,7 +6,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vani.processors.text import SentenceSplitter, clean_text_for_speech, split_sentences
+from vani.frames import (
+    Frame,
+    InterruptionFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    TextFrame,
+)
+from vani.processors.text import (
+    SentenceAggregator,
+    SentenceSplitter,
+    clean_text_for_speech,
+    split_sentences,
+)
+from vani.testing import run_test
 
 ENGLISH = (
     "Hello there! Dr. Rao will see you at 4.30 p.m. today. Is that okay? "
@@ -144,7 +158,7 @@ def test_clean_strips_markdown_but_keeps_the_words() -> None:
 
 def test_clean_removes_emoji_with_modifiers_and_keeps_devanagari_joiners() -> None:
     assert clean_text_for_speech("Great job 👍🏽! Family 👨\u200d👩\u200d👧 time ❤️ ⭐") == (
-        "Great job ! Family time"
+        "Great job! Family time"
     )
     conjunct = "क्\u200dष"  # ZWJ inside a Devanagari conjunct must survive
     assert clean_text_for_speech(f"नमस्ते 🙏 {conjunct}") == f"नमस्ते {conjunct}"
@@ -152,3 +166,38 @@ def test_clean_removes_emoji_with_modifiers_and_keeps_devanagari_joiners() -> No
 
 def test_clean_keeps_snake_case_words() -> None:
     assert clean_text_for_speech("use my_var_name or _private") == "use my_var_name or _private"
+
+
+async def test_sentence_aggregator_turns_llm_tokens_into_clean_sentence_frames() -> None:
+    reply = "**Hi** there! Dr. Rao says 3.5 is fine 👍. Bye"
+    frames: list[Frame] = [
+        LLMFullResponseStartFrame(),
+        *[LLMTextFrame(text=reply[i : i + 3]) for i in range(0, len(reply), 3)],
+        LLMFullResponseEndFrame(),
+    ]
+    down, _ = await run_test(SentenceAggregator(), frames_to_send=frames)
+    assert [type(f) for f in down] == [
+        LLMFullResponseStartFrame,
+        TextFrame,
+        TextFrame,
+        TextFrame,
+        LLMFullResponseEndFrame,
+    ]
+    assert [f.text for f in down if type(f) is TextFrame] == [
+        "Hi there!",
+        "Dr. Rao says 3.5 is fine.",
+        "Bye",
+    ]
+
+
+async def test_sentence_aggregator_drops_the_partial_sentence_on_interruption() -> None:
+    frames: list[Frame] = [
+        LLMFullResponseStartFrame(),
+        LLMTextFrame(text="This will be cut"),
+        InterruptionFrame(),
+        LLMFullResponseStartFrame(),
+        LLMTextFrame(text="Fresh start."),
+        LLMFullResponseEndFrame(),
+    ]
+    down, _ = await run_test(SentenceAggregator(), frames_to_send=frames)
+    assert [f.text for f in down if type(f) is TextFrame] == ["Fresh start."]

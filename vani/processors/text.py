@@ -299,6 +299,7 @@ _UNDERSCORE_ITALIC_RE = re.compile(r"(?<!\w)_(?=\S)([^_]+?)(?<=\S)_(?!\w)")
 _STRIKE_RE = re.compile(r"~~(.+?)~~")
 _TABLE_RULE_RE = re.compile(r"^[ \t]*\|?[ \t]*:?-{3,}.*$", re.MULTILINE)
 _SPACES_RE = re.compile(r"[ \t\u00a0]+")
+_SPACE_BEFORE_MARK_RE = re.compile(r" +([.,!?;:।॥])")
 
 
 def clean_text_for_speech(text: str) -> str:
@@ -324,6 +325,7 @@ def clean_text_for_speech(text: str) -> str:
     # Leftover markup characters that a TTS would read aloud ("asterisk", "pipe").
     text = text.replace("*", "").replace("|", " ").replace("#", " ")
     text = _SPACES_RE.sub(" ", text)
+    text = _SPACE_BEFORE_MARK_RE.sub(r"\1", text)
     return "\n".join(line.strip() for line in text.split("\n")).strip()
 
 

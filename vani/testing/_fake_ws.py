@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
@@ -85,11 +86,12 @@ class FakeWebSocketServer:
     def base_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
+        """Listen on 127.0.0.1:``port`` (0 picks a free port; see :attr:`port`)."""
         self._server = await serve(
             self._handle,
             "127.0.0.1",
-            0,
+            port,
             process_request=self._process_request,
             compression=None,
             max_size=None,
@@ -206,6 +208,17 @@ class FakeWebSocketServer:
         for ws, _ in self.live_connections:
             with contextlib.suppress(ConnectionClosed):
                 await ws.send(message)
+
+
+async def serve_until_cancelled(fake: FakeWebSocketServer, port: int) -> None:
+    """Run ``fake`` on ``port``, announcing ``READY <port>`` on stdout, until cancelled."""
+    await fake.start(port)
+    sys.stdout.write(f"READY {fake.port}\n")
+    sys.stdout.flush()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await fake.stop()
 
 
 def parse_message(raw: str | bytes, record: ConnectionRecord) -> dict[str, JSONValue] | None:

@@ -18,6 +18,7 @@ method; everything received is recorded in :attr:`connections`::
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import contextlib
@@ -33,7 +34,12 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from vani.frames import JSONValue
-from vani.testing._fake_ws import ConnectionRecord, FakeWebSocketServer, parse_message
+from vani.testing._fake_ws import (
+    ConnectionRecord,
+    FakeWebSocketServer,
+    parse_message,
+    serve_until_cancelled,
+)
 
 __all__ = [
     "STT_LANGUAGES",
@@ -137,11 +143,12 @@ class FakeSarvamSTTServer(FakeWebSocketServer):
     flush on a buffer with no speech with ``transcript: ""``, else say nothing),
     ``flush_requires_signal``, ``processing_latency_s`` (delay of each reply, while audio keeps
     flowing), ``first_message_delay_s``, ``language_code`` (None: the requested one, or hi-IN
-    for ``unknown``), ``omit_language``, ``extra_fields``, ``end_speech_order`` (``"after"`` or
-    ``"before"`` the transcript), ``duplicate_end_speech``, ``vad_without_transcript`` (next
-    utterance gets START/END but no transcript), ``idle_timeout_s`` (close 1008 when nothing is
-    received for that long), ``close_after_connect`` ((code, reason) right after accepting),
-    ``error_close`` (also report errors as a message before closing).
+    for ``unknown``), ``omit_language`` / ``null_language`` (language fields missing or null),
+    ``extra_fields``, ``end_speech_order`` (``"after"`` or ``"before"`` the transcript),
+    ``duplicate_end_speech``, ``vad_without_transcript`` (next utterance gets START/END but no
+    transcript), ``idle_timeout_s`` (close 1008 when nothing is received for that long),
+    ``close_after_connect`` ((code, reason) right after accepting), and from the base class
+    ``reject_status``, ``auth_status``, ``handshake_delay_s``.
     Methods: :meth:`fail_next_utterance`, :meth:`close_all`, :meth:`abort_all`,
     :meth:`send_raw_all`.
     """
@@ -167,6 +174,7 @@ class FakeSarvamSTTServer(FakeWebSocketServer):
         self.first_message_delay_s = 0.0
         self.language_code: str | None = None
         self.omit_language = False
+        self.null_language = False
         self.extra_fields: dict[str, JSONValue] = {}
         self.end_speech_order: Literal["after", "before"] = "after"
         self.duplicate_end_speech = False
@@ -412,7 +420,10 @@ class FakeSarvamSTTServer(FakeWebSocketServer):
                     "processing_latency": self.processing_latency_s,
                 },
             }
-            if not self.omit_language:
+            if self.null_language:
+                data["language_code"] = None
+                data["language_probability"] = None
+            elif not self.omit_language:
                 data["language_code"] = language
                 data["language_probability"] = 0.97 if state.language == "unknown" else None
             data.update(self.extra_fields)
@@ -473,3 +484,21 @@ class FakeSarvamSTTServer(FakeWebSocketServer):
 def _rms(frame: bytes) -> float:
     samples = np.frombuffer(frame, dtype="<i2").astype(np.float64)
     return math.sqrt(float(np.mean(samples * samples))) if samples.size else 0.0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the fake standalone: ``python -m vani.testing.fake_sarvam_stt --port 8765``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--api-key", default="test-key")
+    parser.add_argument(
+        "--transcript", action="append", default=[], help="next scripted transcript (repeat)"
+    )
+    args = parser.parse_args(argv)
+    fake = FakeSarvamSTTServer(transcripts=args.transcript, api_key=args.api_key)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_until_cancelled(fake, args.port))
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,7 @@ Every edge case of protocols.md E.2 is a switch or a method; everything received
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import contextlib
@@ -34,7 +35,12 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from vani.frames import JSONValue
-from vani.testing._fake_ws import ConnectionRecord, FakeWebSocketServer, parse_message
+from vani.testing._fake_ws import (
+    ConnectionRecord,
+    FakeWebSocketServer,
+    parse_message,
+    serve_until_cancelled,
+)
 
 __all__ = [
     "TTS_LANGUAGES",
@@ -139,6 +145,8 @@ class FakeSarvamTTSServer(FakeWebSocketServer):
         self.include_request_id = True
         self.idle_timeout_s: float | None = 60.0
         self.close_after_connect: tuple[int, str] | None = None
+        self.config_error_close_code: int | None = None
+        """After an invalid config's error message, also close with this code."""
         self.syntheses: list[SynthesisRecord] = []
         """Every synthesis started, across connections, in order."""
         self._flush_errors: list[TTSError] = []
@@ -258,6 +266,9 @@ class FakeSarvamTTSServer(FakeWebSocketServer):
             if problem is not None:
                 record.anomalies.append(problem)
                 await self._send_error(ws, problem, 400)
+                if self.config_error_close_code is not None:
+                    record.close_code = self.config_error_close_code
+                    await ws.close(self.config_error_close_code, problem[:100])
                 return
             if state.buffer:
                 # A new config flushes what is buffered under the old one.
@@ -407,3 +418,22 @@ def synthesize_voice_like(text: str, sample_rate: int, duration_ms: float) -> by
     signal = 0.3 * wave * syllable * fade
     pcm: bytes = (np.clip(signal, -1.0, 1.0) * 32767).astype("<i2").tobytes()
     return pcm
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the fake standalone: ``python -m vani.testing.fake_sarvam_tts --port 8765``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--api-key", default="test-key")
+    parser.add_argument("--chunk-ms", type=float, default=100.0, help="audio per message")
+    parser.add_argument("--ms-per-char", type=float, default=55.0, help="audio per character")
+    args = parser.parse_args(argv)
+    fake = FakeSarvamTTSServer(api_key=args.api_key)
+    fake.chunk_ms = args.chunk_ms
+    fake.ms_per_char = args.ms_per_char
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_until_cancelled(fake, args.port))
+
+
+if __name__ == "__main__":
+    main()

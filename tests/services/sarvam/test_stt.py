@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from tests.services.sarvam.speech import FRAME_BYTES, SCRIPT, fixture_pcm, frames_with_vad
+from vani.audio.resample import StreamResampler
 from vani.errors import AuthenticationError, ConfigurationError
 from vani.frames import (
     ErrorFrame,
@@ -17,7 +18,7 @@ from vani.frames import (
     UserStoppedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
-from vani.pipeline import Pipeline, PipelineRunner, PipelineTask
+from vani.pipeline import Pipeline, PipelineParams, PipelineRunner, PipelineTask
 from vani.processors import FrameProcessor
 from vani.services.sarvam import SarvamSTTService
 from vani.testing import SleepFrame, run_test
@@ -257,3 +258,48 @@ def test_a_missing_key_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch)
 def test_the_key_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SARVAM_API_KEY", "from-env")
     assert SarvamSTTService()._api_key == "from-env"
+
+
+async def test_input_at_48k_is_resampled_to_the_16k_sarvam_expects() -> None:
+    resampler = StreamResampler(16000, 48000)
+    pcm48 = resampler.resample(fixture_pcm()) + resampler.flush()
+    frames16, edges = frames_with_vad(fixture_pcm())
+    frames: list[Frame] = []
+    offset = 0
+    for f in frames16:  # the same VAD edges, over 48 kHz audio
+        if isinstance(f, InputAudioRawFrame):
+            frames.append(
+                InputAudioRawFrame(audio=pcm48[offset : offset + 1920], sample_rate=48000)
+            )
+            offset += 1920
+        else:
+            frames.append(f)
+    async with FakeSarvamSTTServer(transcripts=SCRIPT) as fake:
+        down, _ = await run_test(
+            stt_for(fake),
+            frames_to_send=[*frames, SleepFrame(sleep=0.5)],
+            params=PipelineParams(audio_in_sample_rate=48000),
+        )
+    assert transcripts(down) == SCRIPT
+    assert fake.connections[0].anomalies == []
+    # What reached Sarvam is 16 kHz: per turn, the pre-roll and the turn at 640 bytes per 20 ms.
+    for utterance, (start, stop) in zip(fake.utterances, edges, strict=True):
+        expected = FRAME_BYTES * (PREROLL_FRAMES + stop - start)
+        assert utterance.audio_bytes == pytest.approx(expected, rel=0.03)
+
+
+async def test_a_transcript_with_null_language_falls_back_to_the_configured_one() -> None:
+    frames, _ = frames_with_vad(fixture_pcm())
+    async with FakeSarvamSTTServer(transcripts=["a", "b"]) as fake:
+        fake.null_language = True
+        stt = SarvamSTTService(api_key="test-key", base_url=fake.base_url, language="hi-IN")
+        down, _ = await run_test(stt, frames_to_send=[*frames, SleepFrame(sleep=0.5)])
+    assert [f.language for f in down if isinstance(f, TranscriptionFrame)] == ["hi-IN"] * 2
+
+
+async def test_a_transcript_arriving_after_the_next_turn_began_goes_to_its_own_turn() -> None:
+    frames, _ = frames_with_vad(fixture_pcm())
+    async with FakeSarvamSTTServer(transcripts=SCRIPT) as fake:
+        fake.processing_latency_s = 0.3  # the first reply lands while turn two is streaming
+        down, _ = await run_test(stt_for(fake), frames_to_send=[*frames, SleepFrame(sleep=1.0)])
+    assert transcripts(down) == SCRIPT

@@ -6,5 +6,6 @@ the fakes in :mod:`vani.testing.fake_sarvam_stt` / :mod:`vani.testing.fake_sarva
 """
 
 from vani.services.sarvam.stt import SarvamSTTService
+from vani.services.sarvam.tts import SarvamTTSService
 
-__all__ = ["SarvamSTTService"]
+__all__ = ["SarvamSTTService", "SarvamTTSService"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
+from typing import Protocol
 
 from websockets.exceptions import InvalidStatus
 
+from vani.audio.resample import StreamResampler
 from vani.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -111,3 +113,16 @@ def error_text(data: object) -> tuple[str, str | int | None]:
     if isinstance(data, str):
         return data, None
     return "unknown error", None
+
+
+class Resampler(Protocol):
+    """The part of ``vani.audio.resample.StreamResampler`` the Sarvam services use."""
+
+    def resample(self, data: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+def make_resampler(in_rate: int, out_rate: int) -> Resampler:
+    """A streaming 16-bit mono resampler from the audio core."""
+    return StreamResampler(in_rate, out_rate)

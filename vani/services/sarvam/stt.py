@@ -23,13 +23,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import importlib
 import json
 import logging
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol, cast
+from typing import Literal
 from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -56,10 +55,12 @@ from vani.processors import FrameProcessor
 from vani.services.sarvam._common import (
     AUTH_HEADER,
     DEFAULT_BASE_URL,
+    Resampler,
     backoff_delay,
     close_verdict,
     error_text,
     handshake_error,
+    make_resampler,
     normalise_base_url,
     resolve_api_key,
 )
@@ -166,7 +167,7 @@ class SarvamSTTService(FrameProcessor):
         self._stopping = False
         self._pumping = False
         self._last_send_at = 0.0
-        self._resampler: _Resampler | None = None
+        self._resampler: Resampler | None = None
         self._input_rate = sample_rate
         self._carry = b""
         # local VAD mode
@@ -187,7 +188,7 @@ class SarvamSTTService(FrameProcessor):
         await super().start(frame)
         self._input_rate = frame.audio_in_sample_rate
         if self._input_rate != self._sample_rate:
-            self._resampler = _make_resampler(self._input_rate, self._sample_rate)
+            self._resampler = make_resampler(self._input_rate, self._sample_rate)
         self._stopping = False
         self._connection_task = self.create_task(self._connection_loop(), name="sarvam-stt-conn")
         if self._vad_source == "local" and self._keepalive_interval_s > 0:
@@ -619,24 +620,6 @@ class SarvamSTTService(FrameProcessor):
                 )
             )
         await self._close_turn(turn, language, data)
-
-
-class _Resampler(Protocol):
-    """The part of ``vani.audio.resample.StreamResampler`` used here."""
-
-    def resample(self, data: bytes) -> bytes: ...
-
-
-def _make_resampler(in_rate: int, out_rate: int) -> _Resampler:
-    try:
-        # Imported by name: the audio core is an optional build step for this module.
-        module = importlib.import_module("vani.audio.resample")
-    except ImportError as exc:
-        raise ConfigurationError(
-            f"input audio at {in_rate} Hz needs resampling to {out_rate} Hz, but "
-            "vani.audio.resample is unavailable"
-        ) from exc
-    return cast("_Resampler", module.StreamResampler(in_rate, out_rate))
 
 
 def _first_channel(audio: bytes, channels: int) -> bytes:
