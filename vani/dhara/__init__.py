@@ -1,0 +1,57 @@
+"""Dhara (धारा, "flow"): node-based conversation flows on top of the LLM service.
+
+A conversation is split into nodes, each with its own prompt, tools and context strategy; a tool
+handler either stays in its node or moves the flow to another. The LLM only ever sees the prompt
+and tools of the node the conversation is in.
+
+* :class:`Flow`, :class:`Node`, :class:`FlowFunction`, :class:`Action`,
+  :class:`ContextStrategy`: the model, built in Python or loaded with :func:`load_flow` from a
+  dict or a JSON/YAML file validated against ``flow.schema.json`` (:func:`flow_schema`).
+* :func:`validate_flow` / :func:`flow_problems`: every problem of a flow at once, with locations.
+* :class:`FlowManager`: runs a flow against a pipeline task, an LLM and a context aggregator.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vani.dhara.load import flow_from_dict, flow_schema, load_flow, read_flow_file
+from vani.dhara.model import (
+    BUILTIN_ACTION_TYPES,
+    Action,
+    ContextStrategy,
+    ContextStrategyKind,
+    Flow,
+    FlowFunction,
+    Node,
+)
+from vani.dhara.validate import flow_problems, validate_flow
+
+if TYPE_CHECKING:
+    from vani.dhara.manager import FlowManager
+
+__all__ = [
+    "BUILTIN_ACTION_TYPES",
+    "Action",
+    "ContextStrategy",
+    "ContextStrategyKind",
+    "Flow",
+    "FlowFunction",
+    "FlowManager",
+    "Node",
+    "flow_from_dict",
+    "flow_problems",
+    "flow_schema",
+    "load_flow",
+    "read_flow_file",
+    "validate_flow",
+]
+
+
+def __getattr__(name: str) -> object:
+    # The manager pulls in the pipeline and LLM layers; loading or checking a flow does not.
+    if name == "FlowManager":
+        from vani.dhara.manager import FlowManager
+
+        return FlowManager
+    raise AttributeError(f"module 'vani.dhara' has no attribute {name!r}")

@@ -1,0 +1,502 @@
+"""FlowManager: runs a Dhara flow against a pipeline task, an LLM service and its context.
+
+What entering a node does, in this order:
+
+1. the new node's ``pre_actions`` run (``tts_say`` is pushed straight out of the LLM service, so
+   it is spoken ahead of the node's first response);
+2. for ``reset_with_summary``, the LLM writes a summary of the conversation so far;
+3. **atomically** (one synchronous step, no ``await``): the context's messages are rebuilt by
+   the node's strategy, its tools become the node's functions plus the global ones, the node's
+   functions are registered on the LLM service, and ``current_node`` changes;
+4. a ``FlowTransitionFrame`` (system) enters the pipeline and ``on_transition`` fires;
+5. the LLM runs if ``respond_immediately`` (default);
+6. ``post_actions`` run at the first ``BotStoppedSpeakingFrame`` after the node's first complete
+   response (``LLMFullResponseEndFrame`` from the LLM service).
+
+Messages after a transition (``R`` the role message, ``T`` the node's task messages):
+
+* ``append``: ``[R, conversation..., T]`` — the conversation is kept, the previous node's task
+  messages are removed, the new ones go at the end (after the tool result that caused the move);
+* ``reset``: ``[R, T]``;
+* ``reset_with_summary``: ``[R, {"role": "system", "content": "Summary of the conversation so
+  far: ..."}, T]`` (if the summary fails, the strategy falls back to ``append``).
+
+When a tool handler moves the flow, steps 1–3 happen inside the tool call, before it returns:
+the service writes the tool result in the same step as 3 and then runs the LLM once, on the new
+node's prompt and tools. If the call is cancelled by an interruption at any point before 3, the
+flow stays in the old node (the tool message says the call was cancelled); after 3 nothing can
+cancel it. A call to a function the current node does not offer (a stale call of an older
+generation) is answered with an error and changes nothing.
+
+Not thread-safe: use it from the event loop that runs the pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol, TypeAlias, cast
+
+from vani.dhara.load import FlowSource, load_flow
+from vani.dhara.model import (
+    Action,
+    ActionHandler,
+    ContextStrategyKind,
+    Flow,
+    FlowFunction,
+    FlowHandler,
+    Node,
+)
+from vani.dhara.results import declared_target, takes_flow_manager, without_llm_run
+from vani.dhara.state import render, render_message
+from vani.dhara.summary import llm_summary
+from vani.dhara.validate import node_problems
+from vani.errors import ConfigurationError, FlowError, FlowValidationError
+from vani.events import EventEmitter
+from vani.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    EndFrame,
+    FlowTransitionFrame,
+    JSONObject,
+    JSONValue,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    TTSSpeakFrame,
+)
+from vani.pipeline.observers import BaseObserver, FramePushed
+
+if TYPE_CHECKING:
+    from vani.pipeline import PipelineTask
+    from vani.processors.aggregators.llm_context import LLMContext
+    from vani.services.llm.base import LLMService
+    from vani.services.llm.functions import FunctionCallParams
+
+__all__ = ["FlowManager", "Summarizer"]
+
+logger = logging.getLogger(__name__)
+
+#: ``async def summarize(messages, prompt) -> str``: writes the summary for
+#: ``reset_with_summary`` from the conversation so far.
+Summarizer: TypeAlias = Callable[[list[JSONObject], str], Awaitable[str]]
+
+_STAY_OK: JSONValue = {"status": "ok"}
+
+
+class _ContextSource(Protocol):
+    """A context aggregator pair (or anything else that exposes the shared context)."""
+
+    @property
+    def context(self) -> LLMContext: ...
+
+
+class FlowManager(EventEmitter):
+    """Runs ``flow`` (a :class:`Flow`, a dict, or a path to a JSON/YAML file; None for a flow
+    made only of nodes built at run time) on ``llm`` and the context of ``context_aggregator``.
+
+    ``handlers`` binds the handler names used by the flow (function handlers
+    ``async def h(args[, flow_manager])`` and function-action handlers
+    ``async def h(action, flow_manager)``); ``action_handlers`` adds user action types.
+    ``summarizer`` replaces the LLM-written summary of ``reset_with_summary``;
+    ``summary_timeout_secs`` bounds it.
+
+    Events: ``on_transition(flow_manager, from_node: str | None, to_node: str)`` after each node
+    change; ``on_actions_done(flow_manager, node: str, kind: "pre" | "post")``.
+    """
+
+    def __init__(
+        self,
+        *,
+        task: PipelineTask,
+        llm: LLMService,
+        context_aggregator: _ContextSource | None = None,
+        flow: FlowSource | None = None,
+        handlers: Mapping[str, FlowHandler | ActionHandler] | None = None,
+        action_handlers: Mapping[str, ActionHandler] | None = None,
+        summarizer: Summarizer | None = None,
+        summary_timeout_secs: float = 15.0,
+    ) -> None:
+        self._task = task
+        self._llm = llm
+        self._aggregator = context_aggregator
+        self._handlers: dict[str, FlowHandler | ActionHandler] = dict(handlers or {})
+        self._action_handlers: dict[str, ActionHandler] = dict(action_handlers or {})
+        self._flow: Flow | None = (
+            None
+            if flow is None
+            else load_flow(flow, handlers=self._handlers, action_types=self._action_handlers)
+        )
+        self._nodes: dict[str, Node] = {n.name: n for n in self._flow.nodes} if self._flow else {}
+        self._summarizer = summarizer
+        self._summary_timeout_secs = summary_timeout_secs
+        self.state: dict[str, object] = {}
+        self._node: Node | None = None
+        # Bumped at every node change: a tool call started in an older epoch cannot move the flow.
+        self._epoch = 0
+        self._offered: dict[str, FlowFunction] = {}
+        self._task_messages: list[JSONObject] = []
+        self._role: JSONObject | None = None
+        self._transition: tuple[str | None, str] = (None, "")
+        self._registered: set[str] = set()
+        self._post: _PostActions | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._initialized = False
+        for event in ("on_transition", "on_actions_done"):
+            self._register_event_handler(event)
+        _attach_observer(task, _FlowObserver(self))
+        task.add_event_handler("on_pipeline_finished", self._on_pipeline_finished)
+
+    # -- public API ------------------------------------------------------------------------------
+
+    @property
+    def flow(self) -> Flow | None:
+        return self._flow
+
+    @property
+    def current_node(self) -> str | None:
+        """Name of the node the conversation is in (None before :meth:`initialize`)."""
+        return self._node.name if self._node is not None else None
+
+    @property
+    def node(self) -> Node | None:
+        """The node the conversation is in."""
+        return self._node
+
+    @property
+    def task(self) -> PipelineTask:
+        return self._task
+
+    @property
+    def llm(self) -> LLMService:
+        return self._llm
+
+    @property
+    def context(self) -> LLMContext:
+        """The shared context (the aggregator's; the LLM service's when there is none)."""
+        if self._aggregator is not None:
+            return self._aggregator.context
+        return self._llm.context
+
+    def register_action(self, action_type: str, handler: ActionHandler) -> None:
+        """Handle actions of ``action_type`` with ``async def handler(action, flow_manager)``."""
+        self._action_handlers[action_type] = handler
+
+    async def initialize(self, initial_node: str | Node | None = None) -> None:
+        """Enter the initial node (the flow's, or ``initial_node``): set the role message, the
+        node's prompt and tools, and run the LLM if the node responds immediately."""
+        if self._initialized:
+            raise FlowError("the flow manager is already initialized")
+        target = initial_node if initial_node is not None else self._initial_name()
+        self._initialized = True
+        await self.set_node(target)
+
+    async def set_node(self, node: str | Node) -> None:
+        """Move to ``node`` (a name, or a node built at run time) from outside a tool call:
+        run its pre-actions, apply it, announce it, and run the LLM if it responds
+        immediately."""
+        if not self._initialized:
+            raise FlowError("call initialize() before set_node()")
+        target = self._resolve(node)
+        summary = await self._prepare(target)
+        self._apply(target, summary)
+        await self._announce()
+        if target.respond_immediately:
+            await self._task.queue_frame(LLMContextFrame(context=self.context))
+
+    # -- entering a node ---------------------------------------------------------------------------
+
+    def _initial_name(self) -> str:
+        if self._flow is None:
+            raise FlowError("no flow was given: pass the initial node to initialize()")
+        return self._flow.initial_node
+
+    def _resolve(self, node: str | Node) -> Node:
+        if isinstance(node, Node):
+            problems = node_problems(
+                node,
+                known_nodes=set(self._nodes) | {node.name},
+                handlers=self._handlers,
+                action_types=self._action_handlers,
+            )
+            if problems:
+                raise FlowValidationError(problems)
+            return node
+        found = self._nodes.get(node)
+        if found is None:
+            raise FlowError(f"unknown node {node!r}; expected one of {sorted(self._nodes)}")
+        return found
+
+    async def _prepare(self, node: Node) -> str | None:
+        """Everything that may take time before a node is entered: its pre-actions, then the
+        summary. Cancelling here leaves the flow where it was."""
+        await self._run_actions(node, node.pre_actions, "pre")
+        if node.context_strategy.kind is ContextStrategyKind.RESET_WITH_SUMMARY and self._node:
+            return await self._summarize(node.context_strategy.summary_prompt)
+        return None
+
+    def _apply(self, node: Node, summary: str | None) -> None:
+        """Enter ``node`` in one synchronous step (see the module docstring)."""
+        context = self.context
+        kind = node.context_strategy.kind
+        if kind is ContextStrategyKind.RESET_WITH_SUMMARY and summary is None:
+            kind = ContextStrategyKind.APPEND if self._node is not None else kind
+        role = self._role_message()
+        task_messages = [render_message(m, self.state) for m in node.task_messages]
+        if self._node is None or kind is ContextStrategyKind.APPEND:
+            messages = [m for m in context.messages if not self._is_flow_message(m)]
+            if role is not None:
+                messages.insert(0, role)
+            messages.extend(task_messages)
+        else:
+            messages = [role] if role is not None else []
+            if kind is ContextStrategyKind.RESET_WITH_SUMMARY:
+                text = f"Summary of the conversation so far: {summary}"
+                messages.append({"role": "system", "content": text})
+            messages.extend(task_messages)
+        offered = self._functions_of(node)
+        # One step from here on: no await until the node is fully entered.
+        context.messages[:] = messages
+        context.set_tools([f.to_tool() for f in offered.values()])
+        for name, function in offered.items():
+            self._llm.register_function(
+                name,
+                self._dispatcher(name),
+                cancel_on_interruption=function.cancel_on_interruption,
+                timeout_secs=function.timeout_secs,
+            )
+            self._registered.add(name)
+        previous = self._node
+        self._nodes.setdefault(node.name, node)
+        self._node = node
+        self._offered = offered
+        self._task_messages = task_messages
+        self._role = role
+        self._epoch += 1
+        self._transition = (previous.name if previous is not None else None, node.name)
+        self._post = (
+            _PostActions(node, self._epoch, time.monotonic_ns()) if node.post_actions else None
+        )
+
+    async def _announce(self) -> None:
+        """Tell the pipeline and the event handlers about the node change just applied."""
+        from_node, to_node = self._transition
+        await self._task.queue_frame(FlowTransitionFrame(from_node=from_node, to_node=to_node))
+        await self._call_event_handler("on_transition", from_node, to_node)
+
+    def _role_message(self) -> JSONObject | None:
+        if self._flow is None or not self._flow.role_message:
+            return None
+        return {"role": "system", "content": render(self._flow.role_message, self.state)}
+
+    def _is_flow_message(self, message: JSONObject) -> bool:
+        """True for the role message and the current node's task messages (replaced on entry)."""
+        role = self._role
+        return any(message == m for m in self._task_messages) or (
+            role is not None and message == role
+        )
+
+    def _functions_of(self, node: Node) -> dict[str, FlowFunction]:
+        offered: dict[str, FlowFunction] = {}
+        for function in [*node.functions, *(self._flow.global_functions if self._flow else [])]:
+            offered.setdefault(function.name, function)
+        return offered
+
+    # -- tool calls ----------------------------------------------------------------------------
+
+    def _dispatcher(self, name: str) -> Callable[[FunctionCallParams], Awaitable[object]]:
+        async def dispatch(params: FunctionCallParams) -> object:
+            return await self._call(name, params)
+
+        dispatch.__name__ = f"flow:{name}"
+        return dispatch
+
+    async def _call(self, name: str, params: FunctionCallParams) -> object:
+        function = self._offered.get(name)
+        if function is None:
+            # A call made while another node was current: it must not act in this one.
+            return {"error": f"function {name!r} is not available now"}
+        epoch = self._epoch
+        result, next_node = await self._run_handler(function, params.arguments)
+        if next_node is None:
+            next_node = declared_target(function, result)
+        if next_node is None:
+            return result
+        if epoch != self._epoch:
+            logger.warning(
+                "%s: %r asked to move to %r after the flow had already moved; ignored",
+                self,
+                name,
+                next_node if isinstance(next_node, str) else next_node.name,
+            )
+            return result
+        target = self._resolve(next_node)
+        summary = await self._prepare(target)
+        if epoch != self._epoch:
+            return result  # another call moved the flow while this one prepared
+        self._apply(target, summary)
+        # The service writes the result in this same step; what follows cannot be cancelled.
+        self._spawn(self._announce())
+        if not target.respond_immediately:
+            return await without_llm_run(result, params)
+        return result
+
+    async def _run_handler(
+        self, function: FlowFunction, arguments: Mapping[str, JSONValue]
+    ) -> tuple[object, str | Node | None]:
+        handler = function.handler
+        if handler is None:
+            return _STAY_OK, None
+        if isinstance(handler, str):
+            bound = self._handlers.get(handler)
+            if bound is None:
+                raise FlowError(f"no handler named {handler!r} was given")
+            handler = cast(FlowHandler, bound)
+        args = dict(arguments)
+        returned = await (handler(args, self) if takes_flow_manager(handler) else handler(args))
+        if isinstance(returned, tuple):
+            if len(returned) != 2:
+                raise FlowError(
+                    f"handler of {function.name!r} returned a tuple of {len(returned)}; "
+                    "expected (result, next_node)"
+                )
+            result, next_node = returned
+            if next_node is not None and not isinstance(next_node, str | Node):
+                raise FlowError(
+                    f"handler of {function.name!r} returned next_node of type "
+                    f"{type(next_node).__name__}; expected a node name or a Node"
+                )
+            return (_STAY_OK if result is None else result), next_node
+        return returned, None
+
+    # -- actions -----------------------------------------------------------------------------------
+
+    async def _run_actions(self, node: Node, actions: Sequence[Action], kind: str) -> None:
+        for action in actions:
+            await self._run_action(action)
+        if actions:
+            await self._call_event_handler("on_actions_done", node.name, kind)
+
+    async def _run_action(self, action: Action) -> None:
+        if action.type == "tts_say":
+            await self._llm.push_frame(TTSSpeakFrame(text=render(action.text or "", self.state)))
+        elif action.type == "end_conversation":
+            if action.text:
+                await self._llm.push_frame(TTSSpeakFrame(text=render(action.text, self.state)))
+            await self._task.queue_frame(EndFrame(reason="flow ended the conversation"))
+        elif action.type == "function":
+            handler = action.handler
+            if isinstance(handler, str):
+                handler = cast("ActionHandler | None", self._handlers.get(handler))
+            if handler is None:
+                raise FlowError(f"no handler for function action {action.handler!r}")
+            await handler(action, self)
+        else:
+            custom = self._action_handlers.get(action.type)
+            if custom is None:
+                raise FlowError(f"no handler registered for action type {action.type!r}")
+            await custom(action, self)
+
+    def _on_frame(self, data: FramePushed) -> None:
+        """Observer callback: arms and fires post-actions."""
+        post = self._post
+        if post is None or post.epoch != self._epoch or data.timestamp < post.entered_ns:
+            return
+        frame = data.frame
+        if isinstance(frame, LLMFullResponseStartFrame) and data.source is self._llm:
+            post.response_started_ns = data.timestamp
+        elif isinstance(frame, LLMFullResponseEndFrame) and data.source is self._llm:
+            post.responded = post.response_started_ns is not None
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            # Speech that started after the response began is (at least partly) the response;
+            # a BotStoppedSpeakingFrame without it ends older speech.
+            if post.response_started_ns is not None:
+                post.speaking = True
+        elif isinstance(frame, BotStoppedSpeakingFrame) and post.responded and post.speaking:
+            self._post = None
+            self._spawn(self._run_actions(post.node, post.node.post_actions, "post"))
+
+    # -- summary -----------------------------------------------------------------------------------
+
+    async def _summarize(self, prompt: str) -> str | None:
+        messages = self.context.get_messages()
+        try:
+            async with asyncio.timeout(self._summary_timeout_secs):
+                if self._summarizer is not None:
+                    return await self._summarizer(messages, prompt)
+                return await llm_summary(self._llm, messages, prompt)
+        except (TimeoutError, Exception) as exc:  # any failure falls back to append
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            logger.warning("%s: summary failed (%s); keeping the conversation instead", self, exc)
+            return None
+
+    # -- housekeeping ------------------------------------------------------------------------------
+
+    async def _on_pipeline_finished(self, task: PipelineTask, frame: object) -> None:
+        """The call is over: post-actions still waiting will never run; stop background work."""
+        self._post = None
+        pending = [t for t in self._background if not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.get_running_loop().create_task(_guard(coro, self))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def __repr__(self) -> str:
+        return f"FlowManager(node={self.current_node!r})"
+
+
+@dataclasses.dataclass(slots=True)
+class _PostActions:
+    node: Node
+    epoch: int
+    entered_ns: int
+    response_started_ns: int | None = None
+    responded: bool = False
+    speaking: bool = False
+
+
+_WATCHED = (
+    LLMFullResponseStartFrame,
+    LLMFullResponseEndFrame,
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+)
+
+
+class _FlowObserver(BaseObserver):
+    def __init__(self, manager: FlowManager) -> None:
+        self._manager = manager
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        if isinstance(data.frame, _WATCHED):
+            self._manager._on_frame(data)
+
+
+def _attach_observer(task: PipelineTask, observer: BaseObserver) -> None:
+    add = getattr(task, "add_observer", None)
+    if callable(add):
+        add(observer)
+        return
+    # The task reads its observers when its run starts; the flow manager is built before that.
+    observers = getattr(task, "_observers", None)
+    if not isinstance(observers, list):
+        raise ConfigurationError("expected a PipelineTask that accepts observers")
+    observers.append(observer)
+
+
+async def _guard(coro: Awaitable[None], owner: object) -> None:
+    try:
+        await coro
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logger.exception("%s: flow background work failed", owner)

@@ -1,0 +1,74 @@
+"""How handler results are read: the handler's arity, ``transition_to`` lookups, and asking the
+LLM service not to run after a round of calls."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
+from vani.dhara.model import FlowFunction
+from vani.frames import JSONValue
+
+if TYPE_CHECKING:
+    from vani.services.llm.functions import FunctionCallParams
+
+__all__ = ["declared_target", "result_value", "takes_flow_manager", "without_llm_run"]
+
+
+def takes_flow_manager(handler: Callable[..., object]) -> bool:
+    """True when ``handler`` takes ``(args, flow_manager)`` rather than ``(args)``."""
+    try:
+        parameters = inspect.signature(handler).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [
+        p
+        for p in parameters
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in positional)
+
+
+def declared_target(function: FlowFunction, result: object) -> str | None:
+    """The node ``transition_to`` selects for this result, or None to stay."""
+    target = function.transition_to
+    if target is None or isinstance(target, str):
+        return target
+    value = result_value(result, function.transition_key)
+    if value is None:
+        return target.get("*")
+    return target.get(value, target.get("*"))
+
+
+def result_value(result: object, key: str | None) -> str | None:
+    """The text a ``transition_to`` mapping is looked up with: the result (for a data handler,
+    its summary, or its data when ``key`` is given), or its ``key`` field; JSON for non-strings
+    (``true``, ``3``); None when the key is missing."""
+    from vani.services.llm.functions import ToolResult
+
+    value: object = result
+    if isinstance(result, ToolResult):
+        value = result.data if key is not None and isinstance(result.data, dict) else result.summary
+    if key is not None:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+async def without_llm_run(result: object, params: FunctionCallParams) -> object:
+    """The same result, asking the service not to run the LLM after this round.
+
+    Awaiting ``result_callback`` never suspends, so no cancellation can land here."""
+    from vani.services.llm.functions import FunctionCallResultProperties, ToolResult
+
+    if isinstance(result, ToolResult):
+        return dataclasses.replace(result, run_llm=False)
+    properties = FunctionCallResultProperties(run_llm=False)
+    await params.result_callback(cast(JSONValue, result), properties=properties)
+    return None
