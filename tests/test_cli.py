@@ -46,3 +46,14 @@ def test_the_module_runs_as_a_script() -> None:
         [sys.executable, "-m", "vani.cli", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("vani ")
+
+
+def test_vani_dhara_check_runs_the_dhara_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if cli._load_dhara() is None:
+        pytest.skip("vani.dhara.cli is not in this checkout")
+    flow = tmp_path / "flow.json"
+    flow.write_text("{}")
+    assert cli.main(["dhara", "check", str(flow)]) == 1
+    assert "initial_node" in capsys.readouterr().out
