@@ -30,7 +30,7 @@ def _demo(args: argparse.Namespace) -> int:
         run_demo(
             input_path=args.input,
             output_path=args.output,
-            realtime=args.realtime,
+            realtime=True if args.realtime else None,
             offline=args.offline,
         )
     )

@@ -56,6 +56,7 @@ __all__ = [
     "SYSTEM_PROMPT",
     "CallEvent",
     "DemoResult",
+    "Endpoints",
     "demo_call_path",
     "format_timeline",
     "pizza_script",
@@ -258,7 +259,19 @@ class _Tap(FrameProcessor):
         await self.push_frame(frame, direction)
 
 
-def _engines(offline: bool) -> tuple[FrameProcessor, FrameProcessor, FrameProcessor, str, bool]:
+@dataclass(slots=True)
+class Endpoints:
+    """Where the cloud services are (``None``: their public endpoints). Tests and benchmarks
+    point them at the fakes in :mod:`vani.testing`."""
+
+    openai_base_url: str | None = None
+    sarvam_stt_url: str | None = None
+    sarvam_tts_url: str | None = None
+
+
+def _engines(
+    offline: bool, endpoints: Endpoints
+) -> tuple[FrameProcessor, FrameProcessor, FrameProcessor, str, bool]:
     """(stt, llm, tts, description, cloud) from the environment."""
     openai_key = None if offline else os.environ.get("OPENAI_API_KEY")
     sarvam_key = None if offline else os.environ.get("SARVAM_API_KEY")
@@ -269,15 +282,10 @@ def _engines(offline: bool) -> tuple[FrameProcessor, FrameProcessor, FrameProces
     if sarvam_key:
         import vani.services.sarvam as sarvam
 
-        stt = sarvam.SarvamSTTService(api_key=sarvam_key)
-        # The TTS lands with the Sarvam issue; until then the demo keeps Piper for speech.
-        tts_class = getattr(sarvam, "SarvamTTSService", None)
-        if tts_class is not None:
-            tts = tts_class(api_key=sarvam_key)
-        else:
-            from vani.services.local import PiperTTSService
-
-            tts = PiperTTSService()
+        stt_url = {"base_url": endpoints.sarvam_stt_url} if endpoints.sarvam_stt_url else {}
+        tts_url = {"base_url": endpoints.sarvam_tts_url} if endpoints.sarvam_tts_url else {}
+        stt = sarvam.SarvamSTTService(api_key=sarvam_key, **stt_url)
+        tts = sarvam.SarvamTTSService(api_key=sarvam_key, **tts_url)
         names.append("Sarvam STT + TTS")
     else:
         from vani.services.local import PiperTTSService, WhisperSTTService
@@ -288,7 +296,7 @@ def _engines(offline: bool) -> tuple[FrameProcessor, FrameProcessor, FrameProces
     if openai_key:
         from vani.services.openai import OpenAILLMService
 
-        openai_llm = OpenAILLMService(api_key=openai_key)
+        openai_llm = OpenAILLMService(api_key=openai_key, base_url=endpoints.openai_base_url)
         openai_llm.register_function("place_order", place_order)
         llm = openai_llm
         names.append("OpenAI")
@@ -304,21 +312,24 @@ async def run_demo(
     *,
     input_path: str | Path | None = None,
     output_path: str | Path = "vani-call.wav",
-    realtime: bool = False,
+    realtime: bool | None = None,
     offline: bool = False,
     charge_processing_time: bool = True,
     vad_params: VADParams | None = None,
+    endpoints: Endpoints | None = None,
 ) -> DemoResult:
     """Run the demo call; returns what happened. ``offline`` ignores API keys.
 
+    ``realtime``: pace on the wall clock; by default only when a cloud service is used (its
+    network waits cannot be seen by the virtual clock).
     ``charge_processing_time=False`` makes the virtual clock stand still while models run: the
     timeline is then the same on any machine (tests), and latencies show vani's own delays only.
     """
-    stt, llm, tts, engines, cloud = _engines(offline)
+    stt, llm, tts, engines, cloud = _engines(offline, endpoints or Endpoints())
     transport = FileTransport(
         input_path or demo_call_path(),
         output_path,
-        realtime=realtime or cloud,
+        realtime=cloud if realtime is None else realtime,
         charge_processing_time=charge_processing_time,
         hangup_after_secs=1.5,
     )
