@@ -282,10 +282,14 @@ def _engines(
     if sarvam_key:
         import vani.services.sarvam as sarvam
 
-        stt_url = {"base_url": endpoints.sarvam_stt_url} if endpoints.sarvam_stt_url else {}
-        tts_url = {"base_url": endpoints.sarvam_tts_url} if endpoints.sarvam_tts_url else {}
-        stt = sarvam.SarvamSTTService(api_key=sarvam_key, **stt_url)
-        tts = sarvam.SarvamTTSService(api_key=sarvam_key, **tts_url)
+        from vani.services.sarvam._common import DEFAULT_BASE_URL
+
+        stt = sarvam.SarvamSTTService(
+            api_key=sarvam_key, base_url=endpoints.sarvam_stt_url or DEFAULT_BASE_URL
+        )
+        tts = sarvam.SarvamTTSService(
+            api_key=sarvam_key, base_url=endpoints.sarvam_tts_url or DEFAULT_BASE_URL
+        )
         names.append("Sarvam STT + TTS")
     else:
         from vani.services.local import PiperTTSService, WhisperSTTService
