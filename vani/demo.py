@@ -281,7 +281,6 @@ def _engines(
     llm: FrameProcessor
     if sarvam_key:
         import vani.services.sarvam as sarvam
-
         from vani.services.sarvam._common import DEFAULT_BASE_URL
 
         stt = sarvam.SarvamSTTService(
