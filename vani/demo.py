@@ -121,6 +121,8 @@ def pizza_script(context: LLMContext) -> ScriptedTurn | str | None:
             f" {result.get('eta_minutes')} minutes. Thanks for calling Vani Pizza!"
         )
     said = _user_messages(context)
+    if any(m.get("role") == "tool" for m in context.messages):
+        return "Your order is on its way. Is there anything else I can do for you?"
     if len(said) <= 1:
         return (
             "Welcome to Vani Pizza! Today we have margherita, pepperoni, and veggie supreme,"

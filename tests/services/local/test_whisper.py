@@ -97,3 +97,18 @@ def test_every_session_shares_one_model() -> None:
 def test_a_missing_model_directory_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="expected a CTranslate2 model directory"):
         load_whisper_model(tmp_path / "nothing-here")
+
+
+def test_without_faster_whisper_the_service_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "faster_whisper" else real(name, *a),
+    )
+    with pytest.raises(ModelLoadError, match=r"pip install 'vani\[local\]'"):
+        WhisperSTTService()

@@ -18,6 +18,7 @@ discarded) and drops buffered text.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import itertools
 import logging
 import threading
@@ -151,6 +152,10 @@ class PiperTTSService(FrameProcessor):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
+        if importlib.util.find_spec("piper") is None:
+            raise ModelLoadError("piper-tts is not installed (pip install 'vani[local]')")
+        if model_path is None:
+            _default_voice_paths()  # fails now, with what to install, if it is missing
         self._model_path = model_path
         self._config_path = config_path
         self._sample_rate = sample_rate

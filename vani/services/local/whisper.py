@@ -16,6 +16,7 @@ the user said).
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import threading
 import time
@@ -150,6 +151,10 @@ class WhisperSTTService(FrameProcessor):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
+        if importlib.util.find_spec("faster_whisper") is None:
+            raise ModelLoadError("faster-whisper is not installed (pip install 'vani[local]')")
+        if model_path is None:
+            default_whisper_model_path()  # fails now, with what to install, if it is missing
         self._model_path = model_path
         self._language = language
         self._beam_size = beam_size
