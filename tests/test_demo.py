@@ -76,10 +76,15 @@ async def test_the_demo_call_goes_through_every_turn_and_places_the_order(
     assert bot[round(before[-1][0] * rate) : start].max() > 1000  # it was talking until then
 
     # The context holds only what the caller heard of the interrupted menu.
+    heard = [
+        e.what.strip('"')
+        for e in result.events
+        if e.who == "bot" and e.what.startswith('"') and e.time <= cut
+    ]
     assistant = [m for m in result.messages if m["role"] == "assistant"]
-    menu = str(assistant[0]["content"])
-    assert menu == "Welcome to Vani Pizza!"
-    assert "margherita" not in json.dumps(result.messages[1:])  # the system prompt has the menu
+    assert heard
+    assert assistant[0]["content"] == " ".join(heard)
+    assert "Which one would you like?" not in json.dumps(result.messages)
     # ...and the tool-call history is valid for the API: the call, then its result.
     roles = [m["role"] for m in result.messages]
     i = next(i for i, m in enumerate(result.messages) if m.get("tool_calls"))

