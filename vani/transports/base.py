@@ -303,9 +303,10 @@ class BaseOutputTransport(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         if isinstance(frame, EndFrame) and direction is FrameDirection.DOWNSTREAM:
             # Play out everything queued before the EndFrame, then let the base stop us.
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._enqueue(_PlaybackMarker(frame, done))
-            await done
+            if self._playback is not None and not self._playback.done():
+                done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._enqueue(_PlaybackMarker(frame, done))
+                await done
             await super().process_frame(frame, direction)
             await self.push_frame(frame, direction)
             return
