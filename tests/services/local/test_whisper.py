@@ -71,6 +71,7 @@ async def fixture_pairs(name: str) -> list[tuple[str, str]]:
     return [(u["text"], h) for u, h in zip(utterances, texts, strict=True)]
 
 
+@pytest.mark.slow  # real Whisper and Piper: ~15 s
 async def test_whisper_transcribes_the_shipped_fixtures_with_wer_at_most_20_percent() -> None:
     natural = await fixture_pairs("demo") + await fixture_pairs("piper_16k")
     assert wer(natural) <= 0.2, natural
