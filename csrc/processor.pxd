@@ -16,6 +16,7 @@ cdef class ProcessorCore:
     cdef public bint _unit_interrupted
     cdef public bint _unit_in_runner
     cdef public bint _unit_cancel_requested
+    cdef public bint _unit_awaiting
 
     cdef void _deliver_c(self, object frame, object direction) except *
     cdef void _run_inline(self, object frame, object direction, int lane) except *

@@ -167,7 +167,10 @@ cdef class ProcessorCore:
             self._unit_interrupted = True
             if self._unit_in_runner and self._ord_runner is not None:
                 self._unit_cancel_requested = True
-                self._ord_runner.cancel()
+                # A runner that has not started yet must not be cancelled: its coroutine would
+                # end before its cleanup could run. It cancels the call itself when it starts.
+                if self._unit_awaiting:
+                    self._ord_runner.cancel()
 
     cdef void _run_inline(self, object frame, object direction, int lane) except *:
         cdef object aw

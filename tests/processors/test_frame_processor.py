@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from support import Echo, Recorder, Slow
 
-from tests.helpers import Echo, Recorder, Slow
 from vani.errors import ConfigurationError
 from vani.frames import (
     CancelFrame,

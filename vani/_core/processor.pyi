@@ -27,6 +27,7 @@ class ProcessorCore:
     _unit_interrupted: bool
     _unit_in_runner: bool
     _unit_cancel_requested: bool
+    _unit_awaiting: bool
 
     def process_frame(self, frame: Frame, direction: FrameDirection) -> Awaitable[None]: ...
     def push_frame(self, frame: Frame, direction: FrameDirection = ...) -> Awaitable[None]: ...

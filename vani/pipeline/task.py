@@ -186,6 +186,9 @@ class PipelineTask(EventEmitter):
             await self.queue_frame(frame)
 
     def _inject(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, InterruptionFrame):
+            # The task's queue is the head of the pipeline: it obeys the interruption too.
+            self._queue.drop_interruptible()
         if direction is _DOWNSTREAM:
             self._pipeline._deliver(frame, _DOWNSTREAM)
         else:
@@ -333,6 +336,9 @@ class PipelineTask(EventEmitter):
             return
         if isinstance(frame, ErrorFrame):
             self._on_error(frame)
+        elif isinstance(frame, InterruptionFrame):
+            # Broadcast from inside the pipeline: nothing queued here may follow it.
+            self._queue.drop_interruptible()
         elif isinstance(frame, EndTaskFrame):
             self._queue.put_ordered((EndFrame(reason=frame.reason), _DOWNSTREAM), False)
         elif isinstance(frame, CancelTaskFrame):

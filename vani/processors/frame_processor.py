@@ -109,6 +109,25 @@ class _Resume:
                     return
 
 
+def _cancel_unstarted(aw: Awaitable[None]) -> Awaitable[None] | None:
+    """Throw CancelledError into a call that is not being awaited by any task.
+
+    Returns None once the call ended, or an awaitable for the rest of it if the call caught
+    the cancellation and went on awaiting.
+    """
+    it = aw._it if isinstance(aw, _Resume) else aw
+    if not isinstance(it, Coroutine):
+        return None
+    try:
+        value = it.throw(asyncio.CancelledError())
+    except (asyncio.CancelledError, StopIteration):
+        return None
+    except Exception:
+        logger.exception("a call raised while being cancelled by an interruption")
+        return None
+    return _Resume(it, value)
+
+
 class FrameProcessor(ProcessorCore, EventEmitter):
     """Base class of every processor. Subclasses override :meth:`process_frame`.
 
@@ -337,9 +356,8 @@ class FrameProcessor(ProcessorCore, EventEmitter):
         self._ord_runner = runner
         self._unit_in_runner = True
         if self._unit_interrupted:
-            # Interrupted before it even suspended: cancel it at its first await.
+            # Interrupted before it even suspended: the runner cancels it when it starts.
             self._unit_cancel_requested = True
-            runner.cancel()
 
     async def _finish_bypass(
         self, frame: Frame, it: Coroutine[object, None, object], yielded: object
@@ -406,6 +424,16 @@ class FrameProcessor(ProcessorCore, EventEmitter):
                 self._unit_interrupted = False
 
     async def _run_unit(self, system: bool, frame: Frame, aw: Awaitable[None]) -> None:
+        if not system and self._unit_cancel_requested:
+            # Interrupted before this runner got to run it: cancel it now, cleanup included.
+            self._unit_cancel_requested = False
+            resumed = _cancel_unstarted(aw)
+            if resumed is None:
+                self._unit_interrupted = False
+                self._unit_in_runner = False
+                return
+            aw = resumed
+        self._unit_awaiting = True
         try:
             await aw
         except asyncio.CancelledError:
@@ -418,6 +446,7 @@ class FrameProcessor(ProcessorCore, EventEmitter):
         except Exception as exc:
             self._report(exc, frame)
         finally:
+            self._unit_awaiting = False
             if not system:
                 if self._unit_cancel_requested:
                     # The call finished before the cancellation reached it.
