@@ -165,7 +165,7 @@ def test_rss_per_stream_with_200_streams(benchmark) -> None:  # type: ignore[no-
     def measure() -> None:
         out = subprocess.run(
             [sys.executable, "-c", _RSS_SCRIPT, "200", str(SPEECH)],
-            capture_output=True, text=True, check=True, cwd=ROOT,
+            capture_output=True, text=True, check=True,
         )  # fmt: skip
         result.update(json.loads(out.stdout.strip().splitlines()[-1]))
 
