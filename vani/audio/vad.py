@@ -23,7 +23,14 @@ from vani.errors import ConfigurationError
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
-__all__ = ["VADAnalyzer", "VADEvent", "VADParams", "VADProcessor", "VADState"]
+__all__ = [
+    "SileroVADAnalyzer",
+    "VADAnalyzer",
+    "VADEvent",
+    "VADParams",
+    "VADProcessor",
+    "VADState",
+]
 
 
 class VADAnalyzer:
@@ -86,3 +93,7 @@ class VADAnalyzer:
     def reset(self) -> None:
         """Start over at time zero (a new call on the same analyzer)."""
         self._stream.reset()
+
+
+#: Pipecat's name for the same analyzer (there, one model per analyzer; here, one per process).
+SileroVADAnalyzer = VADAnalyzer
