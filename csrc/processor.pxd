@@ -6,6 +6,9 @@ cdef class ProcessorCore:
     cdef public object _prev
     cdef public object _next
     cdef public object _router
+    cdef public object _fwd_down
+    cdef public object _fwd_up
+    cdef public bint _is_router
     cdef public object _observer
     cdef public object _queue
     cdef public object _sys_runner

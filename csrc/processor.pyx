@@ -90,6 +90,8 @@ cdef class ProcessorCore:
         self._prev = None
         self._next = None
         self._router = None
+        self._fwd_down = None
+        self._fwd_up = None
         self._observer = None
         self._queue = None
         self._sys_runner = None
@@ -133,8 +135,15 @@ cdef class ProcessorCore:
         self._deliver_c(frame, direction)
 
     cdef void _deliver_c(self, object frame, object direction) except *:
-        if self._router is not None:
-            self._router(frame, direction)
+        cdef object fwd
+        if self._is_router:
+            # Pipelines and their edges add no lane: hand the frame on, in C when the next
+            # hop is known (a processor), else through the Python router.
+            fwd = self._fwd_down if direction is _DOWNSTREAM else self._fwd_up
+            if fwd is not None:
+                (<ProcessorCore>fwd)._deliver_c(frame, direction)
+            elif self._router is not None:
+                self._router(frame, direction)
             return
         if frame.kind is _SYSTEM:
             if isinstance(frame, _InterruptionFrame):

@@ -138,3 +138,23 @@ async def test_observers_see_every_push_and_never_block_the_pipeline() -> None:
     await asyncio.wait_for(run, 10)
     texts = [d for d in seen if isinstance(d.frame, TextFrame) and d.source is a]
     assert len(texts) == 20 and all(d.destination is b for d in texts)
+
+
+async def test_an_observer_added_while_running_sees_later_pushes() -> None:
+    seen: list[Frame] = []
+
+    class Collect(BaseObserver):
+        async def on_push_frame(self, data: FramePushed) -> None:
+            seen.append(data.frame)
+
+    sink = Recorder()
+    task = PipelineTask(Pipeline([Echo(), sink]))
+    run = asyncio.create_task(PipelineRunner(handle_sigint=False).run(task))
+    await task.queue_frame(TextFrame(text="before"))
+    await sink.wait_for(TextFrame, 1)
+    task.add_observer(Collect())
+    late = TextFrame(text="after")
+    await task.queue_frames([late, EndFrame()])
+    await asyncio.wait_for(run, 10)
+    assert late in seen
+    assert all(getattr(f, "text", None) != "before" for f in seen)

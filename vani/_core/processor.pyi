@@ -17,6 +17,9 @@ class ProcessorCore:
     _prev: ProcessorCore | None
     _next: ProcessorCore | None
     _router: Any
+    _fwd_down: ProcessorCore | None
+    _fwd_up: ProcessorCore | None
+    _is_router: bool
     _observer: Any
     _queue: FrameQueue[tuple[Frame, FrameDirection]] | None
     _sys_runner: Any

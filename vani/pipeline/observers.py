@@ -52,6 +52,13 @@ class ObserverDispatcher:
         self._dropped = 0
         self._closing = False
 
+    def add(self, observer: BaseObserver) -> None:
+        self._observers.append(observer)
+
+    def remove(self, observer: BaseObserver) -> None:
+        if observer in self._observers:
+            self._observers.remove(observer)
+
     def frame_pushed(self, source: FrameProcessor, frame: Frame, direction: FrameDirection) -> None:
         dest = source.next if direction is FrameDirection.DOWNSTREAM else source.previous
         if len(self._pending) >= self.MAX_PENDING:
@@ -87,7 +94,7 @@ class ObserverDispatcher:
             self._wakeup.clear()
             while self._pending:
                 data = self._pending.popleft()
-                for observer in self._observers:
+                for observer in tuple(self._observers):
                     try:
                         await observer.on_push_frame(data)
                     except Exception:

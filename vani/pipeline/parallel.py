@@ -46,6 +46,7 @@ class ParallelPipeline(FrameProcessor):
                 )
         self._branches = [_Branch(self, b) for b in branches]
         self._counts: OrderedDict[tuple[int, FrameDirection], int] = OrderedDict()
+        self._is_router = True
         self._router = self._route
 
     def processors_tree(self) -> list[FrameProcessor]:

@@ -23,10 +23,12 @@ class PipelineEdge(FrameProcessor):
     def __init__(self, owner: Pipeline, direction: FrameDirection) -> None:
         super().__init__(name=f"{owner.name}::{'sink' if direction is _DOWNSTREAM else 'source'}")
         self._owner = owner
-        self._router = self._route
-
-    def _route(self, frame: Frame, direction: FrameDirection) -> None:
-        self._owner._leave(frame, direction)
+        self._is_router = True
+        # Plain pipelines hand frames straight to their neighbour (``_fwd_*``, set when the
+        # pipeline is linked); pipelines that merge outputs (parallel branches) route through
+        # ``_leave``.
+        if type(owner)._leave is not Pipeline._leave:
+            self._router = owner._leave
 
 
 class Pipeline(FrameProcessor):
@@ -51,7 +53,14 @@ class Pipeline(FrameProcessor):
         self._first: FrameProcessor = chain[1]
         self._last: FrameProcessor = chain[-2]
         # A pipeline adds no lane of its own: frames given to it go straight to its ends.
-        self._router = self._route
+        self._is_router = True
+        self._fwd_down = self._first
+        self._fwd_up = self._last
+
+    def _linked(self) -> None:
+        if type(self)._leave is Pipeline._leave:
+            self._sink._fwd_down = self._next
+            self._source._fwd_up = self._prev
 
     @property
     def processors(self) -> list[FrameProcessor]:
@@ -63,12 +72,6 @@ class Pipeline(FrameProcessor):
         for p in self._processors:
             out.extend(p.processors_tree())
         return out
-
-    def _route(self, frame: Frame, direction: FrameDirection) -> None:
-        if direction is _DOWNSTREAM:
-            self._first._deliver(frame, direction)
-        else:
-            self._last._deliver(frame, direction)
 
     def _leave(self, frame: Frame, direction: FrameDirection) -> None:
         target = self._next if direction is _DOWNSTREAM else self._prev

@@ -53,6 +53,20 @@ logger = logging.getLogger(__name__)
 _DOWNSTREAM = FrameDirection.DOWNSTREAM
 _UPSTREAM = FrameDirection.UPSTREAM
 _SYSTEM = FrameKind.SYSTEM
+_DATA = FrameKind.DATA
+_FINAL_FRAMES = (EndFrame, StopFrame, CancelFrame)
+
+
+def _all_subclasses(types: tuple[type[Frame], ...]) -> set[type[Frame]]:
+    out: set[type[Frame]] = set()
+    stack = list(types)
+    while stack:
+        t = stack.pop()
+        if t not in out:
+            out.add(t)
+            stack.extend(t.__subclasses__())
+    return out
+
 
 # Frames that count as conversation activity for the idle timeout.
 DEFAULT_IDLE_FRAMES: tuple[type[Frame], ...] = (
@@ -87,11 +101,8 @@ class _TaskEdge(FrameProcessor):
 
     def __init__(self, task: PipelineTask, name: str) -> None:
         super().__init__(name=name)
-        self._task = task
-        self._router = self._route
-
-    def _route(self, frame: Frame, direction: FrameDirection) -> None:
-        self._task._frame_out(frame, direction)
+        self._is_router = True
+        self._router = task._frame_out
 
 
 class PipelineTask(EventEmitter):
@@ -116,6 +127,11 @@ class PipelineTask(EventEmitter):
         self._observers = list(observers or ())
         self._idle_timeout_secs = idle_timeout_secs
         self._idle_frames = idle_timeout_frames
+        self._idle_data_types = frozenset(
+            t
+            for t in _all_subclasses(idle_timeout_frames)
+            if getattr(t, "kind", None) is FrameKind.DATA
+        )
         self._cancel_on_idle_timeout = cancel_on_idle_timeout
         self._cancel_timeout_secs = cancel_timeout_secs
         self._source = _TaskEdge(self, f"{self._name}::source")
@@ -206,6 +222,27 @@ class PipelineTask(EventEmitter):
         # A processor that swallows the CancelFrame must not keep the call alive.
         self._finish(frame)
 
+    def add_observer(self, observer: BaseObserver) -> None:
+        """Attach ``observer``; it sees every push from now on (also while the task runs)."""
+        self._observers.append(observer)
+        if self._dispatcher is not None:
+            self._dispatcher.add(observer)
+        elif self._state in ("starting", "running"):
+            self._attach_observers()
+
+    def remove_observer(self, observer: BaseObserver) -> None:
+        """Detach ``observer`` (pushes already recorded may still reach it)."""
+        if observer in self._observers:
+            self._observers.remove(observer)
+        if self._dispatcher is not None:
+            self._dispatcher.remove(observer)
+
+    def _attach_observers(self) -> None:
+        self._dispatcher = ObserverDispatcher(self._observers)
+        for proc in self._processors():
+            proc._observer = self._dispatcher
+        self._dispatcher.start()
+
     def pending_frames(self) -> int:
         """Frames queued in the task that the pipeline has not taken yet."""
         return len(self._queue)
@@ -221,10 +258,7 @@ class PipelineTask(EventEmitter):
         self._started = loop.create_future()
         self._finished = loop.create_future()
         if self._observers:
-            self._dispatcher = ObserverDispatcher(self._observers)
-            for proc in self._processors():
-                proc._observer = self._dispatcher
-            self._dispatcher.start()
+            self._attach_observers()
         try:
             params = self._params
             start = StartFrame(
@@ -321,13 +355,18 @@ class PipelineTask(EventEmitter):
     # -- frames leaving the pipeline ----------------------------------------------------------
 
     def _frame_out(self, frame: Frame, direction: FrameDirection) -> None:
+        if frame.kind is _DATA:
+            # The hot path (audio, text): nothing to do but note conversation activity.
+            if type(frame) in self._idle_data_types:
+                self._touch()
+            return
         if isinstance(frame, self._idle_frames):
             self._touch()
         if direction is _DOWNSTREAM:
             if isinstance(frame, StartFrame):
                 if self._started is not None and not self._started.done():
                     self._started.set_result(None)
-            elif isinstance(frame, EndFrame | StopFrame | CancelFrame):
+            elif isinstance(frame, _FINAL_FRAMES):
                 self._finish(frame)
             elif isinstance(frame, HeartbeatFrame):
                 self._heartbeat_latency_ns = time.monotonic_ns() - frame.timestamp

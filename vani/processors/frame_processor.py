@@ -184,6 +184,11 @@ class FrameProcessor(ProcessorCore, EventEmitter):
         """Make ``processor`` the next one downstream (and this one its previous)."""
         self._next = processor
         processor._prev = self
+        self._linked()
+        processor._linked()
+
+    def _linked(self) -> None:
+        """Called after this processor's neighbours changed (pipelines rewire their edges)."""
 
     def processors_tree(self) -> list[FrameProcessor]:
         """This processor and every processor nested inside it (pipelines override this)."""
