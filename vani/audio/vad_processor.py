@@ -55,9 +55,9 @@ class VADProcessor(FrameProcessor):
     per kind of problem, and the session carries on.
 
     Inference is shared: the windows of every VADProcessor (and VADAnalyzer) on the event loop
-    are batched into one model run (on a worker thread when the process has more than one CPU),
-    so a session costs kilobytes. ``vad_analyzer`` is accepted for Pipecat's spelling,
-    ``VADProcessor(vad_analyzer=SileroVADAnalyzer(params=...))``: only its ``params`` are used.
+    are batched into shared model runs, so a session costs kilobytes. ``vad_analyzer`` is
+    accepted for Pipecat's spelling, ``VADProcessor(vad_analyzer=SileroVADAnalyzer(params=...))``:
+    only its ``params`` are used.
     """
 
     def __init__(
