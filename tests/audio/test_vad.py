@@ -183,10 +183,8 @@ def test_analyzer_reset_starts_again_at_time_zero() -> None:
 
 def test_importing_vani_audio_vad_does_not_import_onnxruntime() -> None:
     code = "import sys, vani.audio.vad; print('onnxruntime' in sys.modules)"
-    root = Path(__file__).resolve().parents[2]
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
-    )
+    # Same environment as this test (PYTHONPATH or the installed wheel), same working directory.
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vani.audio.vad import VADParams, VADProcessor
+from vani.audio.vad import SileroVADAnalyzer, VADParams, VADProcessor
 from vani.errors import ConfigurationError
 from vani.frames import (
     ErrorFrame,
@@ -161,3 +161,16 @@ async def test_48_khz_input_is_resampled_and_finds_the_same_turns() -> None:
 def test_vad_processor_rejects_an_input_rate_it_cannot_take() -> None:
     with pytest.raises(ConfigurationError, match="got 11025"):
         VADProcessor(sample_rate=11025)
+
+
+async def test_pipecat_spelling_takes_the_params_of_the_analyzer() -> None:
+    pcm, sr, _truth = _speech("16k")
+    # stop_secs longer than the 1.2 s gap: the two utterances make one turn (and one more
+    # second of silence lets it end).
+    params = VADParams(stop_secs=1.5)
+    down, _ = await run_test(
+        VADProcessor(vad_analyzer=SileroVADAnalyzer(params=params)),
+        frames_to_send=_frames(pcm + bytes(2 * sr), sr),
+    )
+    stops = [f for f in down if isinstance(f, VADUserStoppedSpeakingFrame)]
+    assert [f.stop_secs for f in stops] == [1.5]

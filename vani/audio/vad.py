@@ -23,17 +23,25 @@ from vani.errors import ConfigurationError
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
-__all__ = ["VADAnalyzer", "VADEvent", "VADParams", "VADProcessor", "VADState"]
+__all__ = [
+    "SileroVADAnalyzer",
+    "VADAnalyzer",
+    "VADEvent",
+    "VADParams",
+    "VADProcessor",
+    "VADState",
+]
 
 
 class VADAnalyzer:
     """Silero VAD over one stream of 16-bit mono PCM at 8 or 16 kHz, for use without a pipeline.
 
-    ``await analyze(pcm)`` runs the stream's ready windows through the shared, batched model (off
-    the event loop) and returns every transition they caused; ``analyze_sync(pcm)`` does the same
-    on the calling thread, one inference per window. PCM may be split anywhere, even inside a
-    sample. Events carry the stream time of their edge (``timestamp``, seconds since the first
-    byte). Not safe for concurrent calls on one analyzer; use one analyzer per stream.
+    ``await analyze(pcm)`` runs the stream's ready windows through the shared model, batched
+    with those of every other stream on the loop, and returns every transition they caused;
+    ``analyze_sync(pcm)`` does the same at once, one inference per window. PCM may be split
+    anywhere, even inside a sample. Events carry the stream time of their edge (``timestamp``,
+    seconds since the first byte). Not safe for concurrent calls on one analyzer; use one
+    analyzer per stream.
     """
 
     def __init__(
@@ -86,3 +94,7 @@ class VADAnalyzer:
     def reset(self) -> None:
         """Start over at time zero (a new call on the same analyzer)."""
         self._stream.reset()
+
+
+#: Pipecat's name for the same analyzer (there, one model per analyzer; here, one per process).
+SileroVADAnalyzer = VADAnalyzer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 from vani._core.vad import VADEvent
 from vani.audio.resample import StreamResampler
@@ -31,6 +32,11 @@ logger = logging.getLogger(__name__)
 RESAMPLED_RATES = (22050, 24000, 32000, 44100, 48000)
 
 
+class _HasVADParams(Protocol):
+    @property
+    def params(self) -> VADParams: ...
+
+
 class VADProcessor(FrameProcessor):
     """Detects the user's speech in ``InputAudioRawFrame``s and announces its edges.
 
@@ -49,8 +55,9 @@ class VADProcessor(FrameProcessor):
     per kind of problem, and the session carries on.
 
     Inference is shared: the windows of every VADProcessor (and VADAnalyzer) on the event loop
-    are batched into one model run on a worker thread, so a session costs kilobytes and the loop
-    never blocks on the model.
+    are batched into shared model runs, so a session costs kilobytes. ``vad_analyzer`` is
+    accepted for Pipecat's spelling, ``VADProcessor(vad_analyzer=SileroVADAnalyzer(params=...))``:
+    only its ``params`` are used.
     """
 
     def __init__(
@@ -58,9 +65,12 @@ class VADProcessor(FrameProcessor):
         *,
         params: VADParams | None = None,
         sample_rate: int | None = None,
+        vad_analyzer: _HasVADParams | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        if params is None and vad_analyzer is not None:
+            params = vad_analyzer.params
         if sample_rate is not None and sample_rate not in (8000, 16000, *RESAMPLED_RATES):
             raise ConfigurationError(
                 f"expected an input sample rate among 8000, 16000, 22050, 24000, 32000, 44100"
