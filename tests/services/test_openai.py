@@ -524,3 +524,82 @@ async def test_uninterruptible_data_handler_finishes_into_context_without_runnin
     for request in server.requests:
         assert b"SECRET-RECEIPT-42" not in request.raw_body
     assert s.down.of(FunctionCallInProgressFrame)[0].cancel_on_interruption is False  # type: ignore[attr-defined]
+
+
+async def test_interruption_while_tool_calls_stream_never_starts_them(
+    server: FakeOpenAIServer,
+) -> None:
+    server.enqueue(StreamResponse([*tool_call("call_h", "hang_up", "{}"), Pause(5)]))
+    llm = make_llm(server)
+    called: list[str] = []
+
+    async def hang_up(params: FunctionCallParams) -> str:
+        called.append(params.tool_call_id)
+        return "hung up"
+
+    llm.register_function("hang_up", hang_up)
+    context = user_context(tools=[{"type": "function", "function": {"name": "hang_up"}}])
+    async with Session([llm]) as s:
+        await s.send(LLMContextFrame(context=context))
+        await server.wait_for_requests(1)
+        await asyncio.sleep(0.05)
+        await s.send(InterruptionFrame())
+        await asyncio.sleep(0.05)
+    assert called == [] and not s.down.of(FunctionCallsStartedFrame)
+    assert [m["role"] for m in context.messages] == ["user"]
+
+
+@pytest.mark.parametrize("kind", ["simple", "data"])
+async def test_interrupted_tool_of_either_kind_is_cancelled_without_side_effects(
+    server: FakeOpenAIServer, kind: str
+) -> None:
+    server.enqueue(StreamResponse(tool_call("call_k", "book", "{}")))
+    llm = make_llm(server)
+    started = asyncio.Event()
+    effects: list[str] = []
+
+    async def book(params: FunctionCallParams) -> str | ToolResult:
+        started.set()
+        await asyncio.sleep(5)
+        effects.append("booked")
+        return "booked" if kind == "simple" else ToolResult(summary="booked", data={"id": 1})
+
+    llm.register_function("book", book)
+    context = user_context(tools=[{"type": "function", "function": {"name": "book"}}])
+    async with Session([llm]) as s:
+        await s.send(LLMContextFrame(context=context))
+        await asyncio.wait_for(started.wait(), 5)
+        await s.send(InterruptionFrame())
+        await s.down.wait_for(FunctionCallCancelFrame)
+    assert effects == [] and not s.down.of(FunctionCallDataFrame | FunctionCallResultFrame)
+    assert "cancelled" in str(context.messages[-1]["content"])
+
+
+async def test_403_is_fatal(server: FakeOpenAIServer) -> None:
+    server.enqueue(error_response(403))
+    llm = make_llm(server)
+    async with Session([llm]) as s:
+        await s.send(LLMContextFrame(context=user_context()))
+        await s.up.wait_until(lambda: bool(s.errors))
+    assert [e.fatal for e in s.errors] == [True]
+    assert "403" in s.errors[0].error
+
+
+async def test_unreachable_server_is_a_non_fatal_error_and_the_response_ends() -> None:
+    async with FakeOpenAIServer() as gone:
+        base_url = gone.base_url  # a port nobody listens on once closed
+    llm = OpenAILLMService(api_key="sk", base_url=base_url, max_retries=0)
+    async with Session([llm]) as s:
+        await s.send(LLMContextFrame(context=user_context()))
+        await s.down.wait_for(LLMFullResponseEndFrame)
+    assert [e.fatal for e in s.errors] == [False]
+    assert "could not reach" in s.errors[0].error
+
+
+async def test_run_inference_streams_out_of_band(server: FakeOpenAIServer) -> None:
+    server.enqueue(text_response("Sum", "mary"))
+    llm = make_llm(server)
+    context = user_context(tools=[TIME_TOOL])
+    assert await llm.run_inference(context) == "Summary"
+    assert server.chat_requests[0].body["tool_choice"] == "none"  # type: ignore[index]
+    assert len(context.messages) == 1

@@ -19,6 +19,9 @@ Usage::
         server.enqueue(text_response("Hello", " there"))
         client = openai.AsyncOpenAI(api_key="sk-test", base_url=server.base_url)
 
+The script types live in :mod:`vani.testing.openai_script` and the request checks in
+:mod:`vani.testing.openai_rules`; both are re-exported here.
+
 Not thread-safe: use it from the event loop that started it.
 """
 
@@ -29,13 +32,34 @@ import contextlib
 import itertools
 import json
 import logging
-import re
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeAlias
 
 from vani.frames import JSONObject, JSONValue
+from vani.testing.openai_rules import check_chat_request, check_messages
+from vani.testing.openai_script import (
+    Chunk,
+    Disconnect,
+    Done,
+    ErrorEvent,
+    ErrorResponse,
+    Finish,
+    Pause,
+    Raw,
+    Response,
+    StreamPart,
+    StreamResponse,
+    Text,
+    ToolCallFragment,
+    Usage,
+    completion_object,
+    error_response,
+    stream_events,
+    text_response,
+    tool_call,
+)
 
 __all__ = [
     "Chunk",
@@ -62,296 +86,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-# ---------------------------------------------------------------------------------------------
-# Script
-
-
-@dataclass(frozen=True, slots=True)
-class Text:
-    """One ``delta.content`` chunk."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallFragment:
-    """One ``delta.tool_calls`` entry; fields left ``None`` are omitted from the chunk."""
-
-    index: int
-    id: str | None = None
-    name: str | None = None
-    arguments: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Pause:
-    """Wait this many seconds before the next part (the server notices a hang-up meanwhile)."""
-
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class Raw:
-    """Bytes written as they are: comments, ``event:`` lines, truncated or invalid JSON."""
-
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorEvent:
-    """A ``data: {"error": {...}}`` event in the middle of a 200 stream."""
-
-    message: str = "The server had an error while processing your request."
-    type: str = "server_error"
-    code: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Finish:
-    """A chunk with an empty delta and this ``finish_reason``."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """A usage chunk (``choices: []``), as sent when ``stream_options.include_usage`` is set."""
-
-    prompt_tokens: int = 10
-    completion_tokens: int = 5
-    cached_tokens: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """A whole chunk object written as one event (for shapes the other parts don't cover)."""
-
-    data: JSONObject
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    """``data: [DONE]``."""
-
-
-@dataclass(frozen=True, slots=True)
-class Disconnect:
-    """Drop the connection at once, without ``[DONE]`` or the end of the chunked body."""
-
-
-StreamPart: TypeAlias = (
-    Text | ToolCallFragment | Pause | Raw | ErrorEvent | Finish | Usage | Chunk | Done | Disconnect
-)
-
-
-@dataclass(frozen=True, slots=True)
-class StreamResponse:
-    """A 200 ``text/event-stream`` response.
-
-    ``finish``: ``"auto"`` appends ``Finish("tool_calls")`` when the parts hold a tool call and
-    ``Finish("stop")`` otherwise; ``None`` sends no finish chunk; ignored when the parts already
-    hold a :class:`Finish`. ``usage``: ``"auto"`` appends a :class:`Usage` chunk when the request
-    asked for ``include_usage``. ``done`` appends ``[DONE]``. These endings are skipped when the
-    parts hold a :class:`Disconnect`. ``role_chunk`` sends a first chunk carrying only the role.
-    ``crlf`` ends lines with CRLF; ``write_size`` splits the byte stream into writes of that many
-    bytes (anywhere, even inside a UTF-8 character); ``coalesce`` joins all events between pauses
-    into one write. ``headers_delay`` waits before the status line is sent (seconds).
-    """
-
-    parts: Sequence[StreamPart] = ()
-    finish: str | None = "auto"
-    usage: Usage | Literal["auto"] | None = "auto"
-    done: bool = True
-    role_chunk: bool = True
-    usage_null_field: bool = True
-    obfuscation: bool = False
-    crlf: bool = False
-    write_size: int | None = None
-    coalesce: bool = False
-    headers_delay: float = 0.0
-    model: str = "gpt-4o-mini-2024-07-18"
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorResponse:
-    """A non-200 response. ``body`` is JSON (dict), raw bytes (HTML, empty) or ``None``."""
-
-    status: int
-    body: JSONObject | bytes | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    content_type: str = "application/json"
-    headers_delay: float = 0.0
-
-
-Response: TypeAlias = StreamResponse | ErrorResponse
-
-
-def text_response(*tokens: str, **options: object) -> StreamResponse:
-    """A stream of these text tokens (``options`` as for :class:`StreamResponse`)."""
-    return StreamResponse([Text(t) for t in tokens], **options)  # type: ignore[arg-type]
-
-
-def tool_call(
-    call_id: str, name: str, arguments: str, *, index: int = 0, split: int | None = None
-) -> list[ToolCallFragment]:
-    """Fragments of one tool call as the API streams them: a head with ``id``, ``name`` and
-    ``arguments: ""``, then ``arguments`` in pieces of ``split`` characters (one piece if None)."""
-    fragments = [ToolCallFragment(index, call_id, name, "")]
-    step = split or max(1, len(arguments))
-    for start in range(0, len(arguments), step):
-        fragments.append(ToolCallFragment(index, arguments=arguments[start : start + step]))
-    return fragments
-
-
-_DEFAULT_ERRORS: dict[int, tuple[str, str, str | None]] = {
-    400: ("invalid_request_error", "Bad request.", None),
-    401: ("invalid_request_error", "Incorrect API key provided: sk-test.", "invalid_api_key"),
-    403: ("invalid_request_error", "You are not allowed to use this model.", None),
-    404: ("invalid_request_error", "The model `x` does not exist.", "model_not_found"),
-    429: ("tokens", "Rate limit reached. Please try again in 1s.", "rate_limit_exceeded"),
-    500: ("server_error", "The server had an error while processing your request.", None),
-    502: ("server_error", "Bad gateway.", None),
-    503: ("server_error", "The engine is currently overloaded.", None),
-}
-
-
-def error_response(
-    status: int,
-    *,
-    message: str | None = None,
-    type: str | None = None,
-    code: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> ErrorResponse:
-    """An API error with the usual ``{"error": {message, type, param, code}}`` body."""
-    d_type, d_message, d_code = _DEFAULT_ERRORS.get(status, ("api_error", "Error.", None))
-    body: JSONObject = {
-        "error": {
-            "message": message if message is not None else d_message,
-            "type": type if type is not None else d_type,
-            "param": None,
-            "code": code if code is not None else d_code,
-        }
-    }
-    return ErrorResponse(status, body, dict(headers or {}))
-
-
-# ---------------------------------------------------------------------------------------------
-# Request validation (the rules the real API enforces that a client can get wrong)
-
-_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
-_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-
-
-def _is_text_content(value: JSONValue) -> bool:
-    if isinstance(value, str):
-        return True
-    return isinstance(value, list) and all(isinstance(p, dict) for p in value)
-
-
-def check_messages(messages: JSONValue) -> str | None:
-    """The error message the real API gives for this history, or None if it is valid.
-
-    Checks roles, content types, the shape of ``tool_calls`` (``arguments`` must be a string)
-    and the tool-message order: an assistant message with ``tool_calls`` must be followed by
-    one tool message per id before any other message, and a tool message must answer a pending
-    id of the assistant message just before it.
-    """
-    if not isinstance(messages, list) or not messages:
-        return "Invalid 'messages': expected a non-empty array."
-    pending: set[str] = set()
-    pending_at = -1
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict):
-            return f"Invalid type for 'messages[{i}]': expected an object."
-        role = message.get("role")
-        if role not in _ROLES:
-            return f"Invalid value for 'messages[{i}].role': {role!r}."
-        if pending and role != "tool":
-            return (
-                "An assistant message with 'tool_calls' must be followed by tool messages"
-                " responding to each 'tool_call_id'. The following tool_call_ids did not have"
-                f" response messages: {', '.join(sorted(pending))}"
-                f" (messages[{pending_at}])"
-            )
-        content = message.get("content")
-        if role == "tool":
-            call_id = message.get("tool_call_id")
-            if not isinstance(call_id, str) or call_id not in pending:
-                return (
-                    "Invalid parameter: messages with role 'tool' must be a response to a"
-                    f" preceeding message with 'tool_calls' (messages[{i}])."
-                )
-            pending.discard(call_id)
-            if not _is_text_content(content):
-                return f"Invalid type for 'messages[{i}].content': expected a string."
-        elif role == "assistant":
-            tool_calls = message.get("tool_calls")
-            if tool_calls is None:
-                if not _is_text_content(content):
-                    return f"Invalid 'messages[{i}]': content is required without tool_calls."
-                continue
-            if content is not None and not _is_text_content(content):
-                return f"Invalid type for 'messages[{i}].content'."
-            if not isinstance(tool_calls, list) or not tool_calls:
-                return f"Invalid 'messages[{i}].tool_calls': expected a non-empty array."
-            ids: set[str] = set()
-            for j, call in enumerate(tool_calls):
-                where = f"messages[{i}].tool_calls[{j}]"
-                if not isinstance(call, dict) or call.get("type") != "function":
-                    return f"Invalid value for '{where}.type': expected 'function'."
-                call_id = call.get("id")
-                function = call.get("function")
-                if not isinstance(call_id, str) or not call_id or call_id in ids:
-                    return f"Invalid value for '{where}.id': expected a unique string."
-                if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-                    return f"Missing required parameter: '{where}.function.name'."
-                if not isinstance(function.get("arguments"), str):
-                    return (
-                        f"Invalid type for '{where}.function.arguments': expected a string,"
-                        " but got an object instead."
-                    )
-                ids.add(call_id)
-            pending, pending_at = ids, i
-        elif not _is_text_content(content):
-            return f"Invalid type for 'messages[{i}].content': expected a string or an array."
-    if pending:
-        return (
-            "An assistant message with 'tool_calls' must be followed by tool messages"
-            " responding to each 'tool_call_id'. The following tool_call_ids did not have"
-            f" response messages: {', '.join(sorted(pending))} (messages[{pending_at}])"
-        )
-    return None
-
-
-def check_chat_request(body: JSONValue) -> str | None:
-    """The 400 message for this Chat Completions request body, or None if it is acceptable."""
-    if not isinstance(body, dict):
-        return "We could not parse the JSON body of your request."
-    if not isinstance(body.get("model"), str):
-        return "Missing required parameter: 'model'."
-    error = check_messages(body.get("messages"))
-    if error is not None:
-        return error
-    tools = body.get("tools")
-    if tools is not None:
-        if not isinstance(tools, list):
-            return "Invalid type for 'tools': expected an array."
-        for j, tool in enumerate(tools):
-            function = tool.get("function") if isinstance(tool, dict) else None
-            if not isinstance(tool, dict) or tool.get("type") != "function":
-                return f"Invalid value for 'tools[{j}].type': expected 'function'."
-            name = function.get("name") if isinstance(function, dict) else None
-            if not isinstance(name, str) or not _NAME_RE.match(name):
-                return f"Invalid 'tools[{j}].function.name': string does not match pattern."
-    if body.get("tool_choice") is not None and not tools:
-        return (
-            "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools'"
-            " are specified."
-        )
-    return None
-
 
 # ---------------------------------------------------------------------------------------------
 # Recording
@@ -440,7 +174,10 @@ class _Connection:
 
         async def watch() -> None:
             while True:
-                data = await self.reader.read(65536)
+                try:
+                    data = await self.reader.read(65536)
+                except ConnectionError:
+                    data = b""
                 if not data:
                     self.closed.set()
                     return
@@ -451,7 +188,7 @@ class _Connection:
     async def unwatch(self) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._watcher
             self._watcher = None
 
@@ -647,7 +384,7 @@ class FakeOpenAIServer:
         body = request.body if isinstance(request.body, dict) else {}
         if body.get("stream") is not True:
             return await self._write_error(
-                connection, request, ErrorResponse(200, _completion_object(response))
+                connection, request, ErrorResponse(200, completion_object(response))
             )
         connection.watch()
         try:
@@ -688,7 +425,7 @@ class FakeOpenAIServer:
                 if response.write_size and self.split_delay:
                     await connection.pause(self.split_delay)
 
-        for item in _events(response, body):
+        for item in stream_events(response, body):
             if isinstance(item, Pause):
                 await flush()
                 await connection.pause(item.seconds)
@@ -709,128 +446,3 @@ class FakeOpenAIServer:
         except _Disconnected:
             return False
         return True
-
-
-def _completion_object(response: StreamResponse) -> JSONObject:
-    """A non-streamed ``chat.completion`` carrying the same text and tool calls."""
-    text = "".join(p.text for p in response.parts if isinstance(p, Text))
-    calls: dict[int, dict[str, str]] = {}
-    for p in response.parts:
-        if isinstance(p, ToolCallFragment):
-            call = calls.setdefault(p.index, {"id": "", "name": "", "arguments": ""})
-            call["id"] = p.id or call["id"]
-            call["name"] = p.name or call["name"]
-            call["arguments"] += p.arguments or ""
-    message: JSONObject = {"role": "assistant", "content": text or None}
-    if calls:
-        message["tool_calls"] = [
-            {
-                "id": c["id"],
-                "type": "function",
-                "function": {"name": c["name"], "arguments": c["arguments"]},
-            }
-            for c in calls.values()
-        ]
-    return {
-        "id": "chatcmpl-fake",
-        "object": "chat.completion",
-        "created": 1767225600,
-        "model": response.model,
-        "choices": [
-            {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
-        ],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-    }
-
-
-def _events(response: StreamResponse, body: JSONObject) -> Iterator[bytes | Pause | Disconnect]:
-    """The response as SSE event bytes, pauses and disconnects, endings appended."""
-    eol = b"\r\n" if response.crlf else b"\n"
-    envelope: JSONObject = {
-        "id": "chatcmpl-fake1",
-        "object": "chat.completion.chunk",
-        "created": 1767225600,
-        "model": response.model,
-        "system_fingerprint": "fp_fake",
-        "service_tier": "default",
-    }
-
-    def event(payload: str) -> bytes:
-        return b"data: " + payload.encode() + eol + eol
-
-    def chunk(delta: JSONObject | None, finish: str | None = None) -> bytes:
-        data: JSONObject = dict(envelope)
-        data["choices"] = [
-            {"index": 0, "delta": delta or {}, "logprobs": None, "finish_reason": finish}
-        ]
-        if response.usage_null_field:
-            data["usage"] = None
-        if response.obfuscation:
-            data["obfuscation"] = "Qx9"
-        return event(json.dumps(data, ensure_ascii=False))
-
-    parts = list(response.parts)
-    stream_options = body.get("stream_options")
-    include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
-    if not any(isinstance(p, Disconnect) for p in parts):
-        if response.finish is not None and not any(isinstance(p, Finish) for p in parts):
-            has_tools = any(isinstance(p, ToolCallFragment) for p in parts)
-            parts.append(
-                Finish(
-                    response.finish
-                    if response.finish != "auto"
-                    else ("tool_calls" if has_tools else "stop")
-                )
-            )
-        if response.usage == "auto":
-            if include_usage and not any(isinstance(p, Usage) for p in parts):
-                count = sum(isinstance(p, Text | ToolCallFragment) for p in parts)
-                parts.append(Usage(prompt_tokens=10, completion_tokens=count))
-        elif response.usage is not None:
-            parts.append(response.usage)
-        if response.done and not any(isinstance(p, Done) for p in parts):
-            parts.append(Done())
-
-    if response.role_chunk:
-        yield chunk({"role": "assistant", "content": "", "refusal": None})
-    for part in parts:
-        if isinstance(part, Text):
-            yield chunk({"content": part.text})
-        elif isinstance(part, ToolCallFragment):
-            fragment: JSONObject = {"index": part.index}
-            if part.id is not None:
-                fragment["id"] = part.id
-                fragment["type"] = "function"
-            function: JSONObject = {}
-            if part.name is not None:
-                function["name"] = part.name
-            if part.arguments is not None:
-                function["arguments"] = part.arguments
-            if function:
-                fragment["function"] = function
-            yield chunk({"tool_calls": [fragment]})
-        elif isinstance(part, Finish):
-            yield chunk({}, part.reason)
-        elif isinstance(part, Usage):
-            usage: JSONObject = {
-                "prompt_tokens": part.prompt_tokens,
-                "completion_tokens": part.completion_tokens,
-                "total_tokens": part.prompt_tokens + part.completion_tokens,
-            }
-            if part.cached_tokens is not None:
-                usage["prompt_tokens_details"] = {"cached_tokens": part.cached_tokens}
-            data = dict(envelope)
-            data["choices"] = []
-            data["usage"] = usage
-            yield event(json.dumps(data))
-        elif isinstance(part, ErrorEvent):
-            error = {"message": part.message, "type": part.type, "param": None, "code": part.code}
-            yield event(json.dumps({"error": error}))
-        elif isinstance(part, Chunk):
-            yield event(json.dumps(part.data, ensure_ascii=False))
-        elif isinstance(part, Raw):
-            yield part.data
-        elif isinstance(part, Done):
-            yield event("[DONE]")
-        else:
-            yield part

@@ -41,6 +41,10 @@ class FakeSpeaker(FrameProcessor):
             await self.push_frame(frame, direction)
 
 
+#: What the VAD processor does upstream in a real pipeline: interrupt when the user starts.
+BARGE_IN: dict[str, object] = {"interrupt_on_user_speech": True}
+
+
 def system() -> LLMContext:
     return LLMContext(messages=[{"role": "system", "content": "Be brief."}])
 
@@ -54,7 +58,7 @@ async def say(s: Session, *texts: str) -> None:
 
 async def test_transcripts_of_a_turn_become_one_user_message_and_run_the_llm() -> None:
     context = system()
-    pair = LLMContextAggregatorPair(context)
+    pair = LLMContextAggregatorPair(context, user_kwargs=BARGE_IN)
     llm = ScriptedLLMService(["Hello!"])
     async with Session([pair.user(), llm, pair.assistant()]) as s:
         await say(s, "hello", "there")
@@ -69,7 +73,9 @@ async def test_transcripts_of_a_turn_become_one_user_message_and_run_the_llm() -
 
 async def test_a_transcript_arriving_after_the_user_stopped_still_runs_the_llm() -> None:
     context = system()
-    pair = LLMContextAggregatorPair(context, user_kwargs={"aggregation_timeout_secs": 0.02})
+    pair = LLMContextAggregatorPair(
+        context, user_kwargs={**BARGE_IN, "aggregation_timeout_secs": 0.02}
+    )
     llm = ScriptedLLMService(["Late but heard."])
     async with Session([pair.user(), llm, pair.assistant()]) as s:
         await s.send(UserStartedSpeakingFrame(), UserStoppedSpeakingFrame())
@@ -82,7 +88,7 @@ async def test_a_transcript_arriving_after_the_user_stopped_still_runs_the_llm()
 
 async def test_interrupted_reply_keeps_only_the_words_that_were_played() -> None:
     context = system()
-    pair = LLMContextAggregatorPair(context)
+    pair = LLMContextAggregatorPair(context, user_kwargs=BARGE_IN)
     llm = ScriptedLLMService(["One two three four five six seven eight."])
     async with Session([pair.user(), llm, FakeSpeaker(0.03), pair.assistant()]) as s:
         await say(s, "count")
@@ -97,7 +103,7 @@ async def test_interrupted_reply_keeps_only_the_words_that_were_played() -> None
 
 async def test_reply_interrupted_while_still_streaming_keeps_only_what_was_played() -> None:
     context = system()
-    pair = LLMContextAggregatorPair(context)
+    pair = LLMContextAggregatorPair(context, user_kwargs=BARGE_IN)
     llm = ScriptedLLMService(["alpha beta gamma delta epsilon zeta"], token_delay_secs=0.03)
     async with Session([pair.user(), llm, FakeSpeaker(0.005), pair.assistant()]) as s:
         await say(s, "go")
@@ -111,7 +117,7 @@ async def test_reply_interrupted_while_still_streaming_keeps_only_what_was_playe
 
 async def test_reply_interrupted_before_any_audio_leaves_no_assistant_message() -> None:
     context = system()
-    pair = LLMContextAggregatorPair(context)
+    pair = LLMContextAggregatorPair(context, user_kwargs=BARGE_IN)
     llm = ScriptedLLMService(["never heard at all"])
     async with Session([pair.user(), llm, FakeSpeaker(0.5), pair.assistant()]) as s:
         await say(s, "hi")
@@ -123,7 +129,7 @@ async def test_reply_interrupted_before_any_audio_leaves_no_assistant_message() 
 
 async def test_interrupted_text_and_tool_call_keep_a_valid_history() -> None:
     context = system()
-    pair = LLMContextAggregatorPair(context)
+    pair = LLMContextAggregatorPair(context, user_kwargs=BARGE_IN)
     turn = ScriptedTurn("Let me check that for you", [ScriptedToolCall("slow_lookup", {})])
     llm = ScriptedLLMService([turn, "never said"])
 
@@ -148,10 +154,18 @@ async def test_interrupted_text_and_tool_call_keep_a_valid_history() -> None:
 
 async def test_context_frame_from_user_aggregator_carries_the_shared_context() -> None:
     context = system()
-    pair = LLMContextAggregatorPair(context)
+    pair = LLMContextAggregatorPair(context, user_kwargs=BARGE_IN)
     async with Session([pair.user()]) as s:
         await say(s, "hi")
         await s.down.wait_for(LLMContextFrame)
     frame = s.down.of(LLMContextFrame)[0]
     assert frame.context is context  # type: ignore[attr-defined]
     assert pair.user().context is pair.assistant().context is context
+
+
+async def test_user_aggregator_does_not_interrupt_by_default() -> None:
+    pair = LLMContextAggregatorPair(system())
+    async with Session([pair.user()]) as s:
+        await say(s, "hi")
+        await s.down.wait_for(LLMContextFrame)
+    assert not s.down.of(InterruptionFrame) and not s.up.of(InterruptionFrame)

@@ -87,8 +87,10 @@ class LLMUserContextAggregator(FrameProcessor):
     stopped (STT services often finish late) is added ``aggregation_timeout_secs`` later (at
     once by default). Then an ``LLMContextFrame`` goes downstream. Transcripts are consumed.
 
-    When ``interrupt_on_user_speech`` (default) and interruptions are allowed, a
-    ``UserStartedSpeakingFrame`` broadcasts an ``InterruptionFrame`` (barge-in).
+    Barge-in is normally raised upstream, where speech is detected (``VADProcessor``, an STT
+    service with server VAD), so this aggregator does not interrupt by default. With
+    ``interrupt_on_user_speech=True`` (for pipelines where nothing upstream does) and
+    interruptions allowed, a ``UserStartedSpeakingFrame`` broadcasts an ``InterruptionFrame``.
     ``LLMMessagesAppendFrame``, ``LLMMessagesUpdateFrame``, ``LLMSetToolsFrame``,
     ``LLMSetToolChoiceFrame`` and ``LLMRunFrame`` change the shared context here and are
     consumed; the ones that run the LLM push an ``LLMContextFrame``.
@@ -98,7 +100,7 @@ class LLMUserContextAggregator(FrameProcessor):
         self,
         context: LLMContext,
         *,
-        interrupt_on_user_speech: bool = True,
+        interrupt_on_user_speech: bool = False,
         aggregation_timeout_secs: float = 0.0,
         **kwargs: object,
     ) -> None:

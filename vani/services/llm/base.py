@@ -193,6 +193,23 @@ class LLMService(FrameProcessor):
         """Calls that are still running (including ones that outlived an interruption)."""
         return [r.call for r in self._calls.values()]
 
+    async def run_inference(self, context: LLMContext) -> str:
+        """Run the LLM once on ``context``, out of band, and return its text (Pipecat's name).
+
+        Nothing is pushed, nothing is written to ``context``, and tools are not called
+        (``tool_choice="none"``). For summaries and classifications beside the conversation.
+        Raises the service's ``ServiceError`` on failure.
+        """
+        parts: list[str] = []
+        stream = self._stream(context, "none")
+        try:
+            async for event in stream:
+                if isinstance(event, LLMTextChunk):
+                    parts.append(event.text)
+        finally:
+            await stream.aclose()
+        return "".join(parts)
+
     # -- what subclasses implement -------------------------------------------------------------
 
     def _stream(

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FunctionCallHandler",
     "FunctionCallParams",
+    "FunctionCallResultCallback",
     "FunctionCallResultProperties",
     "RegisteredFunction",
     "ToolResult",
@@ -68,7 +69,7 @@ class FunctionCallResultProperties:
     run_llm: bool | None = None
 
 
-class _ResultCallback:
+class FunctionCallResultCallback:
     """``await params.result_callback(result, properties=...)``: the first call wins."""
 
     __slots__ = ("called", "properties", "result")
@@ -105,7 +106,7 @@ class FunctionCallParams:
     arguments: dict[str, JSONValue]
     llm: LLMService
     context: LLMContext
-    result_callback: _ResultCallback = field(default_factory=_ResultCallback)
+    result_callback: FunctionCallResultCallback = field(default_factory=FunctionCallResultCallback)
     raw_arguments: str = ""
 
 
