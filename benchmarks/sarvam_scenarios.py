@@ -11,12 +11,10 @@ framework.
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 STT_FRAMES = 500  # 10 s of 16 kHz audio in 20 ms frames
 TTS_CHUNK_MS = 20.0  # one 20 ms chunk (960 bytes at 24 kHz) per audio message
@@ -28,7 +26,6 @@ TTS_MS_PER_CHAR = 55.0
 TTS_CHUNKS = -(-int(TTS_MS_PER_CHAR * len(TTS_TEXT)) // int(TTS_CHUNK_MS))
 FIRST_AUDIO_TEXT = "Hello there, how can I help you with your booking today"
 FIRST_AUDIO_ROUNDS = 20
-REPO = Path(__file__).resolve().parents[1]
 
 
 def seeded_pcm_frames(count: int = STT_FRAMES, seed: int = 20) -> list[bytes]:
@@ -47,10 +44,9 @@ def fake_server(kind: str, python: str | None = None) -> Iterator[str]:
     args = [python or sys.executable, "-m", f"vani.testing.fake_sarvam_{kind}", "--port", "0"]
     if kind == "tts":
         args += ["--chunk-ms", str(TTS_CHUNK_MS), "--ms-per-char", str(TTS_MS_PER_CHAR)]
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
-    )
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
+    # The fake imports the same vani as this process (the installed one in CI, the checkout
+    # with PYTHONPATH=. in development): the environment is inherited unchanged.
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline().split()

@@ -303,3 +303,24 @@ async def test_a_transcript_arriving_after_the_next_turn_began_goes_to_its_own_t
         fake.processing_latency_s = 0.3  # the first reply lands while turn two is streaming
         down, _ = await run_test(stt_for(fake), frames_to_send=[*frames, SleepFrame(sleep=1.0)])
     assert transcripts(down) == SCRIPT
+
+
+async def test_an_end_frame_mid_turn_still_delivers_that_turns_transcript() -> None:
+    frames, _ = frames_with_vad(fixture_pcm())
+    first_stop = next(i for i, f in enumerate(frames) if isinstance(f, VADUserStoppedSpeakingFrame))
+    async with FakeSarvamSTTServer(transcripts=SCRIPT) as fake:
+        down, _ = await run_test(stt_for(fake), frames_to_send=frames[: first_stop - 5])
+    assert transcripts(down) == SCRIPT[:1]
+    assert [u.reason for u in fake.utterances] == ["flush"]
+
+
+async def test_a_very_long_turn_keeps_only_max_resend_s_of_audio_for_resending() -> None:
+    frames, _ = frames_with_vad(fixture_pcm())
+    first_stop = next(i for i, f in enumerate(frames) if isinstance(f, VADUserStoppedSpeakingFrame))
+    async with FakeSarvamSTTServer(transcripts=SCRIPT) as fake:
+        stt = stt_for(fake, max_resend_s=0.5)
+        # Stop before the turn ends: the open turn is what holds audio.
+        await run_test(stt, frames_to_send=frames[: first_stop - 5], send_end_frame=False)
+        (turn,) = stt._turns
+        assert turn.trimmed
+        assert sum(len(c) for c in turn.chunks) <= 16000 + FRAME_BYTES  # 0.5 s at 16 kHz

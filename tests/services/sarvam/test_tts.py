@@ -10,6 +10,7 @@ from vani.errors import AuthenticationError
 from vani.frames import (
     ErrorFrame,
     Frame,
+    FrameDirection,
     InterruptionFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
@@ -132,12 +133,12 @@ async def test_riff_headers_are_stripped_and_samples_split_across_messages_are_r
 
 async def test_an_interruption_stops_synthesis_and_no_late_audio_of_it_is_played() -> None:
     async with FakeSarvamTTSServer() as fake:
-        fake.chunk_interval_s = 0.02  # ~2.5 s of audio streamed over a second or so
+        fake.chunk_interval_s = 0.05  # each sentence streams for about two seconds
         tts = tts_for(fake)
         long_reply = "This is a rather long answer that keeps going for quite some time. " * 2
         frames = [
             *llm_reply(long_reply),
-            SleepFrame(sleep=0.15),
+            SleepFrame(sleep=0.4),
             InterruptionFrame(),
             SleepFrame(sleep=0.4),
             *llm_reply("Sure, stopping."),
@@ -349,3 +350,35 @@ async def test_a_server_that_goes_silent_mid_reply_does_not_hold_the_response_fo
         )
     assert kinds(down)[-2:] == ["TTSStoppedFrame", "LLMFullResponseEndFrame"]
     assert any("sent nothing" in f.error for f in up if isinstance(f, ErrorFrame))
+
+
+class _BargeInOnFirstAudio(FrameProcessor):
+    """Interrupts the pipeline from downstream of the TTS when the first audio reaches it."""
+
+    def __init__(self) -> None:
+        super().__init__(name="barge-in")
+        self.fired = False
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        await self.push_frame(frame, direction)
+        if isinstance(frame, TTSAudioRawFrame) and not self.fired:
+            self.fired = True
+            await self.broadcast_interruption()
+
+
+async def test_an_interruption_raised_downstream_also_stops_synthesis() -> None:
+    async with FakeSarvamTTSServer() as fake:
+        fake.chunk_interval_s = 0.05
+        fake.first_chunk_delay_s = 0.3  # the whole reply is in before the first audio
+        barge_in = _BargeInOnFirstAudio()
+        down, _ = await run_test(
+            Pipeline([tts_for(fake), barge_in]),
+            frames_to_send=[
+                *llm_reply("A long sentence that will not be finished. " * 3),
+                SleepFrame(sleep=0.5),
+            ],
+        )
+    assert barge_in.fired
+    assert len([f for f in down if isinstance(f, TTSAudioRawFrame)]) == 1
+    assert fake.syntheses[0].cut_by_client

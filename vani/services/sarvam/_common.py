@@ -103,18 +103,6 @@ def backoff_delay(attempt: int, base_s: float, max_s: float) -> float:
     return delay * random.uniform(0.8, 1.2)
 
 
-def error_text(data: object) -> tuple[str, str | int | None]:
-    """The message and code of a Sarvam error payload, tolerant of the shapes seen in the wild
-    (``{"error","code"}``, ``{"message","code"}``, a bare string)."""
-    if isinstance(data, dict):
-        message = data.get("error") or data.get("message") or "unknown error"
-        code = data.get("code")
-        return str(message), code if isinstance(code, str | int) else None
-    if isinstance(data, str):
-        return data, None
-    return "unknown error", None
-
-
 class Resampler(Protocol):
     """The part of ``vani.audio.resample.StreamResampler`` the Sarvam services use."""
 

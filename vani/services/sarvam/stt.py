@@ -14,8 +14,9 @@ Every turn ends in exactly one ``TranscriptionFrame``, pushed after the turn's s
 ``""`` when Sarvam heard nothing, which closes the turn without an LLM run.
 
 Resilience: a dropped socket reconnects with backoff; turns whose transcript had not arrived are
-sent again on the new socket (their audio is kept until answered), so no transcript is lost or
-attributed to another turn. A refused key (HTTP 401/403) is a fatal ``ErrorFrame``.
+sent again on the new socket (their audio is kept until answered, up to ``max_resend_s`` per
+turn), so no transcript is lost or attributed to another turn. A refused key (HTTP 401/403) is
+a fatal ``ErrorFrame``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import json
 import logging
 from collections import deque
 from dataclasses import dataclass, field
@@ -58,11 +58,16 @@ from vani.services.sarvam._common import (
     Resampler,
     backoff_delay,
     close_verdict,
-    error_text,
     handshake_error,
     make_resampler,
     normalise_base_url,
     resolve_api_key,
+)
+from vani.services.sarvam._protocol import (
+    ServerError,
+    SpeechSignal,
+    Transcript,
+    parse_stt_message,
 )
 
 __all__ = ["SarvamSTTService"]
@@ -81,6 +86,10 @@ class _Turn:
     chunks: list[bytes] = field(default_factory=list)
     sent: int = 0
     """Chunks sent on the current socket."""
+    kept_bytes: int = 0
+    """Bytes of ``chunks`` sent on the current socket and still kept."""
+    trimmed: bool = False
+    """Audio from the start of the turn was dropped: a resend is partial."""
     flushed: bool = False
     flush_sent: bool = False
     flush_sent_at: float = 0.0
@@ -121,6 +130,7 @@ class SarvamSTTService(FrameProcessor):
         reconnect_base_delay_s: float = 0.25,
         reconnect_max_delay_s: float = 8.0,
         max_reconnect_attempts: int = 8,
+        max_resend_s: float = 30.0,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
@@ -142,6 +152,9 @@ class SarvamSTTService(FrameProcessor):
         self._reconnect_base_delay_s = reconnect_base_delay_s
         self._reconnect_max_delay_s = reconnect_max_delay_s
         self._max_reconnect_attempts = max_reconnect_attempts
+        # Audio kept per turn for resending after a reconnect; older audio of a longer turn is
+        # dropped once sent, bounding memory per session.
+        self._max_resend_bytes = int(max_resend_s * sample_rate * 2)
         params: dict[str, str] = {
             "model": model,
             "language-code": language,
@@ -176,6 +189,7 @@ class SarvamSTTService(FrameProcessor):
         self._turns: deque[_Turn] = deque()
         self._active: _Turn | None = None
         self._turn_count = 0
+        self._turn_closed = asyncio.Event()
         # sarvam VAD mode
         self._backlog: deque[bytes] = deque(maxlen=100)
         self._speech_turn: _Turn | None = None
@@ -196,6 +210,16 @@ class SarvamSTTService(FrameProcessor):
 
     async def stop(self, frame: EndFrame) -> None:
         await super().stop(frame)
+        # A graceful end still delivers the last words: flush an open turn and wait (at most
+        # transcript_timeout_s) for the transcripts still owed.
+        if self._vad_source == "local":
+            await self._end_turn()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._transcript_timeout_s
+        while self._turns and self._ws is not None and loop.time() < deadline:
+            self._turn_closed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._turn_closed.wait(), deadline - loop.time())
         await self._shutdown()
 
     async def cancel(self, frame: CancelFrame) -> None:
@@ -291,8 +315,11 @@ class SarvamSTTService(FrameProcessor):
                     while turn.sent < len(turn.chunks):
                         chunk = turn.chunks[turn.sent]
                         turn.sent += 1
+                        turn.kept_bytes += len(chunk)
                         await ws.send(self._audio_message(chunk))
                         progressed = True
+                    if turn.kept_bytes > self._max_resend_bytes:
+                        self._trim(turn)
                     if turn.flushed and not turn.flush_sent:
                         turn.flush_sent = True
                         turn.flush_sent_at = loop.time()
@@ -304,6 +331,17 @@ class SarvamSTTService(FrameProcessor):
             pass  # the connection loop sees it too, reconnects, and resends
         finally:
             self._pumping = False
+
+    def _trim(self, turn: _Turn) -> None:
+        """Drop the oldest sent audio of an over-long turn, down to ``max_resend_s``."""
+        drop = 0
+        while drop < turn.sent and turn.kept_bytes > self._max_resend_bytes:
+            turn.kept_bytes -= len(turn.chunks[drop])
+            drop += 1
+        if drop:
+            del turn.chunks[:drop]
+            turn.sent -= drop
+            turn.trimmed = True
 
     def _arm_timer(self, turn: _Turn) -> None:
         if turn.timer is not None:
@@ -333,6 +371,7 @@ class SarvamSTTService(FrameProcessor):
     ) -> None:
         with contextlib.suppress(ValueError):
             self._turns.remove(turn)
+        self._turn_closed.set()
         if turn.timer is not None and turn.timer is not asyncio.current_task():
             await self.cancel_task(turn.timer)
             turn.timer = None
@@ -423,6 +462,7 @@ class SarvamSTTService(FrameProcessor):
         """Emit, in order, every turn that has both ended and got its transcript."""
         while self._turns and self._turns[0].flushed and self._turns[0].answered:
             turn = self._turns.popleft()
+            self._turn_closed.set()
             if turn.timer is not None:
                 await self.cancel_task(turn.timer)
                 turn.timer = None
@@ -513,7 +553,13 @@ class SarvamSTTService(FrameProcessor):
             await self._abandon_speech_turns()
         for turn in self._turns:
             # A new socket knows nothing: every unanswered turn is sent again from its start.
+            if turn.trimmed:
+                logger.warning(
+                    "sarvam stt: turn %d is longer than max_resend_s; resending its last part",
+                    turn.number,
+                )
             turn.sent = 0
+            turn.kept_bytes = 0
             turn.flush_sent = False
             turn.texts.clear()
             if turn.timer is not None:
@@ -553,44 +599,19 @@ class SarvamSTTService(FrameProcessor):
     # -- messages ------------------------------------------------------------------------------
 
     async def _on_message(self, raw: str | bytes) -> None:
-        if isinstance(raw, bytes):
-            logger.warning("sarvam stt: skipping a binary message of %d bytes", len(raw))
-            return
-        try:
-            message = json.loads(raw)
-        except ValueError:
-            logger.warning("sarvam stt: skipping a message that is not json: %.80r", raw)
-            return
-        if not isinstance(message, dict):
-            logger.warning("sarvam stt: skipping a json message that is not an object")
-            return
-        kind = message.get("type")
-        data = message.get("data")
-        if kind == "error" or (kind is None and "error" in message):
-            text, code = error_text(data if data is not None else message.get("error"))
-            await self.push_error(
-                f"sarvam stt error {code}: {text}" if code else f"sarvam stt error: {text}"
-            )
-            return
-        if not isinstance(data, dict):
-            logger.warning("sarvam stt: skipping a %r message without a data object", kind)
-            return
-        if kind == "data":
-            await self._on_transcript(data)
-        elif kind == "events":
-            signal = data.get("signal_type")
-            if self._vad_source == "sarvam" and isinstance(signal, str):
-                await self._on_vad_event(signal)
+        event = parse_stt_message(raw)
+        if isinstance(event, Transcript):
+            await self._on_transcript(event)
+        elif isinstance(event, SpeechSignal):
+            if self._vad_source == "sarvam":
+                await self._on_vad_event(event.signal)
+        elif isinstance(event, ServerError):
+            await self.push_error(event.describe(_SERVICE))
         else:
-            logger.info("sarvam stt: skipping a message of unknown type %r", kind)
+            logger.warning("sarvam stt: skipping %s", event.reason)
 
-    async def _on_transcript(self, data: dict[str, JSONValue]) -> None:
-        transcript = data.get("transcript")
-        if not isinstance(transcript, str):
-            logger.warning("sarvam stt: skipping a data message without a transcript string")
-            return
-        text = transcript.strip()
-        language = _str_or_none(data.get("language_code"))
+    async def _on_transcript(self, event: Transcript) -> None:
+        text, language, data = event.text, event.language, event.data
         if self._vad_source == "sarvam":
             # Sarvam answers utterances in order; END_SPEECH may come before or after the
             # transcript, so the oldest unanswered turn gets it and is emitted once ended.
@@ -625,7 +646,3 @@ class SarvamSTTService(FrameProcessor):
 def _first_channel(audio: bytes, channels: int) -> bytes:
     view = memoryview(audio).cast("h")
     return view[::channels].tobytes()
-
-
-def _str_or_none(value: JSONValue) -> str | None:
-    return value if isinstance(value, str) and value else None

@@ -15,8 +15,6 @@ every frame it would push is checked against the current generation.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import json
 import logging
@@ -65,11 +63,18 @@ from vani.services.sarvam._common import (
     DEFAULT_BASE_URL,
     Resampler,
     backoff_delay,
-    error_text,
     handshake_error,
     make_resampler,
     normalise_base_url,
     resolve_api_key,
+)
+from vani.services.sarvam._protocol import (
+    AudioChunk,
+    Final,
+    ServerError,
+    is_retryable,
+    parse_tts_message,
+    strip_riff,
 )
 
 __all__ = ["SUPPORTED_SAMPLE_RATES", "SarvamTTSService"]
@@ -77,8 +82,6 @@ __all__ = ["SUPPORTED_SAMPLE_RATES", "SarvamTTSService"]
 logger = logging.getLogger(__name__)
 
 SUPPORTED_SAMPLE_RATES = (8000, 16000, 22050, 24000)
-_RETRYABLE_WORDS = ("rate_limit", "rate limit", "timeout", "temporary_unavailable", "try again")
-_RETRYABLE_CODES = frozenset({408, 429, 500, 502, 503, 504})
 _FLUSH = '{"type":"flush"}'
 _PING = '{"type":"ping"}'
 _SERVICE = "tts"
@@ -107,21 +110,6 @@ class _Utterance:
     sent_at: float = 0.0
     got_audio: bool = False
     retries: int = 0
-
-
-def _is_retryable(message: str, code: str | int | None) -> bool:
-    lowered = message.lower()
-    return any(w in lowered for w in _RETRYABLE_WORDS) or (
-        isinstance(code, int) and code in _RETRYABLE_CODES
-    )
-
-
-def _strip_riff(pcm: bytes) -> bytes:
-    """Drop a WAV header if ``pcm`` starts with one (Sarvam's REST API adds one)."""
-    if pcm[:4] != b"RIFF" or pcm[8:12] != b"WAVE":
-        return pcm
-    data_at = pcm.find(b"data", 12)
-    return pcm[data_at + 8 :] if data_at >= 0 else pcm[44:]
 
 
 class SarvamTTSService(FrameProcessor):
@@ -264,11 +252,11 @@ class SarvamTTSService(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if direction is not FrameDirection.DOWNSTREAM:
-            await self.push_frame(frame, direction)
-            return
         if isinstance(frame, InterruptionFrame):
+            # From either side: an interruption raised downstream reaches us going upstream.
             await self._stop_synthesis()
+            await self.push_frame(frame, direction)
+        elif direction is not FrameDirection.DOWNSTREAM:
             await self.push_frame(frame, direction)
         elif isinstance(frame, LLMFullResponseStartFrame):
             self._in_response = True
@@ -537,39 +525,17 @@ class SarvamTTSService(FrameProcessor):
             logger.info("sarvam tts: socket closed (code %d) while idle", code)
 
     async def _on_message(self, raw: str | bytes, generation: int) -> None:
-        if isinstance(raw, bytes):
-            logger.warning("sarvam tts: skipping a binary message of %d bytes", len(raw))
-            return
-        try:
-            message = json.loads(raw)
-        except ValueError:
-            logger.warning("sarvam tts: skipping a message that is not json: %.80r", raw)
-            return
-        if not isinstance(message, dict):
-            logger.warning("sarvam tts: skipping a json message that is not an object")
-            return
-        kind = message.get("type")
-        data = message.get("data")
-        if kind == "audio" and isinstance(data, dict):
-            await self._on_audio(data)
-        elif kind == "event" and isinstance(data, dict):
-            if data.get("event_type") == "final":
-                await self._on_final()
-        elif kind == "error":
-            await self._on_error(data, generation)
+        event = parse_tts_message(raw)
+        if isinstance(event, AudioChunk):
+            await self._on_audio(event.pcm)
+        elif isinstance(event, Final):
+            await self._on_final()
+        elif isinstance(event, ServerError):
+            await self._on_error(event, generation)
         else:
-            logger.info("sarvam tts: skipping a %r message", kind)
+            logger.warning("sarvam tts: skipping %s", event.reason)
 
-    async def _on_audio(self, data: dict[str, JSONValue]) -> None:
-        encoded = data.get("audio")
-        if not isinstance(encoded, str):
-            logger.warning("sarvam tts: skipping an audio message without audio")
-            return
-        try:
-            pcm = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            logger.warning("sarvam tts: skipping an audio message with invalid base64")
-            return
+    async def _on_audio(self, pcm: bytes) -> None:
         utterance = self._utterance
         if utterance is None or not utterance.sentences:
             logger.debug("sarvam tts: dropping %d bytes of audio for no utterance", len(pcm))
@@ -577,7 +543,7 @@ class SarvamTTSService(FrameProcessor):
         sentence = utterance.sentences[0]
         if not sentence.spoken:
             sentence.spoken = True
-            pcm = _strip_riff(pcm)
+            pcm = strip_riff(pcm)
             await self.push_frame(TTSTextFrame(text=sentence.text, context_id=utterance.context_id))
         if not utterance.got_audio:
             utterance.got_audio = True
@@ -609,11 +575,10 @@ class SarvamTTSService(FrameProcessor):
         if utterance.ended and not utterance.sentences:
             await self._finish_utterance(utterance)
 
-    async def _on_error(self, data: JSONValue, generation: int) -> None:
-        message, code = error_text(data)
+    async def _on_error(self, error: ServerError, generation: int) -> None:
         utterance = self._utterance
-        retryable = _is_retryable(message, code)
-        text = f"sarvam tts error{f' {code}' if code is not None else ''}: {message}"
+        retryable = is_retryable(error)
+        text = error.describe(_SERVICE)
         if utterance is None or not utterance.sentences:
             await self.push_error(text)
             return
