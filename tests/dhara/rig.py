@@ -44,9 +44,11 @@ class Speaker(FrameProcessor):
         super().__init__(name="speaker")
         self.log: list[Frame] = []
         self.speaking = False
+        #: A text pipeline: no BotStarted/StoppedSpeakingFrame at all.
+        self.silent = False
 
     async def _start(self) -> None:
-        if not self.speaking:
+        if not self.speaking and not self.silent:
             self.speaking = True
             await self.push_frame(BotStartedSpeakingFrame(), FrameDirection.UPSTREAM)
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.dhara.rig import FlowRig, load_example
 from vani.dhara import Action, ContextStrategy, Flow, FlowFunction, FlowManager, Node, load_flow
-from vani.errors import FlowError
+from vani.errors import ConfigurationError, FlowError
 from vani.frames import (
     BotStoppedSpeakingFrame,
     EndFrame,
@@ -19,6 +19,7 @@ from vani.frames import (
     LLMFullResponseStartFrame,
     TTSSpeakFrame,
 )
+from vani.pipeline import Pipeline, PipelineTask
 from vani.processors.aggregators import LLMContext
 from vani.services.llm import ScriptedLLMService, ScriptedToolCall, ScriptedTurn, ToolResult
 
@@ -547,3 +548,47 @@ async def test_an_interruption_during_the_summary_leaves_the_flow_in_the_old_nod
         assert system("Prompt of A.") in rig.context.messages
     assert rig.transitions == [(None, "a")]
     assert [f.to_node for f in rig.speaker.of(FlowTransitionFrame)] == ["a"]  # type: ignore[attr-defined]
+
+
+async def test_post_actions_can_follow_the_response_in_a_text_pipeline() -> None:
+    ran: list[str | None] = []
+
+    async def post_fn(action: Action, fm: FlowManager) -> None:
+        ran.append(fm.current_node)
+
+    flow = two_nodes(ContextStrategy.append(), post_actions=[Action.function("post_fn")])
+    llm = ScriptedLLMService(["Hello from A.", go(), "B."])
+    async with FlowRig(
+        llm=llm, flow=flow, handlers={"post_fn": post_fn}, post_actions_after="response_end"
+    ) as rig:
+        # No speech at all: the rig's speaker is told to stay silent.
+        rig.speaker.silent = True
+        await rig.manager.initialize()
+        await rig.settle()
+        await rig.user_says("Take me to B.")
+        await rig.settle()
+    assert ran == ["b"]
+    assert rig.speaker.of(BotStoppedSpeakingFrame) == []
+
+
+def test_post_actions_after_must_be_a_known_moment() -> None:
+    with pytest.raises(ConfigurationError, match="post_actions_after"):
+        FlowManager(
+            task=PipelineTask(Pipeline([ScriptedLLMService()])),
+            llm=ScriptedLLMService(),
+            flow=two_nodes(ContextStrategy.append()),
+            post_actions_after="whenever",  # type: ignore[arg-type]
+        )
+
+
+async def test_the_initial_nodes_pre_actions_run_before_its_first_response() -> None:
+    flow = two_nodes(ContextStrategy.append())
+    flow.nodes[0].pre_actions.append(Action.tts_say("Welcome, {{name}}."))
+    llm = ScriptedLLMService(["Hello from A."])
+    async with FlowRig(llm=llm, flow=flow) as rig:
+        rig.manager.state["name"] = "Asha"
+        await rig.manager.initialize()
+        await rig.settle()
+    kinds = [type(f).__name__ for f in rig.speaker.log]
+    assert kinds[:3] == ["TTSSpeakFrame", "FlowTransitionFrame", "LLMFullResponseStartFrame"]
+    assert rig.speaker.of(TTSSpeakFrame)[0].text == "Welcome, Asha."  # type: ignore[attr-defined]

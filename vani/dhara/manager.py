@@ -38,7 +38,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol, TypeAlias, cast
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, cast
 
 from vani.dhara.load import FlowSource, load_flow
 from vani.dhara.model import (
@@ -102,7 +102,11 @@ class FlowManager(EventEmitter):
     ``async def h(args[, flow_manager])`` and function-action handlers
     ``async def h(action, flow_manager)``); ``action_handlers`` adds user action types.
     ``summarizer`` replaces the LLM-written summary of ``reset_with_summary``;
-    ``summary_timeout_secs`` bounds it.
+    ``summary_timeout_secs`` bounds it. ``post_actions_after="response_end"`` runs post-actions
+    when the node's first response has been generated instead of when the bot has stopped
+    speaking it: for text pipelines, which have no output transport to say so.
+
+    Build it before the task runs (it watches the pipeline through an observer of the task).
 
     Events: ``on_transition(flow_manager, from_node: str | None, to_node: str)`` after each node
     change; ``on_actions_done(flow_manager, node: str, kind: "pre" | "post")``.
@@ -119,6 +123,9 @@ class FlowManager(EventEmitter):
         action_handlers: Mapping[str, ActionHandler] | None = None,
         summarizer: Summarizer | None = None,
         summary_timeout_secs: float = 15.0,
+        post_actions_after: Literal["bot_stopped_speaking", "response_end"] = (
+            "bot_stopped_speaking"
+        ),
     ) -> None:
         self._task = task
         self._llm = llm
@@ -133,6 +140,12 @@ class FlowManager(EventEmitter):
         self._nodes: dict[str, Node] = {n.name: n for n in self._flow.nodes} if self._flow else {}
         self._summarizer = summarizer
         self._summary_timeout_secs = summary_timeout_secs
+        if post_actions_after not in ("bot_stopped_speaking", "response_end"):
+            raise ConfigurationError(
+                "expected post_actions_after 'bot_stopped_speaking' or 'response_end', "
+                f"got {post_actions_after!r}"
+            )
+        self._post_on_response_end = post_actions_after == "response_end"
         self.state: dict[str, object] = {}
         self._node: Node | None = None
         # Bumped at every node change: a tool call started in an older epoch cannot move the flow.
@@ -141,7 +154,6 @@ class FlowManager(EventEmitter):
         self._task_messages: list[JSONObject] = []
         self._role: JSONObject | None = None
         self._transition: tuple[str | None, str] = (None, "")
-        self._registered: set[str] = set()
         self._post: _PostActions | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._initialized = False
@@ -268,7 +280,6 @@ class FlowManager(EventEmitter):
                 cancel_on_interruption=function.cancel_on_interruption,
                 timeout_secs=function.timeout_secs,
             )
-            self._registered.add(name)
         previous = self._node
         self._nodes.setdefault(node.name, node)
         self._node = node
@@ -410,14 +421,19 @@ class FlowManager(EventEmitter):
             post.response_started_ns = data.timestamp
         elif isinstance(frame, LLMFullResponseEndFrame) and data.source is self._llm:
             post.responded = post.response_started_ns is not None
+            if post.responded and self._post_on_response_end:
+                self._fire_post(post)
         elif isinstance(frame, BotStartedSpeakingFrame):
             # Speech that started after the response began is (at least partly) the response;
             # a BotStoppedSpeakingFrame without it ends older speech.
             if post.response_started_ns is not None:
                 post.speaking = True
         elif isinstance(frame, BotStoppedSpeakingFrame) and post.responded and post.speaking:
-            self._post = None
-            self._spawn(self._run_actions(post.node, post.node.post_actions, "post"))
+            self._fire_post(post)
+
+    def _fire_post(self, post: _PostActions) -> None:
+        self._post = None
+        self._spawn(self._run_actions(post.node, post.node.post_actions, "post"))
 
     # -- summary -----------------------------------------------------------------------------------
 
