@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vani.audio.pcm import mono_to_stereo, stereo_to_mono
 from vani.audio.resample import StreamResampler
 from vani.errors import AudioFormatError, ConfigurationError
 from vani.frames import (
@@ -117,13 +118,17 @@ class TransportParams:
 
 
 def _downmix(pcm: bytes, num_channels: int) -> bytes:
-    """Average interleaved int16 channels into mono."""
+    """Interleaved int16 channels into mono (stereo in the compiled core)."""
+    if num_channels == 2:
+        return stereo_to_mono(pcm)
     samples = np.frombuffer(pcm, dtype="<i2").reshape(-1, num_channels)
     mono: bytes = samples.mean(axis=1).round().astype("<i2").tobytes()
     return mono
 
 
 def _upmix(pcm: bytes, num_channels: int) -> bytes:
+    if num_channels == 2:
+        return mono_to_stereo(pcm)
     out: bytes = np.repeat(np.frombuffer(pcm, dtype="<i2"), num_channels).tobytes()
     return out
 
