@@ -375,6 +375,13 @@ async def run_demo(
 _SPACES = re.compile(r"\s+")
 
 
+def _call_text(call: object) -> str:
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict):
+        return str(call)
+    return f"calls {function.get('name')}({function.get('arguments')})"
+
+
 def format_timeline(result: DemoResult) -> str:
     """The call as text: one line per event, then a summary."""
     lines = [f"vani demo — {result.engines}", ""]
@@ -398,6 +405,16 @@ def format_timeline(result: DemoResult) -> str:
             + ", ".join(f"{x:.0f}" for x in ms)
             + f" ms (median {ms[len(ms) // 2]:.0f} ms)"
         )
+    lines.append("")
+    lines.append("the LLM context after the call (what the caller actually heard):")
+    for message in result.messages[1:]:
+        content = message.get("content")
+        calls = message.get("tool_calls")
+        shown = str(content)
+        if calls and isinstance(calls, list) and not content:
+            shown = ", ".join(_call_text(c) for c in calls)
+        lines.append(f"  {message.get('role'):<9} {_SPACES.sub(' ', shown)[:110]}")
+    lines.append("")
     for error in result.errors:
         lines.append(f"error: {error}")
     if result.output_path is not None:
