@@ -43,10 +43,15 @@ async def test_virtual_clock_waits_for_executor_jobs(charge: bool) -> None:
     seen, _ = await asyncio.gather(ticks(clock, 0.02, 50), blocking_job())
     await clock.stop()
     # Frozen: the job takes no virtual time. Charged: it takes its 0.2 s of wall time.
-    assert done_at[0] == pytest.approx(0.7 if charge else 0.5, abs=0.06)
-    # Either way the ticker never ran ahead of the job: tick times stay exact and in order.
+    if charge:
+        assert 0.7 <= done_at[0] < 1.0  # wall time of a loaded machine only adds to it
+    else:
+        assert done_at[0] == pytest.approx(0.5)
+    # Either way the ticker never ran ahead of the job: tick times stay in order, and exact
+    # when time is frozen.
     assert seen == sorted(seen)
-    assert seen[-1] == pytest.approx(1.0, abs=0.06 if charge else 1e-9)
+    if not charge:
+        assert seen == pytest.approx([k * 0.02 for k in range(1, 51)])
 
 
 async def test_cancelled_timers_do_not_fire() -> None:
