@@ -603,3 +603,50 @@ async def test_run_inference_streams_out_of_band(server: FakeOpenAIServer) -> No
     assert await llm.run_inference(context) == "Summary"
     assert server.chat_requests[0].body["tool_choice"] == "none"  # type: ignore[index]
     assert len(context.messages) == 1
+
+
+async def test_the_service_releases_its_client_at_the_end_and_can_run_again(
+    server: FakeOpenAIServer,
+) -> None:
+    server.enqueue(text_response("one"), text_response("two"))
+    llm = make_llm(server)
+    first_client = llm.client
+    for _ in range(2):
+        async with Session([llm]) as s:
+            await s.send(LLMContextFrame(context=user_context()))
+            await s.down.wait_for(LLMFullResponseEndFrame)
+    assert first_client.is_closed()
+    assert [r.status for r in server.requests] == [200, 200]
+
+
+async def test_scripted_service_emits_exactly_the_frames_of_the_openai_service(
+    server: FakeOpenAIServer,
+) -> None:
+    from vani.services.llm import ScriptedLLMService, ScriptedToolCall, ScriptedTurn
+
+    server.enqueue(
+        StreamResponse([Text("Let"), Text(" me"), *tool_call("c1", "get_time", "{}")]),
+        text_response("It", " is", " noon."),
+    )
+    scripted = ScriptedLLMService(
+        [ScriptedTurn(["Let", " me"], [ScriptedToolCall("get_time", {}, id="c1")]), "It is noon."]
+    )
+    sequences = []
+    for llm in (make_llm(server), scripted):
+
+        async def get_time(params: FunctionCallParams) -> str:
+            return "12:00"
+
+        llm.register_function("get_time", get_time)
+        async with Session([llm], enable_metrics=True, enable_usage_metrics=True) as s:
+            await s.send(LLMContextFrame(context=user_context(tools=[TIME_TOOL])))
+            await s.down.wait_for(LLMFullResponseEndFrame, 2)
+        sequences.append(
+            [
+                (type(f).__name__, getattr(f, "text", None))
+                for f in s.down.frames
+                if not isinstance(f, MetricsFrame)
+            ]
+        )
+        assert len(s.down.of(MetricsFrame)) == 4  # TTFB and usage, per response
+    assert sequences[0] == sequences[1]

@@ -23,6 +23,8 @@ Everything else (frames, tool calls, interruptions) is :class:`~vani.services.ll
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
@@ -35,7 +37,7 @@ from vani.errors import (
     ServiceConnectionError,
     ServiceError,
 )
-from vani.frames import FunctionCallFromLLM, JSONObject, JSONValue
+from vani.frames import CancelFrame, EndFrame, FunctionCallFromLLM, JSONObject, JSONValue
 from vani.processors.aggregators.llm_context import LLMContext
 from vani.services.llm.base import LLMEvent, LLMService, LLMTextChunk, LLMToolCalls, LLMUsage
 
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
     import openai
 
 __all__ = ["OpenAILLMService"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -89,21 +93,53 @@ class OpenAILLMService(LLMService):
         self._parallel_tool_calls = parallel_tool_calls
         self._include_usage = include_usage
         self._extra_body: dict[str, JSONValue] = dict(extra_body or {})
-        if client is None:
+        self._owns_client = client is None
+        self._client_options = {
+            "api_key": api_key if api_key is not None else _env_key(),
+            "base_url": base_url,
+            "max_retries": max_retries,
+            "timeout": timeout_secs,
+            "default_headers": dict(default_headers or {}),
+        }
+        self._client: openai.AsyncOpenAI | None = client
+        self._make_client()  # fail fast on a bad option, at construction
+
+    def _make_client(self) -> openai.AsyncOpenAI:
+        if self._client is None:
             import openai  # lazy: keeps `import vani` free of the SDK
 
-            client = openai.AsyncOpenAI(
-                api_key=api_key if api_key is not None else _env_key(),
-                base_url=base_url,
-                max_retries=max_retries,
-                timeout=timeout_secs,
-                default_headers=dict(default_headers or {}),
+            options = self._client_options
+            self._client = openai.AsyncOpenAI(
+                api_key=cast(str, options["api_key"]),
+                base_url=cast("str | None", options["base_url"]),
+                max_retries=cast(int, options["max_retries"]),
+                timeout=cast(float, options["timeout"]),
+                default_headers=cast("dict[str, str]", options["default_headers"]),
             )
-        self._client = client
+        return self._client
 
     @property
     def client(self) -> openai.AsyncOpenAI:
-        return self._client
+        """The SDK client (built here unless one was given)."""
+        return self._make_client()
+
+    async def stop(self, frame: EndFrame) -> None:
+        await self._close_client()
+
+    async def cancel(self, frame: CancelFrame) -> None:
+        await self._close_client()
+
+    async def _close_client(self) -> None:
+        # Release the connection pool when the pipeline ends; a client given by the caller may
+        # be shared with other sessions, so it is left open. A later run builds a new one.
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
+            # In a task of its own: the SDK's HTTP client closes inside an anyio cancel scope,
+            # which must exit in the task it was entered in (see LLMService._run).
+            try:
+                await asyncio.get_running_loop().create_task(client.close())
+            except Exception:
+                logger.warning("%s: closing the openai client failed", self, exc_info=True)
 
     def build_request(self, context: LLMContext, tool_choice: JSONValue = None) -> JSONObject:
         """The Chat Completions request body for ``context`` (without transport options)."""
@@ -140,7 +176,7 @@ class OpenAILLMService(LLMService):
         try:
             # Fields the SDK does not name (a custom max-tokens field, vendor options) travel
             # in extra_body, so the request is exactly what build_request() describes.
-            stream = await self._client.chat.completions.create(
+            stream = await self._make_client().chat.completions.create(
                 model=cast(str, model),
                 messages=cast("list[openai.types.chat.ChatCompletionMessageParam]", messages),
                 stream=True,
