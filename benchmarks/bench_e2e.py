@@ -13,7 +13,8 @@ Groups:
   fake LLM; the real ``ScriptedLLMService`` machinery) and Pipecat 1.14 measured the same way
   by ``e2e_pipecat.py`` under ``/tmp/pipecat-venv`` (skipped when missing), with the same fakes
   and its external turn strategies set to zero timeout. Each round is one user turn; every turn
-  starts with the user speaking, which interrupts the previous reply.
+  starts with the user speaking and an interruption broadcast from the source (as the VAD
+  does), which cuts the previous reply; only VAD stop -> first chunk is timed.
 * ``e2e-rss``: peak RSS of a whole ``vani demo`` call in a fresh process (offline: Silero,
   Whisper, Piper), and of the same pipeline with the Sarvam STT/TTS and OpenAI fakes instead of
   the local models (``e2e_rss.py``).
@@ -167,7 +168,8 @@ class TurnBench:
 
     async def _prepare(self) -> None:
         await self.source.push_frame(VADUserStartedSpeakingFrame())
-        await self.source.push_frame(UserStartedSpeakingFrame())  # interrupts the last reply
+        await self.source.push_frame(UserStartedSpeakingFrame())
+        await self.source.broadcast_interruption()  # as the VAD does: cuts the last reply
         await asyncio.sleep(0.001)  # let the interruption settle, as a real turn would
         self.output.first_chunk.clear()
         # Keep the context small: a long conversation would measure list copies, not us.

@@ -140,6 +140,7 @@ async def main(rounds: int) -> dict[str, float]:
     async def turn() -> int:
         await source.push_frame(VADUserStartedSpeakingFrame())
         await source.push_frame(UserStartedSpeakingFrame())
+        await source.broadcast_interruption()  # as a VAD does: cuts the last reply
         await asyncio.sleep(0.001)  # let the interruption settle, as a real turn would
         output.first_chunk.clear()
         context.set_messages(context.get_messages()[:1])
