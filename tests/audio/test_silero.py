@@ -1,0 +1,97 @@
+"""The shared Silero session and the cross-stream batcher."""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import vani.audio.silero as silero
+from vani.audio.silero import SileroBatcher, SileroStream, get_batcher
+from vani.audio.vad import VADParams
+from vani.errors import ConfigurationError
+
+SPEECH = Path(__file__).resolve().parents[1] / "fixtures" / "speech" / "speech_16k.wav"
+
+
+def _speech() -> bytes:
+    with wave.open(str(SPEECH), "rb") as w:
+        return w.readframes(w.getnframes())
+
+
+def test_every_stream_shares_one_inference_session() -> None:
+    assert silero.silero_session() is silero.silero_session()
+
+
+@pytest.mark.parametrize("offload", [False, True])
+async def test_batches_never_exceed_max_batch_and_take_one_window_per_stream(
+    offload: bool,
+) -> None:
+    pcm = _speech()
+    batcher = SileroBatcher(16000, max_batch=3, offload=offload)
+    params = VADParams()
+    streams = [SileroStream(16000, params, keep_probabilities=True) for _ in range(7)]
+    for s in streams:
+        s.feed(pcm[: 1024 * 5])
+    await asyncio.gather(*(batcher.analyze(s) for s in streams))
+    assert batcher.windows == 35
+    assert batcher.batches >= 35 // 3
+    alone = SileroStream(16000, params, keep_probabilities=True)
+    alone.feed(pcm[: 1024 * 5])
+    alone.analyze_now()
+    for s in streams:
+        np.testing.assert_allclose(s.probabilities or [], alone.probabilities or [], atol=1e-5)
+
+
+async def test_a_stream_at_the_wrong_rate_is_refused_by_a_batcher() -> None:
+    with pytest.raises(ConfigurationError, match="expected a stream at 16000 Hz, got 8000"):
+        await get_batcher(16000).analyze(SileroStream(8000, VADParams()))
+
+
+async def test_a_failed_inference_reaches_every_waiting_stream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*_args: object) -> object:
+        raise RuntimeError("inference failed")
+
+    monkeypatch.setattr(silero, "run_silero", broken)
+    batcher = SileroBatcher(16000, offload=False)
+    streams = [SileroStream(16000, VADParams()) for _ in range(3)]
+    for s in streams:
+        s.feed(_speech()[:2048])
+    results = await asyncio.gather(*(batcher.analyze(s) for s in streams), return_exceptions=True)
+    assert [str(r) for r in results] == ["inference failed"] * 3
+    monkeypatch.undo()
+    assert await batcher.analyze(streams[0]) == [], "the batcher works again afterwards"
+
+
+async def test_a_cancelled_waiter_leaves_its_events_for_the_next_call() -> None:
+    pcm = _speech()
+    batcher = SileroBatcher(16000, offload=True)
+    stream = SileroStream(16000, VADParams(), keep_probabilities=True)
+    stream.feed(pcm[:32000])  # 1 s: speech starts at 0.5 s and is decided by 0.74 s
+    waiter = asyncio.ensure_future(batcher.analyze(stream))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    stream.feed(pcm[32000:32640])
+    events = await batcher.analyze(stream)
+    assert any(e.started for e in events)
+    assert len(stream.probabilities or []) == 32640 // 1024
+
+
+async def test_discard_forgets_a_stream_and_cancels_its_waiter() -> None:
+    batcher = SileroBatcher(16000, offload=True)
+    stream = SileroStream(16000, VADParams())
+    stream.feed(_speech()[:8192])
+    waiter = asyncio.ensure_future(batcher.analyze(stream))
+    await asyncio.sleep(0)
+    batcher.discard(stream)
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    while batcher._runner is not None:  # the batch in flight finishes on its own
+        await asyncio.sleep(0.001)

@@ -1,0 +1,173 @@
+"""``VADProcessor``: Silero VAD as a pipeline step, batched across every session in the process."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from vani._core.vad import VADEvent
+from vani.audio.resample import StreamResampler
+from vani.audio.silero import SileroBatcher, SileroStream, get_batcher
+from vani.audio.vad_params import VADParams
+from vani.errors import ConfigurationError
+from vani.frames import (
+    CancelFrame,
+    EndFrame,
+    Frame,
+    FrameDirection,
+    InputAudioRawFrame,
+    StartFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from vani.processors import FrameProcessor
+
+__all__ = ["RESAMPLED_RATES", "VADProcessor"]
+
+logger = logging.getLogger(__name__)
+
+#: Input rates other than 8 and 16 kHz that are resampled to 16 kHz for the model.
+RESAMPLED_RATES = (22050, 24000, 32000, 44100, 48000)
+
+
+class _HasVADParams(Protocol):
+    @property
+    def params(self) -> VADParams: ...
+
+
+class VADProcessor(FrameProcessor):
+    """Detects the user's speech in ``InputAudioRawFrame``s and announces its edges.
+
+    Every input audio frame is passed on at once, unchanged. When the VAD decides that speech
+    started it pushes, downstream, ``VADUserStartedSpeakingFrame`` (``timestamp``: seconds of
+    stream audio at the first speech window; ``start_secs``: the parameter) then
+    ``UserStartedSpeakingFrame``, and interrupts the pipeline (``broadcast_interruption``) when
+    interruptions are allowed; when speech stopped, ``VADUserStoppedSpeakingFrame`` then
+    ``UserStoppedSpeakingFrame``. Events come ``start_secs`` / ``stop_secs`` after their edge.
+
+    ``sample_rate`` is the rate the audio arrives at (default: the pipeline's
+    ``audio_in_sample_rate``). The model runs at 8 kHz for 8 kHz input and at 16 kHz otherwise;
+    each frame is analysed at its own ``sample_rate``, resampled to the model rate when needed
+    (from 22.05, 24, 32, 44.1 or 48 kHz). Malformed frames (odd byte count, more than one
+    channel, another rate) are passed on and reported upstream as a non-fatal ErrorFrame, once
+    per kind of problem, and the session carries on.
+
+    Inference is shared: the windows of every VADProcessor (and VADAnalyzer) on the event loop
+    are batched into shared model runs, so a session costs kilobytes. ``vad_analyzer`` is
+    accepted for Pipecat's spelling, ``VADProcessor(vad_analyzer=SileroVADAnalyzer(params=...))``:
+    only its ``params`` are used.
+    """
+
+    def __init__(
+        self,
+        *,
+        params: VADParams | None = None,
+        sample_rate: int | None = None,
+        vad_analyzer: _HasVADParams | None = None,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        if params is None and vad_analyzer is not None:
+            params = vad_analyzer.params
+        if sample_rate is not None and sample_rate not in (8000, 16000, *RESAMPLED_RATES):
+            raise ConfigurationError(
+                f"expected an input sample rate among 8000, 16000, 22050, 24000, 32000, 44100"
+                f" and 48000 Hz, got {sample_rate}"
+            )
+        self.params = params or VADParams()
+        self._input_rate = sample_rate
+        self._stream: SileroStream | None = None
+        self._batcher: SileroBatcher | None = None
+        self._resamplers: dict[int, StreamResampler] = {}
+        self._reported: set[str] = set()
+
+    @property
+    def vad_sample_rate(self) -> int | None:
+        """The rate the model runs at (8000 or 16000), known once the pipeline started."""
+        return self._stream.sample_rate if self._stream is not None else None
+
+    async def start(self, frame: StartFrame) -> None:
+        rate = self._input_rate or frame.audio_in_sample_rate
+        vad_rate = 8000 if rate == 8000 else 16000
+        self._stream = SileroStream(vad_rate, self.params)
+        self._batcher = get_batcher(vad_rate)
+
+    async def stop(self, frame: EndFrame) -> None:
+        self._release()
+
+    async def cancel(self, frame: CancelFrame) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if self._batcher is not None and self._stream is not None:
+            self._batcher.discard(self._stream)
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        await self.push_frame(frame, direction)
+        if (
+            isinstance(frame, InputAudioRawFrame)
+            and direction is FrameDirection.DOWNSTREAM
+            and self._stream is not None
+        ):
+            pcm = await self._model_pcm(frame, self._stream.sample_rate)
+            if pcm and self._stream.feed(pcm):
+                assert self._batcher is not None
+                for event in await self._batcher.analyze(self._stream):
+                    await self._announce(event)
+
+    async def _model_pcm(self, frame: InputAudioRawFrame, vad_rate: int) -> bytes | None:
+        audio, rate, channels = frame.audio, frame.sample_rate, frame.num_channels
+        if channels != 1:
+            await self._report_problem(
+                "channels", f"expected mono input audio for the vad, got {channels} channels"
+            )
+            return None
+        if len(audio) % 2:
+            await self._report_problem(
+                "odd",
+                f"expected whole 16-bit samples (an even byte count), got {len(audio)} bytes",
+            )
+            return None
+        if rate == vad_rate:
+            return audio
+        if rate not in RESAMPLED_RATES and rate not in (8000, 16000):
+            await self._report_problem(
+                f"rate-{rate}",
+                f"expected input audio at 8000, 16000, 22050, 24000, 32000, 44100 or 48000 Hz,"
+                f" got {rate}",
+            )
+            return None
+        resampler = self._resamplers.get(rate)
+        if resampler is None:
+            resampler = self._resamplers[rate] = StreamResampler(rate, vad_rate)
+        return resampler.resample(audio)
+
+    async def _report_problem(self, kind: str, message: str) -> None:
+        # Once per kind of problem: a misconfigured source sends 50 bad frames a second.
+        if kind in self._reported:
+            logger.debug("%s: %s", self, message)
+            return
+        self._reported.add(kind)
+        logger.warning("%s: %s", self, message)
+        await self.push_error(message)
+
+    async def _announce(self, event: VADEvent) -> None:
+        if event.started:
+            await self.push_frame(
+                VADUserStartedSpeakingFrame(
+                    start_secs=self.params.start_secs, timestamp=event.timestamp
+                )
+            )
+            await self.push_frame(UserStartedSpeakingFrame())
+            if self.interruptions_allowed:
+                await self.broadcast_interruption()
+        elif event.stopped:
+            await self.push_frame(
+                VADUserStoppedSpeakingFrame(
+                    stop_secs=self.params.stop_secs, timestamp=event.timestamp
+                )
+            )
+            await self.push_frame(UserStoppedSpeakingFrame())
