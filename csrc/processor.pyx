@@ -92,6 +92,7 @@ cdef class ProcessorCore:
         self._router = None
         self._fwd_down = None
         self._fwd_up = None
+        self._inline = True
         self._observer = None
         self._queue = None
         self._sys_runner = None
@@ -158,6 +159,10 @@ cdef class ProcessorCore:
                 self._run_inline(frame, direction, SYS)
         elif self._ord_busy or self._sys_busy:
             self._ensure_queue().put_ordered((frame, direction), frame.interruptible)
+        elif not self._inline:
+            # A processor that runs its ordered frames in its own task (see run_inline).
+            self._ensure_queue().put_ordered((frame, direction), frame.interruptible)
+            self._start_ordered_runner()
         else:
             self._run_inline(frame, direction, ORD)
 

@@ -83,7 +83,7 @@ def attenuation_db(rates: tuple[int, int], freq: int, stream: str = "vani") -> f
     amp = 16000.0
     y = (vani_stream if stream == "vani" else soxr_stream)(rates, tones(rates[0], [freq], amp))
     residue = band_power(y, rates[1], min(rates) // 2)
-    return float(10 * np.log10((amp**2 / 2) / max(residue, 1e-30)))
+    return float(10 * np.log10((amp**2 / 2) / residue)) if residue > 0 else math.inf
 
 
 def band_power(y: Signal, rate: int, lo_hz: int) -> float:

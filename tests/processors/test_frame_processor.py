@@ -235,3 +235,41 @@ async def test_unknown_keyword_arguments_are_refused_clearly() -> None:
         FrameProcessor(metrics=True)
     with pytest.raises(ConfigurationError, match="no event"):
         Echo().event_handler("on_nothing")
+
+
+class TaskBound(FrameProcessor):
+    """Records the task a call starts in and the one it ends in (like an anyio lock would)."""
+
+    def __init__(self, *, inline: bool) -> None:
+        super().__init__()
+        self._inline = inline
+        self.tasks: list[tuple[asyncio.Task[object] | None, asyncio.Task[object] | None]] = []
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, TextFrame):
+            first = asyncio.current_task()
+            await asyncio.sleep(0)
+            self.tasks.append((first, asyncio.current_task()))
+        await self.push_frame(frame, direction)
+
+
+async def test_a_processor_that_is_not_inline_runs_each_call_wholly_in_its_own_task() -> None:
+    class Held(TaskBound):
+        run_inline = False
+
+    held = Held(inline=False)
+    assert held._inline is False
+    await run_test(held, frames_to_send=[TextFrame(text=str(i)) for i in range(3)])
+    assert len(held.tasks) == 3
+    assert all(start is end for start, end in held.tasks)
+
+
+async def test_a_processor_that_waits_once_keeps_its_own_task_afterwards() -> None:
+    proc = TaskBound(inline=True)
+    await run_test(proc, frames_to_send=[TextFrame(text=str(i)) for i in range(3)])
+    # The first call moved to the processor's task midway; the later ones started there.
+    first_start, first_end = proc.tasks[0]
+    assert first_start is not first_end
+    assert all(start is end for start, end in proc.tasks[1:])
+    assert proc._inline is False

@@ -20,6 +20,7 @@ class ProcessorCore:
     _fwd_down: ProcessorCore | None
     _fwd_up: ProcessorCore | None
     _is_router: bool
+    _inline: bool
     _observer: Any
     _queue: FrameQueue[tuple[Frame, FrameDirection]] | None
     _sys_runner: Any

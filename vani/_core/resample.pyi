@@ -2,6 +2,11 @@ from typing import Final
 
 from vani._core.resample_filter import SUPPORTED_RATES as SUPPORTED_RATES
 
+KERNEL: str
+"""The output loop new resamplers use: ``"avx"`` where the CPU has it, else ``"base"``."""
+
+def _use_kernel(name: str) -> None: ...
+
 class Resampler:
     """One int16 mono stream (s16le bytes) from ``in_rate`` to ``out_rate``; not thread-safe."""
 

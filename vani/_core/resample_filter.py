@@ -10,9 +10,9 @@ phases of ``taps`` coefficients each. Why these choices:
   Nyquist, so every image is removed. The design reaches 85 dB, a margin over the contract.
 - Minimum phase, because a linear-phase filter this sharp delays the signal by half its length:
   3.8 ms when 8 kHz is involved, against a budget of 2 ms. The minimum-phase twin has the same
-  magnitude response and a group delay of 0.25 ms at low frequencies, rising to about 1.4 ms at
+  magnitude response and a group delay of 0.25 ms at low frequencies, rising to about 1.5 ms at
   the passband edge (3.4 kHz for 8 kHz audio). The phase distortion that buys this sits at the
-  top of the band and is inaudible in speech.
+  top of the band, where speech carries little energy.
 - ``taps`` is a multiple of 8, so the compiled dot product needs no tail loop.
 
 Tables are cached per rate pair: every stream of the process shares one read-only table (the

@@ -65,7 +65,7 @@ class StreamResampler:
         """How long an input sample waits before the output that lines up with it is returned.
 
         This is the filter's group delay at low frequencies (≈ 0.25 ms at 8 kHz); towards the
-        passband edge the minimum-phase filter delays content by up to ~1.4 ms in total.
+        passband edge the minimum-phase filter delays content by up to ~1.5 ms in total.
         """
         if self._core is None:
             return 0.0

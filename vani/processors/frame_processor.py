@@ -33,7 +33,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Awaitable, Coroutine, Generator
-from typing import Protocol, cast
+from typing import ClassVar, Protocol, cast
 
 from vani._core.processor import (
     BYPASS_LANE,
@@ -135,13 +135,22 @@ class FrameProcessor(ProcessorCore, EventEmitter):
     :meth:`start`, :meth:`stop` and :meth:`cancel` hooks on Start/End/Cancel frames), then
     handles the frame and pushes on whatever it does not consume with :meth:`push_frame`.
     Not thread-safe: everything runs on the event loop's thread.
+
+    ``run_inline`` (class attribute, default True): ordered frames start in the pusher's task
+    and move to this processor's task only if ``process_frame`` suspends; after the first such
+    move the processor keeps using its own task. Set it to False in a class whose
+    ``process_frame`` holds task-bound state across an await — anyio locks or cancel scopes,
+    as inside httpx and the openai SDK — so that every call runs wholly in one task.
     """
+
+    run_inline: ClassVar[bool] = True
 
     def __init__(self, *, name: str | None = None, **kwargs: object) -> None:
         if kwargs:
             unknown = ", ".join(sorted(kwargs))
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): {unknown}")
         self._id = next(_processor_ids)
+        self._inline = type(self).run_inline
         self._name = name or f"{type(self).__name__}#{self._id}"
         # Links and lane state (busy flags, runners, the in-flight ordered call) live in the
         # compiled ProcessorCore.
@@ -351,6 +360,10 @@ class FrameProcessor(ProcessorCore, EventEmitter):
             # Interruption and cancel handling never waits for, nor holds up, the system lane.
             self.create_task(self._finish_bypass(frame, it, yielded), "system")
             return
+        if lane == _ORD:
+            # It waits on I/O: later calls start in its own task, so none of them ever moves
+            # between tasks midway again.
+            self._inline = False
         runner = asyncio.get_running_loop().create_task(
             self._run_lane(lane == _SYS, it, yielded, frame),
             name=f"{self._name}:{'system' if lane == _SYS else 'ordered'}",

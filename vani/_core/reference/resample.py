@@ -37,39 +37,39 @@ class Resampler:
         self.reset()
 
     def reset(self) -> None:
-        # Everything fed so far, preceded by taps - 1 zeros (the silence before the stream).
-        self._x: npt.NDArray[np.float64] = np.zeros(self.taps - 1)
+        # The last taps - 1 inputs (silence before the stream starts) and the count fed so far.
+        self._hist: npt.NDArray[np.float64] = np.zeros(self.taps - 1)
+        self._n_in = 0
         self._k = 0
         self._carry = b""
 
-    def _outputs(self, k_end: int) -> bytes:
+    def _push(self, new: npt.NDArray[np.float64], k_end: int) -> bytes:
+        # x[taps - 1 + m] is input sample n_in + m; output k reads inputs newest - taps + 1
+        # through newest = (k * down + delay) // up.
+        x = np.concatenate([self._hist, new])
         k = np.arange(self._k, k_end, dtype=np.int64)
         n = k * self.down + self.delay
-        newest = n // self.up  # index into the input, which sits at offset taps - 1 in _x
-        window = newest[:, None] + np.arange(self.taps)[None, :]
-        y = np.einsum("kt,kt->k", self._phases[n % self.up], self._x[window])
-        self._k = k_end
+        start = n // self.up - self._n_in
+        window = start[:, None] + np.arange(self.taps)[None, :]
+        y = np.einsum("kt,kt->k", self._phases[n % self.up], x[window])
+        self._hist = x[len(x) - (self.taps - 1) :]
+        self._n_in += len(new)
+        self._k = max(k_end, self._k)
         out: bytes = np.clip(np.rint(y), -32768, 32767).astype("<i2").tobytes()
         return out
-
-    def _n_in(self) -> int:
-        return len(self._x) - (self.taps - 1)
 
     def feed(self, pcm: bytes | bytearray | memoryview) -> bytes:
         data = self._carry + bytes(pcm)
         whole = len(data) - len(data) % 2
         self._carry = data[whole:]
-        self._x = np.concatenate([self._x, np.frombuffer(data[:whole], "<i2").astype(np.float64)])
-        # Outputs whose newest input (k × down + delay) // up has arrived.
-        last = self._n_in() * self.up - 1 - self.delay
-        k_end = last // self.down + 1 if last >= 0 else 0
-        return self._outputs(max(k_end, self._k))
+        new = np.frombuffer(data[:whole], "<i2").astype(np.float64)
+        # Outputs whose newest input (k * down + delay) // up has arrived.
+        last = (self._n_in + len(new)) * self.up - 1 - self.delay
+        return self._push(new, last // self.down + 1 if last >= 0 else 0)
 
     def flush(self) -> bytes:
-        k_total = -(-self._n_in() * self.up // self.down)
-        newest = ((k_total - 1) * self.down + self.delay) // self.up if k_total > 0 else 0
-        pad = max(0, newest + 1 - self._n_in())
-        self._x = np.concatenate([self._x, np.zeros(pad)])
-        out = self._outputs(max(k_total, self._k))
+        k_total = -(-self._n_in * self.up // self.down)
+        newest = ((k_total - 1) * self.down + self.delay) // self.up if k_total > 0 else -1
+        out = self._push(np.zeros(max(0, newest + 1 - self._n_in)), k_total)
         self.reset()
         return out

@@ -1,6 +1,21 @@
 from libc.stdint cimport int64_t
 
 
+cdef extern from "resample_kernel.h" nogil:
+    ctypedef struct vani_rs_pos:
+        const float* coef
+        const float* hist
+        Py_ssize_t taps
+        int64_t k
+        int64_t i
+        int p
+        int up
+        int dq
+        int dr
+    ctypedef Py_ssize_t (*vani_rs_emit_fn)(vani_rs_pos*, int64_t, int64_t, int64_t,
+                                           unsigned char*) noexcept nogil
+
+
 cdef class Resampler:
     cdef readonly int in_rate
     cdef readonly int out_rate
@@ -11,14 +26,10 @@ cdef class Resampler:
     cdef object _filter               # PolyphaseFilter: keeps the shared table alive
     cdef const float[:, ::1] _phases  # (up, taps), shared by every stream of the rate pair
     cdef float[::1] _hist             # taps - 1 samples of history, then one block of input
-    cdef const float* _coef           # &_phases[0, 0]
     cdef float* _h                    # &_hist[0]
-    cdef int _dq                      # down // up: whole input samples per output step
-    cdef int _dr                      # down % up: phase advance per output step
+    cdef vani_rs_pos _pos             # next output: index, newest input, phase
+    cdef vani_rs_emit_fn _emit        # the output loop for this CPU
     cdef int64_t _n_in                # input samples consumed since the stream began
-    cdef int64_t _k                   # index of the next output sample
-    cdef int64_t _i                   # newest input sample that output _k needs
-    cdef int _p                       # phase of output _k
     cdef int _carry                   # the low byte of a split sample, or -1
 
     cdef void _rewind(self) noexcept nogil

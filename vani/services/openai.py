@@ -1,0 +1,266 @@
+"""OpenAILLMService: streaming Chat Completions through the official ``openai`` SDK.
+
+Works with OpenAI and with any server that speaks Chat Completions (Ollama, vLLM, llama.cpp's
+``llama-server``, the fake in :mod:`vani.testing`): give its ``base_url``. The SDK is imported
+when the service is built, so ``import vani`` stays light.
+
+Wire handling (protocols.md D):
+
+* requests stream with ``stream_options.include_usage`` (turn it off for servers that reject
+  it); the max-tokens field name is configurable (``max_completion_tokens`` for OpenAI,
+  ``max_tokens`` for Ollama and older servers);
+* tool-call fragments are joined per ``index``; a fragment carrying a new ``id`` at an index
+  already in use starts a new call (Ollama-compatible servers reuse index 0 for parallel calls);
+* retries are the SDK's (``max_retries``, default 2): 408/409/429/5xx, honouring
+  ``retry-after``; after that a 401/403 or ``insufficient_quota`` is a fatal ``ErrorFrame`` with
+  a clear message, anything else non-fatal;
+* an error event or a dropped connection mid-stream ends the response cleanly with a non-fatal
+  ``ErrorFrame``; the pipeline goes back to listening;
+* on interruption the HTTP stream is closed at once (the server sees the connection drop).
+
+Everything else (frames, tool calls, interruptions) is :class:`~vani.services.llm.LLMService`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+from vani.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    RateLimitError,
+    ServiceConnectionError,
+    ServiceError,
+)
+from vani.frames import CancelFrame, EndFrame, FunctionCallFromLLM, JSONObject, JSONValue
+from vani.processors.aggregators.llm_context import LLMContext
+from vani.services.llm.base import LLMEvent, LLMService, LLMTextChunk, LLMToolCalls, LLMUsage
+
+if TYPE_CHECKING:
+    import openai
+
+__all__ = ["OpenAILLMService"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _CallBuilder:
+    id: str
+    name: str = ""
+    arguments: str = ""
+
+
+class OpenAILLMService(LLMService):
+    """An LLM service on OpenAI Chat Completions (see the module docstring).
+
+    ``api_key`` defaults to the SDK's (``OPENAI_API_KEY``); servers that need no key accept
+    any string. ``temperature``, ``max_tokens`` (sent under ``max_tokens_field``),
+    ``parallel_tool_calls`` and ``extra_body`` go into every request when set.
+    ``timeout_secs`` bounds each HTTP request. ``client`` replaces the SDK client built here.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        model: str = "gpt-4o-mini",
+        base_url: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        max_tokens_field: str = "max_completion_tokens",
+        parallel_tool_calls: bool | None = None,
+        include_usage: bool = True,
+        extra_body: Mapping[str, JSONValue] | None = None,
+        max_retries: int = 2,
+        timeout_secs: float = 60.0,
+        default_headers: Mapping[str, str] | None = None,
+        client: openai.AsyncOpenAI | None = None,
+        max_tool_rounds: int = 5,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(model=model, max_tool_rounds=max_tool_rounds, **kwargs)
+        if not max_tokens_field:
+            raise ConfigurationError("expected a max_tokens_field name, got an empty string")
+        self._temperature = temperature
+        self._max_tokens = max_tokens
+        self._max_tokens_field = max_tokens_field
+        self._parallel_tool_calls = parallel_tool_calls
+        self._include_usage = include_usage
+        self._extra_body: dict[str, JSONValue] = dict(extra_body or {})
+        self._owns_client = client is None
+        self._client_options = {
+            "api_key": api_key if api_key is not None else _env_key(),
+            "base_url": base_url,
+            "max_retries": max_retries,
+            "timeout": timeout_secs,
+            "default_headers": dict(default_headers or {}),
+        }
+        self._client: openai.AsyncOpenAI | None = client
+        self._make_client()  # fail fast on a bad option, at construction
+
+    def _make_client(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            import openai  # lazy: keeps `import vani` free of the SDK
+
+            options = self._client_options
+            self._client = openai.AsyncOpenAI(
+                api_key=cast(str, options["api_key"]),
+                base_url=cast("str | None", options["base_url"]),
+                max_retries=cast(int, options["max_retries"]),
+                timeout=cast(float, options["timeout"]),
+                default_headers=cast("dict[str, str]", options["default_headers"]),
+            )
+        return self._client
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The SDK client (built here unless one was given)."""
+        return self._make_client()
+
+    async def stop(self, frame: EndFrame) -> None:
+        await self._close_client()
+
+    async def cancel(self, frame: CancelFrame) -> None:
+        await self._close_client()
+
+    async def _close_client(self) -> None:
+        # Release the connection pool when the pipeline ends; a client given by the caller may
+        # be shared with other sessions, so it is left open. A later run builds a new one.
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
+            # In a task of its own: the SDK's HTTP client closes inside an anyio cancel scope,
+            # which must exit in the task it was entered in (see LLMService._run).
+            try:
+                await asyncio.get_running_loop().create_task(client.close())
+            except Exception:
+                logger.warning("%s: closing the openai client failed", self, exc_info=True)
+
+    def build_request(self, context: LLMContext, tool_choice: JSONValue = None) -> JSONObject:
+        """The Chat Completions request body for ``context`` (without transport options)."""
+        body: JSONObject = {
+            "model": self.model_name,
+            "messages": cast(JSONValue, context.get_messages()),
+            "stream": True,
+        }
+        if self._include_usage:
+            body["stream_options"] = {"include_usage": True}
+        tools = context.tools_for_request()
+        if tools:
+            body["tools"] = cast(JSONValue, tools)
+            choice = tool_choice if tool_choice is not None else context.tool_choice
+            if choice is not None:
+                body["tool_choice"] = choice
+            if self._parallel_tool_calls is not None:
+                body["parallel_tool_calls"] = self._parallel_tool_calls
+        if self._temperature is not None:
+            body["temperature"] = self._temperature
+        if self._max_tokens is not None:
+            body[self._max_tokens_field] = self._max_tokens
+        body.update(self._extra_body)
+        return body
+
+    async def _stream(
+        self, context: LLMContext, tool_choice: JSONValue
+    ) -> AsyncGenerator[LLMEvent, None]:
+        import openai
+
+        body = self.build_request(context, tool_choice)
+        model = body.pop("model")
+        messages = body.pop("messages")
+        try:
+            # Fields the SDK does not name (a custom max-tokens field, vendor options) travel
+            # in extra_body, so the request is exactly what build_request() describes.
+            stream = await self._make_client().chat.completions.create(
+                model=cast(str, model),
+                messages=cast("list[openai.types.chat.ChatCompletionMessageParam]", messages),
+                stream=True,
+                extra_body=body,
+            )
+        except openai.APIStatusError as exc:
+            raise _status_error(exc) from exc
+        except openai.APIError as exc:  # connection refused, timeout
+            raise ServiceConnectionError(f"could not reach the llm server: {exc}") from exc
+
+        builders: list[_CallBuilder] = []
+        by_index: dict[int, _CallBuilder] = {}
+        try:
+            async for chunk in stream:
+                usage = chunk.usage
+                if usage is not None:
+                    details = usage.prompt_tokens_details
+                    yield LLMUsage(
+                        usage.prompt_tokens,
+                        usage.completion_tokens,
+                        usage.total_tokens,
+                        details.cached_tokens if details is not None else None,
+                    )
+                for choice in chunk.choices:
+                    delta = choice.delta
+                    if delta.content:
+                        yield LLMTextChunk(delta.content)
+                    for fragment in delta.tool_calls or ():
+                        current = by_index.get(fragment.index)
+                        if current is None or (
+                            fragment.id and current.id and fragment.id != current.id
+                        ):
+                            current = _CallBuilder(fragment.id or "")
+                            by_index[fragment.index] = current
+                            builders.append(current)
+                        elif fragment.id and not current.id:
+                            current.id = fragment.id
+                        function = fragment.function
+                        if function is not None:
+                            if function.name and not current.name:
+                                current.name = function.name
+                            if function.arguments:
+                                current.arguments += function.arguments
+        except openai.APIError as exc:
+            raise ServiceConnectionError(f"the llm stream broke off: {exc}") from exc
+        except ValueError as exc:  # a data line that is not JSON
+            raise ServiceError(f"the llm server sent an unreadable chunk: {exc}") from exc
+        finally:
+            await stream.close()
+        calls = tuple(
+            FunctionCallFromLLM(
+                function_name=b.name,
+                tool_call_id=b.id or f"call_{uuid.uuid4().hex[:24]}",
+                arguments=b.arguments,
+            )
+            for b in builders
+        )
+        if calls:
+            yield LLMToolCalls(calls)
+
+
+def _env_key() -> str:
+    import os
+
+    # The SDK refuses to build a client without a key; local servers do not need one.
+    return os.environ.get("OPENAI_API_KEY", "") or "no-key"
+
+
+def _status_error(exc: openai.APIStatusError) -> ServiceError:
+    status = exc.status_code
+    code = exc.code or ""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    detail = body.get("message")
+    message = detail if isinstance(detail, str) and detail else exc.message
+    if status == 401:
+        return AuthenticationError(f"the llm server refused the api key (401): {message}")
+    if status == 403:
+        return AuthenticationError(f"the llm server denied this api key access (403): {message}")
+    if status == 429:
+        if code == "insufficient_quota" or body.get("type") == "insufficient_quota":
+            return RateLimitError(
+                f"the account is out of quota (429 insufficient_quota): {message}",
+                retryable=False,
+            )
+        return RateLimitError(f"rate limited, still after retries (429): {message}")
+    retryable = status in (408, 409) or status >= 500
+    return ServiceError(f"the llm request failed ({status}): {message}", retryable=retryable)
