@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import wave
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vani.audio.silero import get_batcher
 from vani.audio.vad import SileroVADAnalyzer, VADParams, VADProcessor
 from vani.errors import ConfigurationError
 from vani.frames import (
@@ -174,3 +176,18 @@ async def test_pipecat_spelling_takes_the_params_of_the_analyzer() -> None:
     )
     stops = [f for f in down if isinstance(f, VADUserStoppedSpeakingFrame)]
     assert [f.stop_secs for f in stops] == [1.5]
+
+
+async def test_concurrent_sessions_share_inference_batches_and_each_finds_its_turns() -> None:
+    pcm, sr, truth = _speech("16k")
+    batcher = get_batcher(16000)
+    before = batcher.batches, batcher.windows
+    results = await asyncio.gather(
+        *(run_test(VADProcessor(), frames_to_send=_frames(pcm, sr)) for _ in range(4))
+    )
+    batches, windows = batcher.batches - before[0], batcher.windows - before[1]
+    assert windows == 4 * (len(pcm) // 1024)
+    assert batches < windows, "sessions shared model runs"
+    for down, _up in results:
+        starts = [f.timestamp for f in down if isinstance(f, VADUserStartedSpeakingFrame)]
+        assert len(starts) == len(truth)
