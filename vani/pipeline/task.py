@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import assert_never, cast
 
 from vani._core.queue import FrameQueue
 from vani.errors import PipelineError
@@ -52,8 +52,6 @@ logger = logging.getLogger(__name__)
 
 _DOWNSTREAM = FrameDirection.DOWNSTREAM
 _UPSTREAM = FrameDirection.UPSTREAM
-_SYSTEM = FrameKind.SYSTEM
-_DATA = FrameKind.DATA
 _FINAL_FRAMES = (EndFrame, StopFrame, CancelFrame)
 
 
@@ -188,13 +186,17 @@ class PipelineTask(EventEmitter):
         """
         if self._state == "finished":
             raise PipelineError(f"{self._name} has finished; it takes no more frames")
-        if frame.kind is _SYSTEM:
-            if self._state == "running":
-                self._inject(frame, direction)
-            else:
-                self._queue.put_system((frame, direction))
-        else:
-            self._queue.put_ordered((frame, direction), frame.interruptible)
+        kind = frame.kind
+        match kind:
+            case FrameKind.SYSTEM:
+                if self._state == "running":
+                    self._inject(frame, direction)
+                else:
+                    self._queue.put_system((frame, direction))
+            case FrameKind.CONTROL | FrameKind.DATA:
+                self._queue.put_ordered((frame, direction), frame.interruptible)
+            case _:
+                assert_never(kind)
 
     async def queue_frames(self, frames: Iterable[Frame]) -> None:
         """Queue each frame in turn (see :meth:`queue_frame`)."""
@@ -355,11 +357,17 @@ class PipelineTask(EventEmitter):
     # -- frames leaving the pipeline ----------------------------------------------------------
 
     def _frame_out(self, frame: Frame, direction: FrameDirection) -> None:
-        if frame.kind is _DATA:
-            # The hot path (audio, text): nothing to do but note conversation activity.
-            if type(frame) in self._idle_data_types:
-                self._touch()
-            return
+        kind = frame.kind
+        match kind:
+            case FrameKind.DATA:
+                # The hot path (audio, text): nothing to do but note conversation activity.
+                if type(frame) in self._idle_data_types:
+                    self._touch()
+                return
+            case FrameKind.SYSTEM | FrameKind.CONTROL:
+                pass
+            case _:
+                assert_never(kind)
         if isinstance(frame, self._idle_frames):
             self._touch()
         if direction is _DOWNSTREAM:
