@@ -96,7 +96,7 @@ async def test_a_streamed_reply_is_spoken_sentence_by_sentence_between_started_a
     assert kinds(down) == [
         "LLMFullResponseStartFrame",
         "TTSStartedFrame",
-        *["TTSTextFrame", "audio"] * 3,
+        *["audio", "TTSTextFrame"] * 3,
         "TTSStoppedFrame",
         "LLMFullResponseEndFrame",
     ]

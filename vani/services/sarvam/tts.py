@@ -3,8 +3,9 @@
 One socket, opened at start and kept open with ``{"type":"ping"}`` every ``ping_interval_s``:
 ``config`` first (``linear16`` at the output rate, ``send_completion_event=true`` in the query),
 then per sentence a ``text`` and a ``flush``, so each sentence comes back as its audio followed
-by a ``final`` event. That lets every ``TTSTextFrame`` go out just before the first audio of its
-sentence: the assistant context records exactly what was spoken up to an interruption.
+by a ``final`` event. That lets every ``TTSTextFrame`` go out right after the last audio of its
+sentence (the convention every vani TTS follows): the output transport releases it once that
+audio has played, so the assistant context records exactly the sentences heard in full.
 
 Interruption: the socket of the interrupted utterance is abandoned (closed in the background)
 and a fresh one opened, so Sarvam stops synthesising at once and no late audio can reach the
@@ -115,8 +116,8 @@ class _Utterance:
 class SarvamTTSService(FrameProcessor):
     """Sarvam streaming TTS (bulbul). Consumes ``LLMTextFrame`` (split into sentences here),
     other ``TextFrame``s (spoken as given, e.g. from a ``SentenceAggregator``) and
-    ``TTSSpeakFrame``; emits ``TTSStartedFrame``, then per sentence a ``TTSTextFrame`` and its
-    ``TTSAudioRawFrame``s (16-bit mono PCM at the pipeline's output rate), ``TTSStoppedFrame``
+    ``TTSSpeakFrame``; emits ``TTSStartedFrame``, then per sentence its ``TTSAudioRawFrame``s
+    (16-bit mono PCM at the pipeline's output rate) and its ``TTSTextFrame``, ``TTSStoppedFrame``
     after the last ``final``, then the held ``LLMFullResponseEndFrame``. Emits a TTFB metric
     (first text sent → first audio) when metrics are enabled, character usage when usage
     metrics are. Not thread-safe: use from the pipeline's event loop.
@@ -544,7 +545,6 @@ class SarvamTTSService(FrameProcessor):
         if not sentence.spoken:
             sentence.spoken = True
             pcm = strip_riff(pcm)
-            await self.push_frame(TTSTextFrame(text=sentence.text, context_id=utterance.context_id))
         if not utterance.got_audio:
             utterance.got_audio = True
             if self.metrics_enabled:
@@ -571,7 +571,10 @@ class SarvamTTSService(FrameProcessor):
         utterance = self._utterance
         if utterance is None or not utterance.sentences:
             return
-        utterance.sentences.popleft()
+        sentence = utterance.sentences.popleft()
+        if sentence.spoken:
+            # After its audio, as every vani TTS does: a sentence cut short is not "heard".
+            await self.push_frame(TTSTextFrame(text=sentence.text, context_id=utterance.context_id))
         if utterance.ended and not utterance.sentences:
             await self._finish_utterance(utterance)
 
