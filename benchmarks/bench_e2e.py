@@ -234,7 +234,11 @@ def measure_vani(scripted_llm: bool, rounds: int) -> dict[str, float]:
 
 def run_script(script: str, *args: str, python: str = sys.executable) -> dict[str, float]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent), env.get("PYTHONPATH", "")])
+    # The child imports the same vani as this process (source tree or installed wheel).
+    import vani
+
+    vani_root = str(Path(vani.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([vani_root, env.get("PYTHONPATH", "")])
     out = subprocess.run(
         [python, str(HERE / script), *args],
         capture_output=True,

@@ -286,7 +286,11 @@ def _one(framework: str, n: int, secs: float) -> dict[str, object]:
         PIPECAT_PYTHON if framework == "pipecat" else sys.executable,
         __file__, "--framework", framework, "--sessions", str(n), "--secs", str(secs),
     ]  # fmt: skip
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # vani children import the vani this process imported (source tree or installed wheel).
+    import vani
+
+    root = ROOT if framework == "pipecat" else Path(vani.__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(root))
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode or not lines:
