@@ -16,7 +16,7 @@ cdef class ProcessorCore:
     cdef public object _ord_runner
     cdef public bint _sys_busy
     cdef public bint _ord_busy
-    cdef public bint _unit_interruptible
+    cdef public object _unit_frame
     cdef public bint _unit_interrupted
     cdef public bint _unit_in_runner
     cdef public bint _unit_cancel_requested

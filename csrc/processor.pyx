@@ -28,6 +28,7 @@ cdef extern from "Python.h":
     int PyIter_Send(object iter, object arg, PyObject** presult) except? -1
 
 cdef object _SYSTEM = FrameKind.SYSTEM
+cdef object _DATA = FrameKind.DATA
 cdef object _DOWNSTREAM = FrameDirection.DOWNSTREAM
 cdef object _UPSTREAM = FrameDirection.UPSTREAM
 cdef object _CoroutineType = types.CoroutineType
@@ -93,6 +94,7 @@ cdef class ProcessorCore:
         self._fwd_down = None
         self._fwd_up = None
         self._inline = True
+        self._unit_frame = None
         self._observer = None
         self._queue = None
         self._sys_runner = None
@@ -177,7 +179,12 @@ cdef class ProcessorCore:
     cdef void _interrupt_c(self) except *:
         if self._queue is not None:
             self._queue.drop_interruptible()
-        if self._ord_busy and self._unit_interruptible and not self._unit_interrupted:
+        if (
+            self._ord_busy
+            and not self._unit_interrupted
+            and self._unit_frame is not None
+            and self._unit_frame.interruptible
+        ):
             self._unit_interrupted = True
             if self._unit_in_runner and self._ord_runner is not None:
                 self._unit_cancel_requested = True
@@ -197,7 +204,7 @@ cdef class ProcessorCore:
             self._report(exc, frame)
             return
         if aw is _DONE:
-            if isinstance(frame, (_EndFrame, _CancelFrame)):
+            if frame.kind is not _DATA and isinstance(frame, (_EndFrame, _CancelFrame)):
                 self._after(frame)
             return
         if type(aw) is _CoroutineType:
@@ -208,7 +215,8 @@ cdef class ProcessorCore:
             self._sys_busy = True
         elif lane == ORD:
             self._ord_busy = True
-            self._unit_interruptible = frame.interruptible
+            # Read lazily by an interruption: most calls finish before one could arrive.
+            self._unit_frame = frame
             self._unit_interrupted = False
         try:
             status = PyIter_Send(it, None, &result)
@@ -229,5 +237,6 @@ cdef class ProcessorCore:
         elif lane == ORD:
             self._ord_busy = False
             self._unit_interrupted = False
-        if isinstance(frame, (_EndFrame, _CancelFrame)):
+            self._unit_frame = None
+        if frame.kind is not _DATA and isinstance(frame, (_EndFrame, _CancelFrame)):
             self._after(frame)

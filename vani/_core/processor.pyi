@@ -27,7 +27,7 @@ class ProcessorCore:
     _ord_runner: Any
     _sys_busy: bool
     _ord_busy: bool
-    _unit_interruptible: bool
+    _unit_frame: Frame | None
     _unit_interrupted: bool
     _unit_in_runner: bool
     _unit_cancel_requested: bool

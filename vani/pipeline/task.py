@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass
-from typing import assert_never, cast
+from typing import Final, assert_never, cast
 
 from vani._core.queue import FrameQueue
 from vani.errors import PipelineError
@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 _DOWNSTREAM = FrameDirection.DOWNSTREAM
 _UPSTREAM = FrameDirection.UPSTREAM
 _FINAL_FRAMES = (EndFrame, StopFrame, CancelFrame)
+_DATA: Final = FrameKind.DATA
 
 
 def _all_subclasses(types: tuple[type[Frame], ...]) -> set[type[Frame]]:
@@ -303,7 +304,8 @@ class PipelineTask(EventEmitter):
         pipeline = self._pipeline
         n = 0
         while True:
-            frame, direction = await queue.get()
+            # get_nowait while there is a backlog: no coroutine per frame.
+            frame, direction = queue.get_nowait() if queue else await queue.get()
             pipeline._deliver(frame, direction)
             n += 1
             if n >= _FAIRNESS_BATCH or not queue:
@@ -358,12 +360,12 @@ class PipelineTask(EventEmitter):
 
     def _frame_out(self, frame: Frame, direction: FrameDirection) -> None:
         kind = frame.kind
+        if kind is _DATA:
+            # The hot path (audio, text): nothing to do but note conversation activity.
+            if type(frame) in self._idle_data_types:
+                self._touch()
+            return
         match kind:
-            case FrameKind.DATA:
-                # The hot path (audio, text): nothing to do but note conversation activity.
-                if type(frame) in self._idle_data_types:
-                    self._touch()
-                return
             case FrameKind.SYSTEM | FrameKind.CONTROL:
                 pass
             case _:

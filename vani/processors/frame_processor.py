@@ -353,6 +353,7 @@ class FrameProcessor(ProcessorCore, EventEmitter):
         self._sys_busy = self._ord_busy = False
         self._unit_in_runner = self._unit_cancel_requested = False
         self._unit_interrupted = False
+        self._unit_frame = None
 
     def _move_to_task(
         self, frame: Frame, it: Coroutine[object, None, object], yielded: object, lane: int
@@ -441,7 +442,7 @@ class FrameProcessor(ProcessorCore, EventEmitter):
                         await self._park()
                         continue
                     frame, direction = queue.get_ordered_nowait()
-                    self._unit_interruptible = frame.interruptible
+                    self._unit_frame = frame
                     self._unit_interrupted = False
                     self._unit_in_runner = True
                 try:
@@ -507,6 +508,7 @@ class FrameProcessor(ProcessorCore, EventEmitter):
                         task.uncancel()
                 self._unit_interrupted = False
                 self._unit_in_runner = False
+                self._unit_frame = None
         if isinstance(frame, EndFrame | CancelFrame):
             self._after(frame)
 
