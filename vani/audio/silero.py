@@ -171,8 +171,9 @@ class SileroStream:
             self._row = np.zeros((1, self.windower.row_size), dtype=np.float32)
         while self.windower.pending:
             volume = self.windower.take(self._row, 0)
-            probs, next_state = run_silero(self._row, self.state[:, None, :], self.sample_rate)
-            self.state[:] = next_state[:, 0, :]
+            state = np.ascontiguousarray(self.state)[:, None, :]
+            probs, next_state = run_silero(self._row, state, self.sample_rate)
+            self.state = next_state[:, 0, :].copy()
             self._advance(float(probs[0]), volume)
         return self.take_events()
 
@@ -186,7 +187,7 @@ class SileroStream:
         """Forget all audio and model state; the stream starts again at time zero."""
         self.windower.reset()
         self.machine.reset()
-        self.state[:] = 0.0
+        self.state = np.zeros((2, STATE_SIZE), dtype=np.float32)
         self._events.clear()
 
 
@@ -246,10 +247,13 @@ class SileroBatcher:
         stream._done = None
 
     def _fill(self, streams: list[SileroStream]) -> int:
+        n = len(streams)
+        inputs, volumes = self._inputs, self._volumes
         for i, s in enumerate(streams):
-            self._volumes[i] = s.windower.take(self._inputs, i)
-            self._state[:, i, :] = s.state
-        return len(streams)
+            volumes[i] = s.windower.take(inputs, i)
+        # One C loop gathers every stream's LSTM state into the batch tensor.
+        np.stack([s.state for s in streams], axis=1, out=self._state[:, :n, :])
+        return n
 
     def _scatter(
         self,
@@ -259,9 +263,12 @@ class SileroBatcher:
     ) -> None:
         self.batches += 1
         self.windows += len(streams)
-        for i, s in enumerate(streams):
-            s.state[:] = next_state[:, i, :]
-            s._advance(float(probs[i]), self._volumes[i])
+        volumes = self._volumes
+        # Each stream keeps a view of its row of the fresh output (no copy); the next gather
+        # reads it from there. ``tolist`` turns the probabilities into floats in one call.
+        for i, (s, p) in enumerate(zip(streams, probs.tolist(), strict=True)):
+            s.state = next_state[:, i, :]
+            s._advance(p, volumes[i])
 
     def analyze_sync(self, streams: list[SileroStream]) -> None:
         """Run every ready window of ``streams`` through the model in batches, on the calling
