@@ -122,12 +122,13 @@ class SileroStream:
     __slots__ = (
         "_done",
         "_events",
+        "_idx",
         "_row",
+        "_src",
         "_volume",
         "machine",
         "probabilities",
         "sample_rate",
-        "state",
         "windower",
     )
 
@@ -143,12 +144,21 @@ class SileroStream:
         self.machine = VADStateMachine(
             sample_rate, params.confidence, params.start_secs, params.stop_secs, params.min_volume
         )
-        self.state = np.zeros((2, STATE_SIZE), dtype=np.float32)
+        # The LSTM state is row ``_idx`` of ``_src`` [2, N, 128]: after a batch that is the
+        # batch's own output, so a batch of the same streams in the same order next time runs on
+        # it as it is, with no gather or scatter per stream.
+        self._src: npt.NDArray[np.float32] = np.zeros((2, 1, STATE_SIZE), dtype=np.float32)
+        self._idx = 0
         self.probabilities: list[float] | None = [] if keep_probabilities else None
         self._events: list[VADEvent] = []
         self._done: asyncio.Future[list[VADEvent]] | None = None
         self._row: npt.NDArray[np.float32] | None = None
         self._volume = 0.0
+
+    @property
+    def state(self) -> npt.NDArray[np.float32]:
+        """The LSTM state, [2, 128] float32 (a view)."""
+        return self._src[:, self._idx, :]
 
     def feed(self, pcm: Buffer) -> int:
         """Buffer PCM (int16 little-endian mono bytes); return the windows ready to analyze."""
@@ -157,7 +167,9 @@ class SileroStream:
     def _advance(self, prob: float, volume: float) -> None:
         if self.probabilities is not None:
             self.probabilities.append(prob)
-        self._events += self.machine.push(prob, volume)
+        events = self.machine.push(prob, volume)
+        if events:  # most windows change nothing
+            self._events += events
 
     def take_events(self) -> list[VADEvent]:
         """The transitions found since the last call (batched analysis leaves them here)."""
@@ -173,7 +185,7 @@ class SileroStream:
             volume = self.windower.take(self._row, 0)
             state = np.ascontiguousarray(self.state)[:, None, :]
             probs, next_state = run_silero(self._row, state, self.sample_rate)
-            self.state = next_state[:, 0, :].copy()
+            self._src, self._idx = next_state, 0
             self._advance(float(probs[0]), volume)
         return self.take_events()
 
@@ -187,7 +199,8 @@ class SileroStream:
         """Forget all audio and model state; the stream starts again at time zero."""
         self.windower.reset()
         self.machine.reset()
-        self.state = np.zeros((2, STATE_SIZE), dtype=np.float32)
+        self._src = np.zeros((2, 1, STATE_SIZE), dtype=np.float32)
+        self._idx = 0
         self._events.clear()
 
 
@@ -246,14 +259,21 @@ class SileroBatcher:
             stream._done.cancel()
         stream._done = None
 
-    def _fill(self, streams: list[SileroStream]) -> int:
+    def _fill(self, streams: list[SileroStream]) -> npt.NDArray[np.float32]:
+        """Write each stream's next window into the batch; return the batch's state tensor."""
         n = len(streams)
         inputs, volumes = self._inputs, self._volumes
+        same: npt.NDArray[np.float32] | None = streams[0]._src
         for i, s in enumerate(streams):
             volumes[i] = s.windower.take(inputs, i)
-        # One C loop gathers every stream's LSTM state into the batch tensor.
-        np.stack([s.state for s in streams], axis=1, out=self._state[:, :n, :])
-        return n
+            if s._src is not same or s._idx != i:
+                same = None
+        if same is not None and same.shape[1] == n:
+            return same  # the same streams as last time, in order: their state is ready
+        # Otherwise one C loop gathers every stream's state into the batch tensor.
+        state = self._state[:, :n, :]
+        np.stack([s.state for s in streams], axis=1, out=state)
+        return state
 
     def _scatter(
         self,
@@ -264,10 +284,11 @@ class SileroBatcher:
         self.batches += 1
         self.windows += len(streams)
         volumes = self._volumes
-        # Each stream keeps a view of its row of the fresh output (no copy); the next gather
-        # reads it from there. ``tolist`` turns the probabilities into floats in one call.
+        # Each stream's state stays in the fresh output (row i), no copy; ``tolist`` turns the
+        # probabilities into floats in one call.
         for i, (s, p) in enumerate(zip(streams, probs.tolist(), strict=True)):
-            s.state = next_state[:, i, :]
+            s._src = next_state
+            s._idx = i
             s._advance(p, volumes[i])
 
     def analyze_sync(self, streams: list[SileroStream]) -> None:
@@ -278,10 +299,8 @@ class SileroBatcher:
         while ready:
             for start in range(0, len(ready), self.max_batch):
                 batch = ready[start : start + self.max_batch]
-                n = self._fill(batch)
-                probs, next_state = run_silero(
-                    self._inputs[:n], self._state[:, :n, :], self.sample_rate
-                )
+                state = self._fill(batch)
+                probs, next_state = run_silero(self._inputs[: len(batch)], state, self.sample_rate)
                 self._scatter(batch, probs, next_state)
             ready = [s for s in ready if s.windower.pending]
 
@@ -302,8 +321,8 @@ class SileroBatcher:
                     ]
                     if not streams:
                         continue
-                    n = self._fill(streams)
-                    inputs, state = self._inputs[:n], self._state[:, :n, :]
+                    state = self._fill(streams)
+                    inputs = self._inputs[: len(streams)]
                     if self.offload:
                         probs, next_state = await loop.run_in_executor(
                             _worker(), run_silero, inputs, state, self.sample_rate
