@@ -10,22 +10,6 @@ PYTHON=${PYTHON:-python3}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-# System packages the tests use (speech tools for fixtures and the fake TTS voice).
-APT_PACKAGES=(espeak-ng sox)
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  else
-    echo "warning: missing system packages: ${missing[*]} (tests that need them will skip)" >&2
-  fi
-fi
-
 echo "== venv and wheel"
 "$PYTHON" -m venv "$WORK/venv"
 # shellcheck disable=SC1091
