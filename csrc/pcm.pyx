@@ -152,6 +152,65 @@ cdef bint _is_float32(Py_buffer* d):
     return d.format[0] in b'<=@' and d.format[1] == b'f' and d.format[2] == 0
 
 
+# The element-wise conversions share one path: acquire the input, allocate the output, run the
+# kernel (without the GIL for large inputs), release. The switch keeps every kernel inlined.
+cdef enum _Kernel:
+    _S16_TO_F32
+    _F32_TO_S16
+    _GAIN
+    _MONO_TO_STEREO
+    _STEREO_TO_MONO
+    _ULAW_ENCODE
+    _ALAW_ENCODE
+    _ULAW_DECODE
+    _ALAW_DECODE
+
+
+cdef void _run_kernel(_Kernel k, const void* src, void* dst, size_t n, double gain) noexcept nogil:
+    if k == _S16_TO_F32:
+        vani_s16_to_f32(<const int16_t*>src, <float*>dst, n)
+    elif k == _F32_TO_S16:
+        vani_f32_to_s16(<const float*>src, <int16_t*>dst, n)
+    elif k == _GAIN:
+        vani_s16_gain(<const int16_t*>src, <int16_t*>dst, n, gain)
+    elif k == _MONO_TO_STEREO:
+        vani_s16_mono_to_stereo(<const int16_t*>src, <int16_t*>dst, n)
+    elif k == _STEREO_TO_MONO:
+        vani_s16_stereo_to_mono(<const int16_t*>src, <int16_t*>dst, n)
+    elif k == _ULAW_ENCODE:
+        # Constant shifts in each branch let the compiler fold the table index.
+        vani_g711_encode(<const int16_t*>src, <uint8_t*>dst, n, _ULAW_ENC, 2)
+    elif k == _ALAW_ENCODE:
+        vani_g711_encode(<const int16_t*>src, <uint8_t*>dst, n, _ALAW_ENC, 3)
+    elif k == _ULAW_DECODE:
+        vani_g711_decode(<const uint8_t*>src, <int16_t*>dst, n, _ULAW_DEC)
+    else:
+        vani_g711_decode(<const uint8_t*>src, <int16_t*>dst, n, _ALAW_DEC)
+
+
+cdef bytes _convert(
+    object src, int in_frame, str what, Py_ssize_t out_frame, _Kernel k, double gain=1.0
+):
+    """Run kernel ``k`` over whole ``in_frame``-byte frames of ``src``; ``out_frame`` bytes out
+    per frame. Raises ``AudioFormatError`` when ``src`` is not whole frames."""
+    cdef Py_buffer v
+    _get_samples(src, &v, in_frame, what)
+    cdef size_t n = v.len // in_frame
+    cdef bytes out
+    cdef char* o
+    try:
+        out = _new_bytes(n * out_frame)
+        o = PyBytes_AS_STRING(out)
+        if v.len >= _NOGIL_MIN_BYTES:
+            with nogil:
+                _run_kernel(k, v.buf, o, n, gain)
+        else:
+            _run_kernel(k, v.buf, o, n, gain)
+    finally:
+        PyBuffer_Release(&v)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Float conversion.
 
@@ -161,22 +220,7 @@ def int16_to_float32(src):
     Returns ``2 * len(src)`` bytes of native float32. Raises ``AudioFormatError`` on an odd
     byte count.
     """
-    cdef Py_buffer v
-    _get_samples(src, &v, 2, "int16 samples")
-    cdef size_t n = v.len // 2
-    cdef bytes out
-    cdef char* o
-    try:
-        out = _new_bytes(n * 4)
-        o = PyBytes_AS_STRING(out)
-        if v.len >= _NOGIL_MIN_BYTES:
-            with nogil:
-                vani_s16_to_f32(<const int16_t*>v.buf, <float*>o, n)
-        else:
-            vani_s16_to_f32(<const int16_t*>v.buf, <float*>o, n)
-    finally:
-        PyBuffer_Release(&v)
-    return out
+    return _convert(src, 2, "int16 samples", 4, _S16_TO_F32)
 
 
 def int16_to_float32_into(src, dst):
@@ -221,22 +265,7 @@ def float32_to_int16(src):
     Rounds half to even; NaN becomes 0 and infinities clip. Returns ``len(src) // 2`` bytes.
     Raises ``AudioFormatError`` when the byte count is not a multiple of 4.
     """
-    cdef Py_buffer v
-    _get_samples(src, &v, 4, "float32 samples")
-    cdef size_t n = v.len // 4
-    cdef bytes out
-    cdef char* o
-    try:
-        out = _new_bytes(n * 2)
-        o = PyBytes_AS_STRING(out)
-        if v.len >= _NOGIL_MIN_BYTES:
-            with nogil:
-                vani_f32_to_s16(<const float*>v.buf, <int16_t*>o, n)
-        else:
-            vani_f32_to_s16(<const float*>v.buf, <int16_t*>o, n)
-    finally:
-        PyBuffer_Release(&v)
-    return out
+    return _convert(src, 4, "float32 samples", 2, _F32_TO_S16)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,22 +279,7 @@ def apply_gain(src, double gain):
     """
     if not isfinite(gain):
         raise ConfigurationError(f"expected a finite gain, got {gain!r}")
-    cdef Py_buffer v
-    _get_samples(src, &v, 2, "int16 samples")
-    cdef size_t n = v.len // 2
-    cdef bytes out
-    cdef char* o
-    try:
-        out = _new_bytes(n * 2)
-        o = PyBytes_AS_STRING(out)
-        if v.len >= _NOGIL_MIN_BYTES:
-            with nogil:
-                vani_s16_gain(<const int16_t*>v.buf, <int16_t*>o, n, gain)
-        else:
-            vani_s16_gain(<const int16_t*>v.buf, <int16_t*>o, n, gain)
-    finally:
-        PyBuffer_Release(&v)
-    return out
+    return _convert(src, 2, "int16 samples", 2, _GAIN, gain)
 
 
 cdef void _mix_into(const Py_buffer* va, const Py_buffer* vb, char* o) noexcept nogil:
@@ -343,22 +357,7 @@ def dbfs(src):
 
 def mono_to_stereo(src):
     """Duplicate each int16 sample into a left/right pair (interleaved stereo)."""
-    cdef Py_buffer v
-    _get_samples(src, &v, 2, "int16 samples")
-    cdef size_t n = v.len // 2
-    cdef bytes out
-    cdef char* o
-    try:
-        out = _new_bytes(n * 4)
-        o = PyBytes_AS_STRING(out)
-        if v.len >= _NOGIL_MIN_BYTES:
-            with nogil:
-                vani_s16_mono_to_stereo(<const int16_t*>v.buf, <int16_t*>o, n)
-        else:
-            vani_s16_mono_to_stereo(<const int16_t*>v.buf, <int16_t*>o, n)
-    finally:
-        PyBuffer_Release(&v)
-    return out
+    return _convert(src, 2, "int16 samples", 4, _MONO_TO_STEREO)
 
 
 def stereo_to_mono(src):
@@ -366,81 +365,18 @@ def stereo_to_mono(src):
 
     Raises ``AudioFormatError`` unless the byte count is a multiple of 4 (whole frames).
     """
-    cdef Py_buffer v
-    _get_samples(src, &v, 4, "stereo int16 frames")
-    cdef size_t n = v.len // 4
-    cdef bytes out
-    cdef char* o
-    try:
-        out = _new_bytes(n * 2)
-        o = PyBytes_AS_STRING(out)
-        if v.len >= _NOGIL_MIN_BYTES:
-            with nogil:
-                vani_s16_stereo_to_mono(<const int16_t*>v.buf, <int16_t*>o, n)
-        else:
-            vani_s16_stereo_to_mono(<const int16_t*>v.buf, <int16_t*>o, n)
-    finally:
-        PyBuffer_Release(&v)
-    return out
+    return _convert(src, 4, "stereo int16 frames", 2, _STEREO_TO_MONO)
 
 
 # ---------------------------------------------------------------------------------------------
 # G.711.
-
-cdef inline void _g711_encode(
-    const int16_t* src, uint8_t* dst, size_t n, bint mu_law
-) noexcept nogil:
-    # Constant shifts in each branch let the compiler fold the table index.
-    if mu_law:
-        vani_g711_encode(src, dst, n, _ULAW_ENC, 2)
-    else:
-        vani_g711_encode(src, dst, n, _ALAW_ENC, 3)
-
-
-cdef bytes _encode(object src, bint mu_law):
-    cdef Py_buffer v
-    _get_samples(src, &v, 2, "int16 samples")
-    cdef size_t n = v.len // 2
-    cdef bytes out
-    cdef char* o
-    try:
-        out = _new_bytes(n)
-        o = PyBytes_AS_STRING(out)
-        if v.len >= _NOGIL_MIN_BYTES:
-            with nogil:
-                _g711_encode(<const int16_t*>v.buf, <uint8_t*>o, n, mu_law)
-        else:
-            _g711_encode(<const int16_t*>v.buf, <uint8_t*>o, n, mu_law)
-    finally:
-        PyBuffer_Release(&v)
-    return out
-
-
-cdef bytes _decode(object src, const int16_t* table):
-    cdef Py_buffer v
-    PyObject_GetBuffer(src, &v, PyBUF_SIMPLE)
-    cdef size_t n = v.len
-    cdef bytes out
-    cdef char* o
-    try:
-        out = _new_bytes(n * 2)
-        o = PyBytes_AS_STRING(out)
-        if v.len >= _NOGIL_MIN_BYTES:
-            with nogil:
-                vani_g711_decode(<const uint8_t*>v.buf, <int16_t*>o, n, table)
-        else:
-            vani_g711_decode(<const uint8_t*>v.buf, <int16_t*>o, n, table)
-    finally:
-        PyBuffer_Release(&v)
-    return out
-
 
 def ulaw_encode(src):
     """Encode int16 PCM to G.711 μ-law, one byte per sample (``audioop.lin2ulaw(src, 2)``).
 
     Raises ``AudioFormatError`` on an odd byte count.
     """
-    return _encode(src, True)
+    return _convert(src, 2, "int16 samples", 1, _ULAW_ENCODE)
 
 
 def alaw_encode(src):
@@ -448,17 +384,17 @@ def alaw_encode(src):
 
     Raises ``AudioFormatError`` on an odd byte count.
     """
-    return _encode(src, False)
+    return _convert(src, 2, "int16 samples", 1, _ALAW_ENCODE)
 
 
 def ulaw_decode(src):
     """Decode G.711 μ-law bytes to int16 PCM (``audioop.ulaw2lin(src, 2)``)."""
-    return _decode(src, _ULAW_DEC)
+    return _convert(src, 1, "G.711 bytes", 2, _ULAW_DECODE)
 
 
 def alaw_decode(src):
     """Decode G.711 A-law bytes to int16 PCM (``audioop.alaw2lin(src, 2)``)."""
-    return _decode(src, _ALAW_DEC)
+    return _convert(src, 1, "G.711 bytes", 2, _ALAW_DECODE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,22 +412,22 @@ cdef int _check_width(object width) except -1:
 def lin2ulaw(fragment, width):
     """``audioop.lin2ulaw``: 16-bit PCM to G.711 μ-law; ``width`` must be 2."""
     _check_width(width)
-    return _encode(fragment, True)
+    return ulaw_encode(fragment)
 
 
 def ulaw2lin(fragment, width):
     """``audioop.ulaw2lin``: G.711 μ-law to 16-bit PCM; ``width`` must be 2."""
     _check_width(width)
-    return _decode(fragment, _ULAW_DEC)
+    return ulaw_decode(fragment)
 
 
 def lin2alaw(fragment, width):
     """``audioop.lin2alaw``: 16-bit PCM to G.711 A-law; ``width`` must be 2."""
     _check_width(width)
-    return _encode(fragment, False)
+    return alaw_encode(fragment)
 
 
 def alaw2lin(fragment, width):
     """``audioop.alaw2lin``: G.711 A-law to 16-bit PCM; ``width`` must be 2."""
     _check_width(width)
-    return _decode(fragment, _ALAW_DEC)
+    return alaw_decode(fragment)
