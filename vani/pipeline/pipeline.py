@@ -74,6 +74,8 @@ class Pipeline(FrameProcessor):
         return out
 
     def _leave(self, frame: Frame, direction: FrameDirection) -> None:
+        """Where frames leaving the chain go. Plain pipelines forward in C instead (``_linked``);
+        a subclass that must see them (parallel branches) overrides this."""
         target = self._next if direction is _DOWNSTREAM else self._prev
         if target is not None:
             target._deliver(frame, direction)

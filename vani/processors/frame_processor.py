@@ -49,7 +49,6 @@ from vani.frames import (
     ErrorFrame,
     Frame,
     FrameDirection,
-    FrameKind,
     InterruptionFrame,
     StartFrame,
 )
@@ -57,7 +56,6 @@ from vani.frames import (
 logger = logging.getLogger(__name__)
 
 _DOWNSTREAM = FrameDirection.DOWNSTREAM
-_SYSTEM = FrameKind.SYSTEM
 _processor_ids = itertools.count(1)
 
 _QueueItem = tuple[Frame, FrameDirection]
