@@ -8,7 +8,25 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PYTHON=${PYTHON:-python3}
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+# Cleanup steps registered by the setup scripts (servers they started), run in reverse order.
+CI_CLEANUP=()
+ci_on_exit() { CI_CLEANUP+=("$1"); }
+ci_exit() {
+  local i
+  for ((i = ${#CI_CLEANUP[@]} - 1; i >= 0; i--)); do eval "${CI_CLEANUP[$i]}" || true; done
+  rm -rf "$WORK"
+}
+trap ci_exit EXIT
+# apt-get update runs at most once per run, and only when a setup script needs a package.
+CI_APT_UPDATED=0
+ci_apt() {
+  local missing=()
+  local p
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$CI_APT_UPDATED" -eq 0 ]; then apt-get update -qq; CI_APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
 
 echo "== venv and wheel"
 "$PYTHON" -m venv "$WORK/venv"
@@ -29,6 +47,17 @@ echo "== static checks"
   ruff format --check "${dirs[@]}"
   cython-lint csrc
 )
+
+echo "== services and peers the tests need (tools/ci/setup-*.sh)"
+# Each script is sourced in this shell: it may install apt packages (ci_apt), start a server on
+# 127.0.0.1, export what the tests read (DATABASE_URL, VANI_PIPECAT_PYTHON, ...) and register its
+# cleanup with ci_on_exit.
+for setup in "$ROOT"/tools/ci/setup-*.sh; do
+  [ -e "$setup" ] || continue
+  echo "-- $(basename "$setup")"
+  # shellcheck disable=SC1090
+  . "$setup"
+done
 
 echo "== tests (installed package)"
 cd "$WORK"

@@ -6,6 +6,7 @@ The tree::
     ├── ConfigurationError (also ValueError)    a bad argument or setting, found at construction
     ├── AudioFormatError (also ValueError)      PCM of the wrong length, rate or channel count
     ├── ProtocolError                           a peer sent a message that breaks its protocol
+    │   └── SerializationError (also ValueError) a wire message that cannot be parsed or encoded
     ├── PipelineError                           processors or tasks used the wrong way
     │   └── QueueClosedError                    a frame was put into a closed processor
     ├── ServiceError                            a remote or local engine failed; ``retryable``
@@ -39,6 +40,7 @@ __all__ = [
     "ProtocolError",
     "QueueClosedError",
     "RateLimitError",
+    "SerializationError",
     "ServiceConnectionError",
     "ServiceError",
     "UnknownFunctionError",
@@ -130,3 +132,10 @@ class FlowValidationError(FlowError, ValueError):
 
 class ModelLoadError(VaniError):
     """A model file could not be found or loaded."""
+
+
+class SerializationError(ProtocolError, ValueError):
+    """A wire message could not be parsed or a frame could not be encoded.
+
+    Raised by serializers (sans-I/O); the transport logs it and drops that one message.
+    """

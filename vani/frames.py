@@ -295,6 +295,13 @@ class OutputTransportMessageUrgentFrame(SystemFrame):
 
 
 @dataclass(slots=True, eq=False)
+class InputDTMFFrame(SystemFrame):
+    """A keypad press from the caller (phone DTMF, or RTVI ``dtmf``): one of ``0-9 * # A-D``."""
+
+    button: str = ""
+
+
+@dataclass(slots=True, eq=False)
 class FlowTransitionFrame(SystemFrame):
     """A Dhara flow moved from one node to another."""
 
