@@ -1,0 +1,251 @@
+// The page: binds VaniClient (client.js) to the DOM. Options come from the page's query string:
+// ?framing=protobuf (default raw), ?rate=16000 (microphone rate sent), ?reconnect=0.
+import { VaniClient } from "./client.js";
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+
+const client = new VaniClient({
+  framing: params.get("framing") === "protobuf" ? "protobuf" : "raw",
+  inputSampleRate: Number(params.get("rate")) || 16000,
+  reconnect: params.get("reconnect") !== "0",
+});
+
+const ui = {
+  log: $("log"),
+  userEntry: null, // the user bubble of the current turn
+  botEntry: null, // the bot bubble being spoken
+  tools: new Map(), // tool_call_id → entry
+  latencies: [],
+};
+
+const STATE_LABELS = {
+  idle: "Not connected",
+  connecting: "Connecting…",
+  ready: "Connected",
+  reconnecting: "Reconnecting…",
+  ended: "Call ended",
+};
+
+function scrollToEnd() {
+  const box = ui.log.parentElement;
+  box.scrollTop = box.scrollHeight;
+}
+
+function addEntry(kind, text) {
+  $("empty").hidden = true;
+  const li = document.createElement("li");
+  li.className = `entry ${kind}`;
+  li.textContent = text;
+  ui.log.appendChild(li);
+  scrollToEnd();
+  return li;
+}
+
+function note(text) {
+  return addEntry("note", text);
+}
+
+function showBanner(text, kind = "error") {
+  $("banner-text").textContent = text;
+  $("banner").dataset.kind = kind;
+  $("banner").hidden = false;
+}
+
+function hideBanner() {
+  $("banner").hidden = true;
+}
+
+function setSpeaking(who, speaking) {
+  $(`party-${who}`).dataset.speaking = String(speaking);
+  const label = who === "user" ? (speaking ? "speaking" : "quiet") : speaking ? "speaking" : "listening";
+  $(`${who}-state`).textContent = label;
+}
+
+function setLevel(who, rms) {
+  // Map RMS to a 0–100 % bar on a dB scale from -60 dBFS to 0.
+  const db = rms > 0 ? 20 * Math.log10(rms) : -100;
+  const pct = Math.max(0, Math.min(100, ((db + 60) / 60) * 100));
+  $(`${who}-level`).style.width = `${pct.toFixed(0)}%`;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function onUserInput(data) {
+  if (data.input_type === "chat") {
+    addEntry("user", data.text);
+    ui.userEntry = null;
+    return;
+  }
+  if (!ui.userEntry) {
+    ui.userEntry = addEntry("user interim", "");
+    ui.userEntry.dataset.final = "";
+  }
+  const entry = ui.userEntry;
+  const settled = entry.dataset.final;
+  if (data.final) {
+    entry.dataset.final = settled ? `${settled} ${data.text}` : data.text;
+    entry.textContent = entry.dataset.final;
+    entry.classList.remove("interim");
+  } else {
+    entry.textContent = settled ? `${settled} ${data.text}` : data.text;
+    entry.classList.add("interim");
+  }
+  scrollToEnd();
+}
+
+function onBotOutput(data) {
+  if (data.spoken === false || !data.text) return;
+  if (!ui.botEntry) ui.botEntry = addEntry("bot", "");
+  const entry = ui.botEntry;
+  const joiner = entry.textContent && !/^[\s,.;:!?]/.test(data.text) ? " " : "";
+  entry.textContent += joiner + data.text;
+  scrollToEnd();
+}
+
+function toolEntry(data) {
+  const id = data.tool_call_id || `tool-${ui.tools.size}`;
+  let entry = ui.tools.get(id);
+  if (!entry) {
+    entry = addEntry("tool", "");
+    ui.tools.set(id, entry);
+  }
+  return entry;
+}
+
+function renderTool(entry, data, status) {
+  if (data.function_name) entry.dataset.name = data.function_name;
+  entry.textContent = "";
+  entry.append("Tool call ");
+  const code = document.createElement("code");
+  code.textContent = entry.dataset.name || "function";
+  entry.append(code, ` · ${status}`);
+}
+
+client.addEventListener("rtvi", (event) => {
+  const { type, data } = event.detail.message;
+  switch (type) {
+    case "bot-ready":
+      hideBanner();
+      note(client.stats.sessions > 1 ? "Reconnected to the bot" : "Connected: say hello");
+      break;
+    case "user-started-speaking":
+      setSpeaking("user", true);
+      break;
+    case "user-stopped-speaking":
+      setSpeaking("user", false);
+      break;
+    case "bot-started-speaking":
+      setSpeaking("bot", true);
+      ui.userEntry = null;
+      break;
+    case "bot-stopped-speaking":
+      setSpeaking("bot", false);
+      ui.botEntry = null;
+      break;
+    case "bot-interrupted":
+      if (ui.botEntry) ui.botEntry.classList.add("interrupted");
+      ui.botEntry = null;
+      setSpeaking("bot", false);
+      break;
+    case "user-input":
+    case "user-transcription":
+      if (data && typeof data.text === "string") onUserInput(data);
+      break;
+    case "bot-output":
+      if (data) onBotOutput(data);
+      break;
+    case "llm-function-call-started":
+      renderTool(toolEntry(data || {}), data || {}, "started");
+      break;
+    case "llm-function-call-in-progress":
+      renderTool(toolEntry(data || {}), data || {}, "running…");
+      break;
+    case "llm-function-call-stopped":
+      renderTool(toolEntry(data || {}), data || {}, data && data.cancelled ? "cancelled" : "done");
+      break;
+    default:
+      break;
+  }
+});
+
+client.addEventListener("level", (event) => setLevel(event.detail.who, event.detail.rms));
+
+client.addEventListener("latency", (event) => {
+  const ms = Math.round(event.detail.ms);
+  ui.latencies.push(ms);
+  $("latency-last").textContent = `${ms} ms`;
+  $("latency-median").textContent = `${Math.round(median(ui.latencies))} ms`;
+  $("turns").textContent = String(ui.latencies.length);
+  const tag = document.createElement("li");
+  tag.className = "latency-tag";
+  tag.textContent = `replied ${ms} ms after you stopped`;
+  ui.log.appendChild(tag);
+  scrollToEnd();
+});
+
+client.addEventListener("problem", (event) => {
+  const { message, fatal } = event.detail;
+  showBanner(message, fatal ? "error" : "info");
+});
+
+client.addEventListener("state", (event) => {
+  const { state } = event.detail;
+  $("status").dataset.state = state;
+  $("status").textContent = STATE_LABELS[state] || state;
+  const active = state === "connecting" || state === "ready" || state === "reconnecting";
+  const button = $("connect");
+  button.dataset.active = String(active);
+  button.textContent = active ? "Disconnect" : "Connect";
+  $("mute").disabled = state !== "ready";
+  $("typed").hidden = state !== "ready";
+  if (state === "ready") hideBanner();
+  if (!active) {
+    setSpeaking("user", false);
+    setSpeaking("bot", false);
+    setLevel("user", 0);
+    setLevel("bot", 0);
+    ui.userEntry = null;
+    ui.botEntry = null;
+  }
+  if (state === "ended") note("Call ended");
+});
+
+$("connect").addEventListener("click", async () => {
+  if (client.state === "idle" || client.state === "ended") {
+    hideBanner();
+    try {
+      await client.connect();
+    } catch {
+      // shown by the "problem" event
+    }
+  } else {
+    await client.disconnect();
+    note("You hung up");
+  }
+});
+
+$("mute").addEventListener("click", () => {
+  const muted = !client.muted;
+  client.setMuted(muted);
+  $("mute").setAttribute("aria-pressed", String(muted));
+  $("mute").textContent = muted ? "Unmute" : "Mute";
+});
+
+$("typed").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = $("typed-text");
+  const text = input.value.trim();
+  if (!text) return;
+  client.sendText(text);
+  input.value = "";
+});
+
+$("banner-close").addEventListener("click", hideBanner);
+
+// For tests and the curious: the client, its counters and the page's latency list.
+window.vani = { client, ui };
