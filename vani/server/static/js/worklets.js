@@ -12,36 +12,28 @@ class StreamResampler {
   constructor(inRate, outRate) {
     this.inRate = inRate;
     this.outRate = outRate;
-    this.step = inRate / outRate;
     this.passthrough = inRate === outRate;
     if (this.passthrough) return;
     // Cut off a little below the lower Nyquist frequency so that downsampling does not alias.
     this.cutoff = Math.min(1, outRate / inRate) * 0.92;
-    const zeroCrossings = 8;
+    const zeroCrossings = 16;
     this.halfWidth = Math.ceil(zeroCrossings / this.cutoff);
     this.resolution = 64; // table entries per input sample
     const n = this.halfWidth * this.resolution;
     this.table = new Float32Array(n + 2);
-    for (let i = 0; i <= n + 1; i++) {
+    for (let i = 0; i <= n; i++) {
       const x = i / this.resolution;
       const arg = Math.PI * this.cutoff * x;
       const sinc = x === 0 ? 1 : Math.sin(arg) / arg;
-      const w = x >= this.halfWidth ? 0 : 0.42 + 0.5 * Math.cos((Math.PI * x) / this.halfWidth)
+      const w = 0.42 + 0.5 * Math.cos((Math.PI * x) / this.halfWidth)
         + 0.08 * Math.cos((2 * Math.PI * x) / this.halfWidth);
       this.table[i] = this.cutoff * sinc * w;
     }
-    // Input history; the first output sample sits on the first input sample.
+    // Input history. The position of the next output sample is kept exactly, as an integer
+    // count of 1/outRate input samples, so any split of the input gives the same output.
     this.buffer = new Float32Array(4096);
-    this.length = this.halfWidth;
-    this.pos = this.halfWidth;
-  }
-
-  kernel(x) {
-    const a = Math.abs(x) * this.resolution;
-    const i = a | 0;
-    if (i >= this.table.length - 1) return 0;
-    const f = a - i;
-    return this.table[i] + (this.table[i + 1] - this.table[i]) * f;
+    this.length = this.halfWidth; // leading zeros: the first output sits on the first input
+    this.posNum = this.halfWidth * outRate;
   }
 
   // Returns the resampled samples for `input` (a Float32Array); may be empty.
@@ -55,24 +47,31 @@ class StreamResampler {
     this.buffer.set(input, this.length);
     this.length += input.length;
     const hw = this.halfWidth;
-    const maxOut = Math.ceil((this.length - this.pos) / this.step) + 1;
-    const out = new Float32Array(Math.max(0, maxOut));
+    const outRate = this.outRate;
+    const res = this.resolution;
+    const table = this.table;
+    const limit = table.length - 1;
+    const out = new Float32Array(Math.ceil((this.length * outRate - this.posNum) / this.inRate) + 1);
     let count = 0;
-    while (Math.floor(this.pos) + hw < this.length) {
-      const center = Math.floor(this.pos);
+    for (;;) {
+      const center = Math.floor(this.posNum / outRate);
+      if (center + hw >= this.length) break;
+      const frac = this.posNum - center * outRate; // in 1/outRate input samples
       let acc = 0;
       for (let n = center - hw + 1; n <= center + hw; n++) {
-        acc += this.buffer[n] * this.kernel(this.pos - n);
+        const a = (Math.abs((center - n) * outRate + frac) * res) / outRate;
+        const i = a | 0;
+        if (i < limit) acc += this.buffer[n] * (table[i] + (table[i + 1] - table[i]) * (a - i));
       }
       out[count++] = acc;
-      this.pos += this.step;
+      this.posNum += this.inRate;
     }
     // Keep only the history the next output samples need.
-    const keepFrom = Math.max(0, Math.floor(this.pos) - hw);
+    const keepFrom = Math.max(0, Math.floor(this.posNum / outRate) - hw);
     if (keepFrom > 0) {
       this.buffer.copyWithin(0, keepFrom, this.length);
       this.length -= keepFrom;
-      this.pos -= keepFrom;
+      this.posNum -= keepFrom * outRate;
     }
     return out.subarray(0, count);
   }
@@ -226,3 +225,6 @@ class PlaybackProcessor extends AudioWorkletProcessor {
 
 registerProcessor("vani-capture", CaptureProcessor);
 registerProcessor("vani-playback", PlaybackProcessor);
+
+// For the page's tests (worklet modules may export; the browser ignores it).
+export { StreamResampler };
