@@ -135,3 +135,75 @@ def test_protobuf_message_frame_round_trips(page: Any) -> None:
         json.dumps(message),
     )
     assert json.loads(back) == message
+
+
+def test_protobuf_framing_matches_vani_serializer(page: Any) -> None:
+    """The page's hand-written protobuf and vani's ProtobufFrameSerializer read each other."""
+    from vani.frames import (
+        InputAudioRawFrame,
+        InputTransportMessageFrame,
+        InterruptionFrame,
+        OutputAudioRawFrame,
+        OutputTransportMessageUrgentFrame,
+    )
+    from vani.serializers.protobuf import ProtobufFrameSerializer
+
+    serializer = ProtobufFrameSerializer()
+    encoded = page.evaluate(
+        """async () => {
+          const { ProtobufFraming } = await import('/js/framing.js');
+          const f = new ProtobufFraming({ inputSampleRate: 16000 });
+          const pcm = new Int16Array(320);
+          for (let i = 0; i < pcm.length; i++) pcm[i] = (i * 97) % 65536 - 32768;
+          return {
+            audio: Array.from(f.encodeAudio(pcm)),
+            message: Array.from(f.encodeMessage({ label: 'rtvi-ai', type: 'client-ready',
+              id: 'x1', data: { version: '2.2.0', about: { library: 'vani-web' } } })),
+          };
+        }"""
+    )
+    (audio,) = serializer.deserialize(bytes(encoded["audio"]))
+    assert isinstance(audio, InputAudioRawFrame)
+    assert (audio.sample_rate, audio.num_channels) == (16000, 1)
+    expected = [((i * 97) % 65536 - 32768) for i in range(320)]
+    assert list(memoryview(audio.audio).cast("h")) == expected
+    (message,) = serializer.deserialize(bytes(encoded["message"]))
+    assert isinstance(message, InputTransportMessageFrame)
+    assert message.message["type"] == "client-ready"
+    assert message.message["data"]["about"] == {"library": "vani-web"}
+
+    pcm = bytes(range(256)) * 4
+    wire = {
+        "audio": serializer.serialize(
+            OutputAudioRawFrame(audio=pcm, sample_rate=24000, num_channels=1)
+        ),
+        "message": serializer.serialize(
+            OutputTransportMessageUrgentFrame(
+                message={"label": "rtvi-ai", "type": "bot-output", "data": {"text": "नमस्ते"}}
+            )
+        ),
+        "interruption": serializer.serialize(InterruptionFrame()),
+    }
+    decoded = page.evaluate(
+        """async (wire) => {
+          const { ProtobufFraming } = await import('/js/framing.js');
+          const f = new ProtobufFraming({ inputSampleRate: 16000 });
+          const out = {};
+          for (const [k, v] of Object.entries(wire)) {
+            const d = f.decode(Uint8Array.from(v).buffer);
+            if (d.samples) d.samples = Array.from(d.samples);
+            out[k] = d;
+          }
+          return out;
+        }""",
+        {k: list(v) for k, v in wire.items() if isinstance(v, bytes)},
+    )
+    assert decoded["audio"]["kind"] == "audio"
+    assert decoded["audio"]["sampleRate"] == 24000
+    samples = list(memoryview(pcm).cast("h"))
+    assert decoded["audio"]["samples"] == [s / 32768 for s in samples]
+    assert decoded["message"] == {
+        "kind": "rtvi",
+        "message": {"label": "rtvi-ai", "type": "bot-output", "data": {"text": "नमस्ते"}},
+    }
+    assert decoded["interruption"] == {"kind": "interruption"}

@@ -1,13 +1,15 @@
 // The page: binds VaniClient (client.js) to the DOM. Options come from the page's query string:
-// ?framing=protobuf (default raw), ?rate=16000 (microphone rate sent), ?reconnect=0.
+// ?framing=raw (default protobuf), ?rate=16000 (microphone rate sent), ?out_rate=24000 (bot
+// audio rate with raw framing), ?reconnect=0.
 import { VaniClient } from "./client.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 
 const client = new VaniClient({
-  framing: params.get("framing") === "protobuf" ? "protobuf" : "raw",
+  framing: params.get("framing") === "raw" ? "raw" : "protobuf",
   inputSampleRate: Number(params.get("rate")) || 16000,
+  outputSampleRate: Number(params.get("out_rate")) || 24000,
   reconnect: params.get("reconnect") !== "0",
 });
 

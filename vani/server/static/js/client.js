@@ -66,15 +66,17 @@ export class VaniClient extends EventTarget {
   /**
    * @param {object} [options]
    * @param {string} [options.startUrl] endpoint that returns {wsUrl, token}; default "/start"
-   * @param {"raw"|"protobuf"} [options.framing] wire framing; default "raw"
+   * @param {"raw"|"protobuf"} [options.framing] wire framing; default "protobuf" (Pipecat's:
+   *   every audio frame carries its rate). "raw" sends PCM at `inputSampleRate` and reads bot
+   *   audio at `outputSampleRate` (the server's pipeline rate; 24 kHz unless the bot changes it)
    * @param {number} [options.inputSampleRate] microphone rate sent to the server; default 16000
-   * @param {number} [options.outputSampleRate] bot audio rate asked of the server; default 24000
+   * @param {number} [options.outputSampleRate] bot audio rate with raw framing; default 24000
    * @param {boolean} [options.reconnect] reconnect when the server goes away; default true
    */
   constructor(options = {}) {
     super();
     this.startUrl = options.startUrl || "/start";
-    this.framingName = options.framing || "raw";
+    this.framingName = options.framing === "raw" ? "raw" : "protobuf";
     this.inputSampleRate = options.inputSampleRate || 16000;
     this.outputSampleRate = options.outputSampleRate || 24000;
     this.reconnectEnabled = options.reconnect !== false;
@@ -149,9 +151,6 @@ export class VaniClient extends EventTarget {
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({
           transport: "websocket",
-          serializer: this.framingName,
-          sample_rate: this.inputSampleRate,
-          output_sample_rate: this.outputSampleRate,
         }),
       });
     } catch {
@@ -190,9 +189,11 @@ export class VaniClient extends EventTarget {
     if (url.protocol === "http:") url.protocol = "ws:";
     if (url.protocol === "https:") url.protocol = "wss:";
     if (token) url.searchParams.set("token", token);
-    url.searchParams.set("serializer", this.framingName);
-    url.searchParams.set("sample_rate", String(this.inputSampleRate));
-    url.searchParams.set("output_sample_rate", String(this.outputSampleRate));
+    url.searchParams.set("format", this.framingName);
+    if (this.framingName === "raw") {
+      url.searchParams.set("sample_rate", String(this.inputSampleRate));
+      url.searchParams.set("channels", "1");
+    }
     return url.toString();
   }
 
@@ -218,9 +219,8 @@ export class VaniClient extends EventTarget {
             library: "vani-web",
             library_version: CLIENT_VERSION,
             platform: navigator.platform || "browser",
-            sample_rate: this.inputSampleRate,
-            num_channels: 1,
-            output_sample_rate: this.outputSampleRate,
+            audio_in_sample_rate: this.inputSampleRate,
+            audio_in_channels: 1,
           },
         });
       };
