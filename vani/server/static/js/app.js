@@ -19,6 +19,7 @@ const ui = {
   botEntry: null, // the bot bubble being spoken
   tools: new Map(), // tool_call_id → entry
   latencies: [],
+  pendingLatency: null, // measured before the bot's first words arrived
 };
 
 const STATE_LABELS = {
@@ -100,12 +101,24 @@ function onUserInput(data) {
   scrollToEnd();
 }
 
+function latencyMeta(entry, ms) {
+  const meta = document.createElement("span");
+  meta.className = "meta";
+  meta.textContent = `replied ${ms} ms after you stopped`;
+  entry.appendChild(meta);
+}
+
 function onBotOutput(data) {
   if (data.spoken === false || !data.text) return;
-  if (!ui.botEntry) ui.botEntry = addEntry("bot", "");
-  const entry = ui.botEntry;
-  const joiner = entry.textContent && !/^[\s,.;:!?]/.test(data.text) ? " " : "";
-  entry.textContent += joiner + data.text;
+  if (!ui.botEntry) {
+    ui.botEntry = addEntry("bot", "");
+    ui.botEntry.appendChild(document.createElement("span")).className = "said";
+    if (ui.pendingLatency !== null) latencyMeta(ui.botEntry, ui.pendingLatency);
+    ui.pendingLatency = null;
+  }
+  const said = ui.botEntry.querySelector(".said");
+  const joiner = said.textContent && !/^[\s,.;:!?]/.test(data.text) ? " " : "";
+  said.textContent += joiner + data.text;
   scrollToEnd();
 }
 
@@ -122,10 +135,13 @@ function toolEntry(data) {
 function renderTool(entry, data, status) {
   if (data.function_name) entry.dataset.name = data.function_name;
   entry.textContent = "";
-  entry.append("Tool call ");
-  const code = document.createElement("code");
-  code.textContent = entry.dataset.name || "function";
-  entry.append(code, ` · ${status}`);
+  if (entry.dataset.name) {
+    const code = document.createElement("code");
+    code.textContent = entry.dataset.name;
+    entry.append("Tool call ", code, ` · ${status}`);
+  } else {
+    entry.append(`Tool call · ${status}`);
+  }
 }
 
 client.addEventListener("rtvi", (event) => {
@@ -183,10 +199,8 @@ client.addEventListener("latency", (event) => {
   $("latency-last").textContent = `${ms} ms`;
   $("latency-median").textContent = `${Math.round(median(ui.latencies))} ms`;
   $("turns").textContent = String(ui.latencies.length);
-  const tag = document.createElement("li");
-  tag.className = "latency-tag";
-  tag.textContent = `replied ${ms} ms after you stopped`;
-  ui.log.appendChild(tag);
+  if (ui.botEntry && !ui.botEntry.querySelector(".meta")) latencyMeta(ui.botEntry, ms);
+  else ui.pendingLatency = ms;
   scrollToEnd();
 });
 

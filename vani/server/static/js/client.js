@@ -92,11 +92,17 @@ export class VaniClient extends EventTarget {
     this.turn = null;
     this.turnCount = 0;
     this.botReady = null;
+    this.interruptedAt = null;
+    this.bargeIn = null;
     this.stats = {
       botPlayedSamples: 0,
       botSumSquares: 0,
       botStarted: 0,
       flushes: [],
+      // Barge-ins that cut audio: what was dropped, how long after the bot-interrupted message
+      // the speaker went quiet, and how much bot audio still played before the user's next
+      // turn ended (stale audio; should be none).
+      bargeIns: [],
       latencies: [],
       messages: [],
       sessions: 0,
@@ -312,7 +318,19 @@ export class VaniClient extends EventTarget {
     } else if (event.type === "flushed") {
       this.stats.botPlayedSamples = event.played;
       this.stats.flushes.push({ at: event.at, droppedMs: event.droppedMs, played: event.played });
+      if (event.wasPlaying && this.interruptedAt !== null) {
+        this.bargeIn = {
+          droppedMs: event.droppedMs,
+          quietAfterMs: event.at - this.interruptedAt,
+          playedAtFlush: event.played,
+          sampleRate: event.sampleRate,
+          staleMs: null,
+        };
+        this.stats.bargeIns.push(this.bargeIn);
+      }
+      this.interruptedAt = null;
     }
+    if (event.played !== undefined) this.stats.botPlayedSamples = event.played;
     this.emit("playback", event);
   }
 
@@ -331,6 +349,7 @@ export class VaniClient extends EventTarget {
       return;
     }
     if (decoded.kind === "interruption") {
+      this.interruptedAt ??= performance.now();
       this.audio.flush();
       return;
     }
@@ -356,10 +375,16 @@ export class VaniClient extends EventTarget {
         break;
       }
       case "bot-interrupted":
+        this.interruptedAt ??= performance.now();
         this.audio.flush();
         break;
       case "user-stopped-speaking": {
         const now = performance.now();
+        if (this.bargeIn) {
+          const stale = this.stats.botPlayedSamples - this.bargeIn.playedAtFlush;
+          this.bargeIn.staleMs = (stale / this.bargeIn.sampleRate) * 1000;
+          this.bargeIn = null;
+        }
         const voiced = this.lastVoiceAt !== null && now - this.lastVoiceAt < 3000;
         this.turnCount += 1;
         this.turn = {

@@ -160,6 +160,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
         droppedMs: (dropped / sampleRate) * 1000,
         wasPlaying,
         played: this.played,
+        sampleRate,
       });
       this.postLevel(0);
     }
@@ -197,7 +198,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     if (written > 0) {
       if (!this.playing) {
         this.playing = true;
-        this.port.postMessage({ type: "started", time: currentTime });
+        this.port.postMessage({ type: "started", time: currentTime, played: this.played });
       }
       for (let i = 0; i < written; i++) {
         const s = out[i];
@@ -216,7 +217,11 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       this.playing = false;
       this.levelSquares = 0;
       this.levelCount = 0;
-      this.port.postMessage({ type: "drained", time: currentTime + written / sampleRate });
+      this.port.postMessage({
+        type: "drained",
+        time: currentTime + written / sampleRate,
+        played: this.played,
+      });
       this.postLevel(0);
     }
     return true;
