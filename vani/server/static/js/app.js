@@ -223,6 +223,7 @@ client.addEventListener("state", (event) => {
   if (!active) {
     setSpeaking("user", false);
     setSpeaking("bot", false);
+    $("bot-state").textContent = "waiting";
     setLevel("user", 0);
     setLevel("bot", 0);
     ui.userEntry = null;

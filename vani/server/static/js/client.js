@@ -57,7 +57,8 @@ function closeExplanation(code, reason) {
     );
   }
   if (code === 1000) return new CallError("The bot ended the call.", "ended");
-  return new CallError(`The connection to the server was lost (code ${code}).`, "lost", {
+  const why = code === 1001 || code === 1012 ? " (it may be restarting)" : "";
+  return new CallError(`Lost the connection to the server${why}. Reconnecting…`, "lost", {
     retry: true,
   });
 }
@@ -424,7 +425,8 @@ export class VaniClient extends EventTarget {
       this.scheduleReconnect(0);
       return;
     }
-    this.problem(error, error.kind !== "ended");
+    console.info(`vani: the server closed the call (code ${event.code} ${event.reason})`);
+    this.problem(error, error.kind !== "ended" && error.kind !== "timeout");
     this.teardown().then(() => this.setState("ended"));
   }
 

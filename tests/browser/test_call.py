@@ -1,0 +1,216 @@
+"""vani's own page in real Chromium against a real server: a whole call, both framings,
+barge-in, reconnect, refusal and session timeout. Screenshots land in the test's tmp dir."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import wave
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vani.demo import demo_call_path
+from vani.testing.browser import ServerProcess, write_wav
+
+SPEECH = Path(__file__).parent.parent / "fixtures" / "speech" / "speech_16k.wav"
+
+# The fakes bot's fixed transcript and reply (benchmarks/browser_fakes_bot.py).
+FAKE_TRANSCRIPT = "I would like a large pepperoni pizza."
+FAKE_REPLY = "Sure, one large pepperoni."
+# The server's output chunk: 40 ms (TransportParams.audio_out_10ms_chunks = 4).
+CHUNK_MS = 40.0
+
+
+def _stats(page: Any) -> dict[str, Any]:
+    return dict(page.evaluate("window.vani.client.stats"))
+
+
+def _bot_rms(stats: dict[str, Any]) -> float:
+    played = stats["botPlayedSamples"]
+    return math.sqrt(stats["botSumSquares"] / played) if played else 0.0
+
+
+def _texts(page: Any, selector: str) -> list[str]:
+    return [str(t) for t in page.locator(selector).all_inner_texts()]
+
+
+def _silence_wav(tmp_path: Path) -> Path:
+    return write_wav(tmp_path / "silence.wav", [1.0])
+
+
+def _one_utterance_wav(tmp_path: Path, repeats: int = 1, gap_secs: float = 4.0) -> Path:
+    """ "Please book a table for two." (from the speech fixture), `repeats` times, each followed
+    by silence long enough for the bot's whole reply."""
+    meta = json.loads(SPEECH.with_suffix(".json").read_text())
+    first = meta["segments"][0]
+    with wave.open(str(SPEECH)) as wav:
+        rate = wav.getframerate()
+        pcm = wav.readframes(wav.getnframes())
+    speech = pcm[2 * round(first["start_secs"] * rate) : 2 * round(first["end_secs"] * rate)]
+    pieces: list[bytes | float] = [0.5]
+    for _ in range(repeats):
+        pieces += [speech, gap_secs]
+    return write_wav(tmp_path / "caller.wav", pieces, sample_rate=rate)
+
+
+@pytest.mark.slow
+def test_whole_offline_call_in_the_page(
+    launch_browser: Callable[..., Any],
+    vani_server: Callable[..., ServerProcess],
+    open_page: Callable[..., Any],
+    artifacts: Path,
+) -> None:
+    """Silero + Whisper + Piper + the scripted pizza brain behind `vani serve`; the caller is
+    the demo WAV, whose second turn talks over the bot's long welcome (a barge-in)."""
+    server = vani_server(["serve", "--offline"])
+    browser = launch_browser(demo_call_path())
+    page, watch = open_page(browser, server.url)
+    page.screenshot(path=str(artifacts / "1-before-call.png"))
+    page.click("#connect")
+    page.wait_for_function("window.vani.client.state === 'ready'", timeout=60_000)
+    # The first reply is on screen and being heard.
+    page.wait_for_selector(".entry.bot", timeout=90_000)
+    page.screenshot(path=str(artifacts / "2-first-reply.png"))
+    # The barge-in (second caller turn) and the reply after it.
+    page.wait_for_function("window.vani.client.stats.bargeIns.length >= 1", timeout=60_000)
+    page.wait_for_function(
+        "window.vani.client.stats.bargeIns.every(b => b.staleMs !== null)"
+        " && window.vani.client.stats.latencies.length >= 2",
+        timeout=60_000,
+    )
+    page.screenshot(path=str(artifacts / "3-after-barge-in.png"))
+    stats = _stats(page)
+
+    users = _texts(page, ".entry.user")
+    assert any("pizza" in u.lower() for u in users), users
+    assert any("pepperoni" in u.lower() for u in users), users
+    bots = _texts(page, ".entry.bot")
+    assert any("Welcome to Vani Pizza" in b for b in bots), bots
+    assert page.locator(".entry.bot.interrupted").count() >= 1
+    # Bot audio really played in the page, at speech level.
+    assert stats["botPlayedSamples"] > 48000 * 0.5
+    assert _bot_rms(stats) > 0.02, stats
+    # The barge-in cut the bot while it was speaking and nothing stale played after it: the
+    # speaker went quiet within one chunk.
+    barge = stats["bargeIns"][0]
+    assert barge["staleMs"] <= CHUNK_MS, barge
+    print(f"barge-in: {barge}; latencies (ms): {[round(x) for x in stats['latencies']]}")
+    assert stats["latencies"] and all(x > 0 for x in stats["latencies"])
+    assert page.locator("#latency-median").inner_text().endswith("ms")
+    assert watch.unexpected() == []
+
+
+def test_raw_framing_call_with_zero_latency_fakes(
+    launch_browser: Callable[..., Any],
+    vani_server: Callable[..., ServerProcess],
+    open_page: Callable[..., Any],
+    artifacts: Path,
+    tmp_path: Path,
+    fakes_bot: Path,
+) -> None:
+    """`?framing=raw`: PCM binary messages, RTVI as JSON text, against `vani run`."""
+    server = vani_server(["run", str(fakes_bot)])
+    browser = launch_browser(_one_utterance_wav(tmp_path, repeats=2))
+    page, watch = open_page(browser, server.url + "/?framing=raw")
+    page.click("#connect")
+    page.wait_for_function("window.vani.client.state === 'ready'", timeout=30_000)
+    assert page.evaluate("window.vani.client.framing.name") == "raw"
+    page.wait_for_function("window.vani.client.stats.latencies.length >= 2", timeout=30_000)
+    page.wait_for_function(
+        "window.vani.client.stats.messages.filter(t => t === 'bot-stopped-speaking').length >= 2",
+        timeout=10_000,
+    )
+    page.screenshot(path=str(artifacts / "raw-call.png"))
+    stats = _stats(page)
+    assert FAKE_TRANSCRIPT in _texts(page, ".entry.user")
+    bots = _texts(page, ".entry.bot")
+    assert sum(FAKE_REPLY in b for b in bots) == 2, bots
+    assert page.locator(".entry.bot.interrupted").count() == 0
+    # The fake's tone (amplitude 0.2: RMS 0.141) comes out at its level: the rate was right.
+    assert _bot_rms(stats) == pytest.approx(0.2 / math.sqrt(2), rel=0.15)
+    assert stats["messages"][0] == "bot-ready"
+    assert watch.unexpected() == []
+
+
+def test_page_reconnects_after_the_server_restarts(
+    launch_browser: Callable[..., Any],
+    vani_server: Callable[..., ServerProcess],
+    open_page: Callable[..., Any],
+    artifacts: Path,
+    tmp_path: Path,
+    fakes_bot: Path,
+) -> None:
+    server = vani_server(["run", str(fakes_bot)])
+    browser = launch_browser(_silence_wav(tmp_path))
+    page, watch = open_page(browser, server.url)
+    page.click("#connect")
+    page.wait_for_function("window.vani.client.state === 'ready'", timeout=30_000)
+
+    server.stop()
+    page.wait_for_function("window.vani.client.state === 'reconnecting'", timeout=10_000)
+    page.screenshot(path=str(artifacts / "reconnecting.png"))
+    assert "Reconnecting" in page.locator("#banner-text").inner_text()
+    time.sleep(1.0)  # the server stays down for a while: the page keeps trying
+    server.start()
+    page.wait_for_function(
+        "window.vani.client.state === 'ready' && window.vani.client.stats.sessions === 2",
+        timeout=30_000,
+    )
+    page.screenshot(path=str(artifacts / "reconnected.png"))
+    assert page.locator("#banner").is_hidden()
+    assert "Reconnected" in page.locator(".entry.note").last.inner_text()
+    assert watch.unexpected("Failed to load resource", "WebSocket connection") == []
+
+
+def test_a_full_server_is_explained_in_plain_words(
+    launch_browser: Callable[..., Any],
+    vani_server: Callable[..., ServerProcess],
+    open_page: Callable[..., Any],
+    artifacts: Path,
+    tmp_path: Path,
+    fakes_bot: Path,
+) -> None:
+    server = vani_server(["run", str(fakes_bot), "--max-calls", "1"])
+    browser = launch_browser(_silence_wav(tmp_path))
+    first, _ = open_page(browser, server.url)
+    first.click("#connect")
+    first.wait_for_function("window.vani.client.state === 'ready'", timeout=30_000)
+
+    second, watch = open_page(browser, server.url)
+    second.click("#connect")
+    second.wait_for_selector("#banner:not([hidden])", timeout=10_000)
+    second.screenshot(path=str(artifacts / "server-full.png"))
+    assert "server is full" in second.locator("#banner-text").inner_text()
+    assert second.evaluate("window.vani.client.state") == "idle"
+    assert second.locator("#connect").inner_text() == "Connect"
+    assert watch.unexpected("503") == []
+    # The first call is untouched.
+    assert first.evaluate("window.vani.client.state") == "ready"
+
+
+def test_an_idle_page_ends_cleanly_at_the_session_timeout(
+    launch_browser: Callable[..., Any],
+    vani_server: Callable[..., ServerProcess],
+    open_page: Callable[..., Any],
+    artifacts: Path,
+    tmp_path: Path,
+    fakes_bot: Path,
+) -> None:
+    server = vani_server(["run", str(fakes_bot), "--session-timeout", "3"])
+    browser = launch_browser(_silence_wav(tmp_path))
+    page, watch = open_page(browser, server.url)
+    page.click("#connect")
+    page.wait_for_function("window.vani.client.state === 'ready'", timeout=30_000)
+    page.wait_for_function("window.vani.client.state === 'ended'", timeout=20_000)
+    page.screenshot(path=str(artifacts / "session-timeout.png"))
+    assert "session time limit" in page.locator("#banner-text").inner_text()
+    assert page.locator("#connect").inner_text() == "Connect"
+    # The page let go of the microphone and did not try to reconnect.
+    assert page.evaluate("window.vani.client.audio.running") is False
+    time.sleep(1.5)
+    assert page.evaluate("window.vani.client.stats.sessions") == 1
+    assert watch.unexpected() == []
