@@ -207,3 +207,16 @@ def test_protobuf_framing_matches_vani_serializer(page: Any) -> None:
         "message": {"label": "rtvi-ai", "type": "bot-output", "data": {"text": "नमस्ते"}},
     }
     assert decoded["interruption"] == {"kind": "interruption"}
+
+
+def test_page_loads_without_errors(launch_browser: Callable[..., Any], static_server: str) -> None:
+    page = launch_browser().new_page(viewport={"width": 390, "height": 844})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(static_server + "/")
+    page.wait_for_function("window.vani !== undefined")
+    assert errors == []
+    assert page.evaluate("window.vani.client.state") == "idle"
+    assert page.locator("#connect").inner_text() == "Connect"
+    assert page.locator("#mute").is_disabled()

@@ -57,8 +57,8 @@ function closeExplanation(code, reason) {
     );
   }
   if (code === 1000) return new CallError("The bot ended the call.", "ended");
-  const why = code === 1001 || code === 1012 ? " (it may be restarting)" : "";
-  return new CallError(`Lost the connection to the server${why}. Reconnecting…`, "lost", {
+  const restarting = code === 1001 || code === 1012 ? " (it may be restarting)" : "";
+  return new CallError(`Lost the connection to the server${restarting}. Reconnecting…`, "lost", {
     retry: true,
   });
 }
