@@ -101,11 +101,27 @@ function onUserInput(data) {
   scrollToEnd();
 }
 
+function metaOf(entry) {
+  let meta = entry.querySelector(".meta");
+  if (!meta) {
+    meta = document.createElement("span");
+    meta.className = "meta";
+    entry.appendChild(meta);
+  }
+  return meta;
+}
+
 function latencyMeta(entry, ms) {
-  const meta = document.createElement("span");
-  meta.className = "meta";
-  meta.textContent = `replied ${ms} ms after you stopped`;
-  entry.appendChild(meta);
+  entry.dataset.latency = String(ms);
+  metaOf(entry).prepend(`replied ${ms} ms after you stopped`);
+}
+
+function markInterrupted(entry) {
+  entry.classList.add("interrupted");
+  const badge = document.createElement("span");
+  badge.className = "badge";
+  badge.textContent = "interrupted";
+  metaOf(entry).appendChild(badge);
 }
 
 function onBotOutput(data) {
@@ -166,7 +182,7 @@ client.addEventListener("rtvi", (event) => {
       ui.botEntry = null;
       break;
     case "bot-interrupted":
-      if (ui.botEntry) ui.botEntry.classList.add("interrupted");
+      if (ui.botEntry) markInterrupted(ui.botEntry);
       ui.botEntry = null;
       setSpeaking("bot", false);
       break;
@@ -199,7 +215,7 @@ client.addEventListener("latency", (event) => {
   $("latency-last").textContent = `${ms} ms`;
   $("latency-median").textContent = `${Math.round(median(ui.latencies))} ms`;
   $("turns").textContent = String(ui.latencies.length);
-  if (ui.botEntry && !ui.botEntry.querySelector(".meta")) latencyMeta(ui.botEntry, ms);
+  if (ui.botEntry && !ui.botEntry.dataset.latency) latencyMeta(ui.botEntry, ms);
   else ui.pendingLatency = ms;
   scrollToEnd();
 });
