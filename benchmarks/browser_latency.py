@@ -46,6 +46,10 @@ class Result:
     turns_asked: int
     latencies_ms: list[float] = field(default_factory=list)
     median_ms: float | None = None
+    # The same turns split where the server's user-stopped-speaking reached the page: the VAD's
+    # silence wait (and the socket) before it, the bot's reply after it.
+    median_until_server_said_stopped_ms: float | None = None
+    median_after_server_said_stopped_ms: float | None = None
     vad_stop_secs: float = 0.8
     seconds: float = 0.0
 
@@ -103,7 +107,13 @@ def measure(bot: str, turns: int, workdir: Path, *, verbose: bool = True) -> Res
                     break
                 time.sleep(0.25)
             measured = page.evaluate("window.vani.client.stats.latencies")[1:]
+            parts = page.evaluate("window.vani.client.stats.latencyParts")[1 : turns + 1]
             result.latencies_ms = [round(x, 1) for x in measured]
+            if parts:
+                until = [p["untilServerSaidStopped"] for p in parts]
+                after = [p["afterServerSaidStopped"] for p in parts]
+                result.median_until_server_said_stopped_ms = round(statistics.median(until), 1)
+                result.median_after_server_said_stopped_ms = round(statistics.median(after), 1)
             result.seconds = round(time.monotonic() - started, 1)
             page.screenshot(path=str(workdir / f"browser-latency-{bot}.png"))
         finally:
@@ -114,7 +124,9 @@ def measure(bot: str, turns: int, workdir: Path, *, verbose: bool = True) -> Res
     if verbose:
         print(
             f"{bot:8s} turns {len(result.latencies_ms)}/{turns}  median {result.median_ms} ms"
-            f"  each {result.latencies_ms}",
+            f" (until the server said the user stopped"
+            f" {result.median_until_server_said_stopped_ms} ms, after it"
+            f" {result.median_after_server_said_stopped_ms} ms)  each {result.latencies_ms}",
             flush=True,
         )
     return result

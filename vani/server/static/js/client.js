@@ -105,6 +105,9 @@ export class VaniClient extends EventTarget {
       // turn ended (stale audio; should be none).
       bargeIns: [],
       latencies: [],
+      // Each latency split at the moment the server said the user stopped (its VAD's verdict
+      // reached the page): before it, the VAD's silence wait; after it, the bot's reply.
+      latencyParts: [],
       messages: [],
       sessions: 0,
       framesSent: 0,
@@ -314,6 +317,11 @@ export class VaniClient extends EventTarget {
         this.turn.botStartedAt = event.at;
         const ms = event.at - this.turn.userStoppedAt;
         this.stats.latencies.push(ms);
+        this.stats.latencyParts.push({
+          total: ms,
+          untilServerSaidStopped: this.turn.serverSaidStoppedAt - this.turn.userStoppedAt,
+          afterServerSaidStopped: event.at - this.turn.serverSaidStoppedAt,
+        });
         this.emit("latency", { ms, turn: this.turn.index });
       }
     } else if (event.type === "flushed") {
@@ -391,6 +399,7 @@ export class VaniClient extends EventTarget {
         this.turn = {
           index: this.turnCount,
           userStoppedAt: voiced ? this.lastVoiceAt : now,
+          serverSaidStoppedAt: now,
           botStartedAt: null,
         };
         break;
