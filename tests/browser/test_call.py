@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import urllib.request
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -42,7 +43,9 @@ def _silence_wav(tmp_path: Path) -> Path:
     return write_wav(tmp_path / "silence.wav", [1.0])
 
 
-def _one_utterance_wav(tmp_path: Path, repeats: int = 1, gap_secs: float = 4.0) -> Path:
+def _one_utterance_wav(
+    tmp_path: Path, repeats: int = 1, gap_secs: float = 4.0, lead_secs: float = 0.5
+) -> Path:
     """ "Please book a table for two." (from the speech fixture), `repeats` times, each followed
     by silence long enough for the bot's whole reply."""
     meta = json.loads(SPEECH.with_suffix(".json").read_text())
@@ -51,7 +54,7 @@ def _one_utterance_wav(tmp_path: Path, repeats: int = 1, gap_secs: float = 4.0) 
         rate = wav.getframerate()
         pcm = wav.readframes(wav.getnframes())
     speech = pcm[2 * round(first["start_secs"] * rate) : 2 * round(first["end_secs"] * rate)]
-    pieces: list[bytes | float] = [0.5]
+    pieces: list[bytes | float] = [lead_secs]
     for _ in range(repeats):
         pieces += [speech, gap_secs]
     return write_wav(tmp_path / "caller.wav", pieces, sample_rate=rate)
@@ -214,3 +217,40 @@ def test_an_idle_page_ends_cleanly_at_the_session_timeout(
     time.sleep(1.5)
     assert page.evaluate("window.vani.client.stats.sessions") == 1
     assert watch.unexpected() == []
+
+
+def test_mute_silences_the_caller_and_disconnect_ends_the_call(
+    launch_browser: Callable[..., Any],
+    vani_server: Callable[..., ServerProcess],
+    open_page: Callable[..., Any],
+    tmp_path: Path,
+    fakes_bot: Path,
+) -> None:
+    server = vani_server(["run", str(fakes_bot)])
+    # Speech starts 3 s in: the page is muted by then.
+    browser = launch_browser(_one_utterance_wav(tmp_path, lead_secs=3.0))
+    page, watch = open_page(browser, server.url)
+    page.click("#connect")
+    page.wait_for_function("window.vani.client.state === 'ready'", timeout=30_000)
+    page.click("#mute")
+    assert page.locator("#mute").get_attribute("aria-pressed") == "true"
+    page.wait_for_timeout(6000)  # the utterance plays into the muted microphone
+    stats = _stats(page)
+    assert "user-started-speaking" not in stats["messages"]
+    assert stats["framesSent"] > 100  # muted audio is silence, still sent
+    assert _health(server)["active_calls"] == 1
+
+    page.click("#connect")  # now "Disconnect"
+    page.wait_for_function("window.vani.client.state === 'idle'", timeout=5000)
+    assert page.evaluate("window.vani.client.audio.running") is False
+    deadline = time.monotonic() + 10
+    while _health(server)["active_calls"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _health(server)["active_calls"] == 0
+    assert page.locator("#banner").is_hidden()
+    assert watch.unexpected() == []
+
+
+def _health(server: ServerProcess) -> dict[str, Any]:
+    with urllib.request.urlopen(server.url + "/health", timeout=5) as response:
+        return dict(json.loads(response.read()))

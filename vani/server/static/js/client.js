@@ -20,6 +20,8 @@ const MAX_PENDING_FRAMES = 500;
 // Close codes after which the page reconnects on its own: the server went away or restarted.
 const RECONNECT_CODES = new Set([1001, 1006, 1011, 1012]);
 const RECONNECT_DELAYS_MS = [500, 1000, 2000, 3000, 5000, 5000, 5000, 5000];
+// How long the page waits for `bot-ready` after the socket opens.
+const READY_TIMEOUT_MS = 20000;
 
 let nextId = 1;
 function messageId() {
@@ -143,11 +145,13 @@ export class VaniClient extends EventTarget {
     this.setState("connecting");
     try {
       await this.audio.start();
+      if (this.userDisconnect) throw new CallError("The call was cancelled.", "cancelled");
       this.audio.setMuted(this.muted);
       await this.openSession();
     } catch (error) {
       await this.teardown();
       this.setState("idle");
+      if (error instanceof CallError && error.kind === "cancelled") return;
       this.problem(error);
       throw error;
     }
@@ -219,8 +223,24 @@ export class VaniClient extends EventTarget {
     const ws = new WebSocket(this.buildSocketUrl(session));
     ws.binaryType = "arraybuffer";
     this.ws = ws;
+    let timer = null;
     await new Promise((resolve, reject) => {
       this.readyWaiter = { resolve, reject };
+      timer = setTimeout(() => {
+        if (this.readyWaiter === null || this.ws !== ws) return;
+        this.readyWaiter = null;
+        this.ws = null;
+        ws.onclose = null;
+        ws.close();
+        reject(
+          new CallError(
+            "The bot did not answer: the call connected, but no bot-ready came within " +
+              `${READY_TIMEOUT_MS / 1000} s.`,
+            "timeout",
+            { retry: true },
+          ),
+        );
+      }, READY_TIMEOUT_MS);
       ws.onopen = () => {
         this.stats.sessions += 1;
         this.sendMessage("client-ready", {
@@ -237,7 +257,7 @@ export class VaniClient extends EventTarget {
       ws.onmessage = (event) => this.onSocketMessage(event.data);
       ws.onerror = () => {};
       ws.onclose = (event) => this.onSocketClose(ws, event);
-    });
+    }).finally(() => clearTimeout(timer));
   }
 
   sendMessage(type, data = {}) {
@@ -277,6 +297,11 @@ export class VaniClient extends EventTarget {
   async teardown() {
     const ws = this.ws;
     this.ws = null;
+    if (this.readyWaiter) {
+      const waiter = this.readyWaiter;
+      this.readyWaiter = null;
+      waiter.reject(new CallError("The call was cancelled.", "cancelled"));
+    }
     if (ws) {
       ws.onmessage = null;
       ws.onclose = null;
