@@ -24,13 +24,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request as HTTPRequest
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
+from starlette.routing import WebSocketRoute as StarletteWebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request
 from websockets.http11 import Response as WSResponse
@@ -42,6 +44,7 @@ from vani.server.config import ServerConfig, is_loopback
 from vani.server.session import CallInfo
 from vani.server.tokens import TokenAuthority, TokenClaims, TokenError
 from vani.server.wsbridge import WebSocketBridge
+from vani.transports.websocket.connection import WebSocketConnection
 
 __all__ = [
     "CLOSE_REFUSED",
@@ -73,10 +76,13 @@ class CallRefused(VaniError):
 class CallRequest:
     """A WebSocket upgrade that passed the origin check: what a route handler receives.
 
+    ``connection``: the socket, behind the transport's connection interface (a ``websockets``
+    connection when served by :func:`~vani.server.serve`, a Starlette ``WebSocket`` when
+    :attr:`VaniServer.app` runs under another ASGI server). ``headers``: lowercase names.
     ``route_token``: the token found in the URL path, if the route takes one.
     """
 
-    connection: ServerConnection
+    connection: WebSocketConnection
     path: str
     query: Mapping[str, str]
     headers: Mapping[str, str]
@@ -130,7 +136,7 @@ class VaniServer:
         self.started_at = time.time()
         self.refusals: dict[str, int] = {}
         self.calls: dict[str, CallInfo] = {}
-        self._call_tasks: set[asyncio.Task[None]] = set()
+        self.open_sockets = 0
         self._ws_routes: list[WebSocketRoute] = []
         self.bridge = WebSocketBridge(self.config, self._process_request, self._on_socket)
         static = static_dir or self.config.static_dir or _package_static()
@@ -149,11 +155,20 @@ class VaniServer:
     # -- routes ----------------------------------------------------------------------------
 
     def add_websocket_route(self, route: WebSocketRoute) -> None:
-        """Serve WebSocket upgrades for ``route.path`` (and ``route.path/<token>``)."""
+        """Serve WebSocket upgrades for ``route.path`` (and ``route.path/<token>``), through
+        the bridge and through :attr:`app` as ASGI."""
         path = "/" + route.path.strip("/")
-        self._ws_routes.append(
-            WebSocketRoute(path, route.handler, token_in_path=route.token_in_path)
-        )
+        route = WebSocketRoute(path, route.handler, token_in_path=route.token_in_path)
+        self._ws_routes.append(route)
+
+        async def endpoint(websocket: WebSocket) -> None:
+            await self._asgi_socket(websocket, route)
+
+        asgi = [StarletteWebSocketRoute(path, endpoint)]
+        if route.token_in_path:
+            asgi.append(StarletteWebSocketRoute(path + "/{token}", endpoint))
+        # Before the static Mount at "/", which would otherwise take the socket.
+        self.app.router.routes[0:0] = asgi
 
     def _match(self, path: str) -> tuple[WebSocketRoute, str | None] | None:
         for route in self._ws_routes:
@@ -233,7 +248,7 @@ class VaniServer:
             "max_calls": self.admission.max_calls,
             "admitted": self.admission.admitted,
             "refused": dict(self.refusals),
-            "open_sockets": len(self.bridge.connections),
+            "open_sockets": self.open_sockets,
             "tasks": len(asyncio.all_tasks()),
             "uptime_secs": round(time.time() - self.started_at, 3),
         }
@@ -268,28 +283,47 @@ class VaniServer:
         return None
 
     async def _on_socket(self, connection: ServerConnection) -> None:
-        request = connection.request
-        assert request is not None
-        parts = urlsplit(request.path)
-        matched = self._match(parts.path)
+        """A socket upgraded through the bridge (origin and path already checked)."""
+        from vani.transports.websocket.websockets_adapter import WebsocketsConnection
+
+        conn = WebsocketsConnection(connection)
+        matched = self._match(conn.path)
         assert matched is not None
         route, route_token = matched
-        headers = {
-            k.lower(): v for k, v in request.headers.raw_items() if k.lower() not in _HIDDEN_HEADERS
-        }
-        auth = request.headers.get("Authorization")
-        headers_with_auth = headers if auth is None else {**headers, "authorization": auth}
-        peer = connection.remote_address
-        address = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else None
-        call = CallRequest(
-            connection=connection,
-            path=parts.path,
-            query=dict(parse_qsl(parts.query)),
-            headers=headers_with_auth,
-            client_address=address,
-            route_token=route_token,
-        )
-        await route.handler(self, call)
+        await self._dispatch(route, conn, route_token)
+
+    async def _asgi_socket(self, websocket: WebSocket, route: WebSocketRoute) -> None:
+        """A socket that reached :attr:`app` as ASGI (the app runs under another server)."""
+        from vani.transports.websocket.starlette_adapter import StarletteConnection
+
+        origin = websocket.headers.get("origin")
+        if not self.origin_allowed(origin, websocket.headers.get("host")):
+            self.refuse("origin")
+            logger.warning("refused a WebSocket from origin %s", origin)
+            await websocket.close(code=1008)  # before accept: the server answers HTTP 403
+            return
+        conn = StarletteConnection(websocket)
+        await conn.accept()
+        token = websocket.path_params.get("token")
+        await self._dispatch(route, conn, str(token) if token else None)
+
+    async def _dispatch(
+        self, route: WebSocketRoute, conn: WebSocketConnection, route_token: str | None
+    ) -> None:
+        peer = conn.remote_address
+        self.open_sockets += 1
+        try:
+            call = CallRequest(
+                connection=conn,
+                path=conn.path,
+                query=dict(conn.query_params),
+                headers={k.lower(): v for k, v in conn.headers.items()},
+                client_address=f"{peer[0]}:{peer[1]}" if peer else None,
+                route_token=route_token,
+            )
+            await route.handler(self, call)
+        finally:
+            self.open_sockets -= 1
 
     def admit(self, call: CallRequest) -> TokenClaims:
         """Check the call's token and take a call slot (release it with
