@@ -41,7 +41,7 @@ from vani.errors import VaniError
 from vani.frames import JSONValue
 from vani.server.admission import Admission
 from vani.server.config import ServerConfig, is_loopback
-from vani.server.session import CallInfo
+from vani.server.session import CallInfo, Session
 from vani.server.tokens import TokenAuthority, TokenClaims, TokenError
 from vani.server.wsbridge import WebSocketBridge
 from vani.transports.websocket.connection import WebSocketConnection
@@ -136,6 +136,7 @@ class VaniServer:
         self.started_at = time.time()
         self.refusals: dict[str, int] = {}
         self.calls: dict[str, CallInfo] = {}
+        self.sessions: dict[str, Session] = {}
         self.open_sockets = 0
         self._ws_routes: list[WebSocketRoute] = []
         self.bridge = WebSocketBridge(self.config, self._process_request, self._on_socket)
@@ -359,14 +360,25 @@ class VaniServer:
         """The request's headers for :class:`CallInfo`: no ``authorization``, no ``cookie``."""
         return {k: v for k, v in call.headers.items() if k not in _HIDDEN_HEADERS}
 
-    async def shutdown(self, reason: str = "server shutting down") -> None:
-        """Refuse new calls, end the running ones and close their sockets."""
+    async def shutdown(
+        self, reason: str = "server shutting down", *, grace_secs: float = 3.0
+    ) -> None:
+        """Refuse new calls, end the running ones (each pipeline is cancelled: its services
+        close and its socket is closed with 1001), and after ``grace_secs`` cancel whatever
+        is left."""
         self.admission.drain()
         self.bridge.stop_accepting()
-        for task in list(self.bridge.tasks):
-            task.cancel()
-        if self.bridge.tasks:
-            await asyncio.wait(list(self.bridge.tasks), timeout=5.0)
+        sessions = list(self.sessions.values())
+        if sessions:
+            logger.info("ending %d call(s): %s", len(sessions), reason)
+            await asyncio.gather(*(s.cancel(reason) for s in sessions), return_exceptions=True)
+        pending = [t for t in self.bridge.tasks if not t.done()]
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=grace_secs)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1.0)
 
 
 def _package_static() -> Path:

@@ -67,6 +67,7 @@ async def run_call(
         return
     transport = make_transport(request.connection, serializer, server.config)
     session = Session(call, transport)
+    server.sessions[call.call_id] = session
     logger.info(
         "call %s from %s started (%s%s)",
         call.call_id,
@@ -79,4 +80,5 @@ async def run_call(
     except Exception:
         logger.exception("call %s: the bot failed", call.call_id)
     finally:
+        server.sessions.pop(call.call_id, None)
         logger.info("call %s ended", call.call_id)
