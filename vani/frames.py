@@ -424,9 +424,10 @@ class TTSAudioRawFrame(OutputAudioRawFrame):
 
 @dataclass(slots=True, eq=False)
 class TextFrame(DataFrame):
-    """A piece of text."""
+    """A piece of text. ``skip_tts``: not to be spoken (TTS services pass it on untouched)."""
 
     text: str = ""
+    skip_tts: bool = field(default=False, kw_only=True)
 
 
 @dataclass(slots=True, eq=False)

@@ -150,6 +150,7 @@ class RAVIObserver(BaseObserver):
         self._bot_speaking = False
         self._held: list[TTSTextFrame] = []
         self._call_data: dict[str, JSONValue] = {}
+        self._text_only: list[str] = []  # LLM text of a reply that is not spoken (skip_tts)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -197,6 +198,7 @@ class RAVIObserver(BaseObserver):
             await self._bot_speaking_changed(isinstance(frame, BotStartedSpeakingFrame))
         elif isinstance(frame, InterruptionFrame):
             self._held.clear()
+            self._text_only.clear()
             if p.bot_speaking_enabled:
                 await self._send(m.event(_T.BOT_INTERRUPTED))
         elif isinstance(frame, UserStartedSpeakingFrame):
@@ -216,7 +218,10 @@ class RAVIObserver(BaseObserver):
         elif isinstance(frame, LLMFullResponseEndFrame):
             if p.bot_llm_enabled:
                 await self._send(m.event(_T.BOT_LLM_STOPPED))
+            await self._flush_text_only(frame)
         elif isinstance(frame, LLMTextFrame):
+            if frame.skip_tts:
+                self._text_only.append(frame.text)
             if p.llm_raw_text_enabled and self._raw_text:
                 await self._send(m.text(_T.LLM_RAW_TEXT, frame.text))
             if p.bot_llm_enabled:
@@ -270,6 +275,16 @@ class RAVIObserver(BaseObserver):
             await self._send(m.text(_T.TTS_RAW_TEXT, frame.text))
         if p.bot_tts_enabled:
             await self._send(m.text(_T.BOT_TTS_TEXT, frame.text))
+
+    async def _flush_text_only(self, frame: Frame) -> None:
+        # A reply in text only (send-text with audio_response false) has no playback to wait
+        # for: it goes out whole when the LLM finishes it.
+        text = "".join(self._text_only).strip()
+        self._text_only.clear()
+        if text and self._params.bot_output_enabled:
+            await self._send(
+                m.bot_output(text, segment_id=frame.id, legacy=self._legacy, spoken=False)
+            )
 
     # -- user text ----------------------------------------------------------------------------
 
