@@ -25,8 +25,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol, cast
 
 from vani import __version__
-from vani.audio.pcm import stereo_to_mono
-from vani.audio.resample import StreamResampler
 from vani.frames import (
     CancelFrame,
     EndFrame,
@@ -49,6 +47,7 @@ from vani.ravi import messages as m
 from vani.ravi.versions import PROTOCOL_VERSION, Negotiation, negotiate
 
 if TYPE_CHECKING:
+    from vani.audio.resample import StreamResampler
     from vani.ravi.observer import RAVIObserver, RAVIObserverParams
 
 __all__ = ["RAVIProcessor", "RTVIProcessor"]
@@ -378,6 +377,10 @@ class RAVIProcessor(FrameProcessor):
             await self.push_frame(LLMConfigureOutputFrame(skip_tts=previous))
 
     async def _raw_audio(self, msg: m.RawAudio) -> None:
+        # Imported here: audio inside JSON is rare, and the resampler's filter design needs numpy.
+        from vani.audio.pcm import stereo_to_mono
+        from vani.audio.resample import StreamResampler
+
         target = self.audio_in_sample_rate
         for chunk in msg.chunks:
             pcm = stereo_to_mono(chunk) if msg.num_channels == 2 else chunk
