@@ -104,7 +104,7 @@ class RAVIProcessor(FrameProcessor):
         self._client_ready_id = ""
         self._client_about: JSONObject = {}
         self._bot_ready = False
-        self._messages: asyncio.Queue[m.ClientEnvelope] | None = None
+        self._messages: asyncio.Queue[m.ClientEnvelope | m.RAVIMessageError] | None = None
         self._worker: asyncio.Task[object] | None = None
         self._skip_tts = False
         self._resampler: StreamResampler | None = None
@@ -253,12 +253,16 @@ class RAVIProcessor(FrameProcessor):
             await self.push_frame(frame)
             return
         except m.RAVIMessageError as exc:
+            # Answered in turn, like every message: never ahead of one that arrived before it.
             logger.warning("%s: invalid RTVI message: %s", self, exc)
-            await self.send_error(f"Invalid RTVI transport message: {exc}")
+            self._enqueue(exc)
             return
+        self._enqueue(envelope)
+
+    def _enqueue(self, item: m.ClientEnvelope | m.RAVIMessageError) -> None:
         self._ensure_worker()
         assert self._messages is not None
-        self._messages.put_nowait(envelope)
+        self._messages.put_nowait(item)
 
     def _ensure_worker(self) -> None:
         if self._messages is None:
@@ -271,11 +275,14 @@ class RAVIProcessor(FrameProcessor):
         if worker is not None:
             await self.cancel_task(worker)
 
-    async def _work(self, queue: asyncio.Queue[m.ClientEnvelope]) -> None:
+    async def _work(self, queue: asyncio.Queue[m.ClientEnvelope | m.RAVIMessageError]) -> None:
         while True:
-            envelope = await queue.get()
+            item = await queue.get()
             try:
-                await self._handle_one(envelope)
+                if isinstance(item, m.RAVIMessageError):
+                    await self.send_error(f"Invalid RTVI transport message: {item}")
+                else:
+                    await self._handle_one(item)
             finally:
                 queue.task_done()
 
