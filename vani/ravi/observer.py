@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from vani.audio.pcm import rms
 from vani.frames import (
+    BotSpeakingFrame,
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     ErrorFrame,
@@ -46,6 +47,7 @@ from vani.frames import (
     LLMUsageMetricsData,
     MetricsFrame,
     OutputAudioRawFrame,
+    OutputTransportMessageUrgentFrame,
     ProcessingMetricsData,
     TranscriptionFrame,
     TTFBMetricsData,
@@ -77,6 +79,7 @@ logger = logging.getLogger(__name__)
 _T = m.ServerMessageType
 _DOWN = FrameDirection.DOWNSTREAM
 _RAW_TEXT_VERSION = (2, 2, 0)
+_IGNORED = (OutputTransportMessageUrgentFrame, BotSpeakingFrame)
 # Frame ids remembered to report each frame once; far more than are ever in flight at once.
 _SEEN_LIMIT = 4096
 # Spoken text held until the bot speaks, at most (a pipeline that never plays audio must not
@@ -198,6 +201,8 @@ class RAVIObserver(BaseObserver):
             if data.direction is _DOWN:
                 await self._audio_level(data, isinstance(frame, InputAudioRawFrame))
             return
+        if isinstance(frame, _IGNORED):
+            return  # our own messages on their way out, and the playback heartbeat
         if isinstance(frame, ErrorFrame):
             if self._params.errors_enabled and self._first(frame):
                 await self._send(m.error(frame.error, fatal=frame.fatal))
