@@ -311,15 +311,15 @@ class VaniServer:
     async def _dispatch(
         self, route: WebSocketRoute, conn: WebSocketConnection, route_token: str | None
     ) -> None:
-        peer = conn.remote_address
         self.open_sockets += 1
         try:
+            headers = {k.lower(): v for k, v in conn.headers.items()}
             call = CallRequest(
                 connection=conn,
                 path=conn.path,
                 query=dict(conn.query_params),
-                headers={k.lower(): v for k, v in conn.headers.items()},
-                client_address=f"{peer[0]}:{peer[1]}" if peer else None,
+                headers=headers,
+                client_address=_client_address(conn.remote_address, headers),
                 route_token=route_token,
             )
             await route.handler(self, call)
@@ -379,6 +379,19 @@ class VaniServer:
                 task.cancel()
             if late:
                 await asyncio.wait(late, timeout=1.0)
+
+
+def _client_address(peer: tuple[str, int] | None, headers: Mapping[str, str]) -> str | None:
+    """``ip:port`` of the peer; behind a proxy on this machine (as uvicorn trusts by default),
+    the first address of ``X-Forwarded-For`` instead."""
+    if peer is None:
+        return None
+    forwarded = headers.get("x-forwarded-for")
+    if forwarded and is_loopback(peer[0]):
+        first = forwarded.split(",")[0].strip()
+        if first:
+            return first
+    return f"{peer[0]}:{peer[1]}"
 
 
 def _package_static() -> Path:
