@@ -274,30 +274,28 @@ async def websockets_server(
         await server.wait_closed()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextlib.asynccontextmanager
-async def uvicorn_server(app: object, **config: object) -> AsyncIterator[int]:
+async def uvicorn_server(
+    app: object, *, sndbuf: int | None = None, **config: object
+) -> AsyncIterator[int]:
     """Runs an ASGI app with uvicorn on 127.0.0.1 in this event loop; yields its port."""
     import uvicorn
 
-    port = free_port()
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if sndbuf is not None:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+    listener.bind(("127.0.0.1", 0))
+    port: int = listener.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(
             app,  # type: ignore[arg-type]
-            host="127.0.0.1",
-            port=port,
             log_level="warning",
             lifespan="off",
             **config,  # type: ignore[arg-type]
         )
     )
-    serving = asyncio.create_task(server.serve(), name="uvicorn")
+    serving = asyncio.create_task(server.serve(sockets=[listener]), name="uvicorn")
     try:
         while not server.started:
             if serving.done():
@@ -307,6 +305,30 @@ async def uvicorn_server(app: object, **config: object) -> AsyncIterator[int]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, 10)
+        listener.close()
+
+
+@contextlib.asynccontextmanager
+async def starlette_server(
+    sessions: Sessions, *, sndbuf: int | None = None, **overrides: object
+) -> AsyncIterator[str]:
+    """A Starlette app under uvicorn on 127.0.0.1 that runs each connection as a session."""
+    from starlette.applications import Starlette
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket
+
+    from vani.transports.websocket import StarletteConnection, uvicorn_ws_kwargs
+
+    async def endpoint(websocket: WebSocket) -> None:
+        await sessions.serve(StarletteConnection(websocket))
+
+    app = Starlette(routes=[WebSocketRoute("/ws", endpoint)])
+    config: dict[str, object] = {**uvicorn_ws_kwargs(sessions.params), **overrides}
+    async with uvicorn_server(app, sndbuf=sndbuf, **config) as port:
+        yield f"ws://127.0.0.1:{port}/ws"
+
+
+STACKS = {"websockets": websockets_server, "starlette": starlette_server}
 
 
 class ManualClock(Clock):
