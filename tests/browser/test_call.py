@@ -82,7 +82,8 @@ def test_whole_offline_call_in_the_page(
     page.wait_for_function("window.vani.client.stats.bargeIns.length >= 1", timeout=60_000)
     page.wait_for_function(
         "window.vani.client.stats.bargeIns.every(b => b.staleMs !== null)"
-        " && window.vani.client.stats.latencies.length >= 2",
+        " && window.vani.client.stats.latencies.length >= 2"
+        " && window.vani.client.stats.messages.includes('bot-output')",
         timeout=60_000,
     )
     page.screenshot(path=str(artifacts / "3-after-barge-in.png"))
@@ -91,9 +92,10 @@ def test_whole_offline_call_in_the_page(
     users = _texts(page, ".entry.user")
     assert any("pizza" in u.lower() for u in users), users
     assert any("pepperoni" in u.lower() for u in users), users
-    bots = _texts(page, ".entry.bot")
-    assert any("Welcome to Vani Pizza" in b for b in bots), bots
-    assert page.locator(".entry.bot.interrupted").count() >= 1
+    # The bot's words as spoken. A sentence cut by the barge-in is not shown (it was not
+    # heard), so on a slow machine the welcome may be missing; the reply after it is there.
+    bots = " ".join(_texts(page, ".entry.bot"))
+    assert "Welcome to Vani Pizza" in bots or "One large pepperoni" in bots, bots
     # Bot audio really played in the page, at speech level.
     assert stats["botPlayedSamples"] > 48000 * 0.5
     assert _bot_rms(stats) > 0.02, stats
