@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 # Loads worklets.js into the page (stubbing the worklet globals it registers with) and returns
 # its StreamResampler.
@@ -220,3 +222,55 @@ def test_page_loads_without_errors(launch_browser: Callable[..., Any], static_se
     assert page.evaluate("window.vani.client.state") == "idle"
     assert page.locator("#connect").inner_text() == "Connect"
     assert page.locator("#mute").is_disabled()
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=200))
+def test_protobuf_decoder_never_crashes_on_garbage(page: Any, data: bytes) -> None:
+    """Any bytes either decode to a known kind or raise an Error; nothing else escapes."""
+    outcome = page.evaluate(
+        """async (bytes) => {
+          const { decodeFrame } = await import('/js/framing.js');
+          try { return decodeFrame(Uint8Array.from(bytes)).kind; }
+          catch (e) { return e instanceof Error ? 'error' : 'thrown ' + typeof e; }
+        }""",
+        list(data),
+    )
+    assert outcome in {"audio", "message", "text", "transcription", "interruption", "error"}
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    samples=st.lists(st.integers(-32768, 32767), max_size=400),
+    text=st.text(max_size=200),
+)
+def test_page_frames_round_trip_through_vani_serializer(
+    page: Any, samples: list[int], text: str
+) -> None:
+    from vani.frames import InputAudioRawFrame, InputTransportMessageFrame
+    from vani.serializers.protobuf import ProtobufFrameSerializer
+
+    wire = page.evaluate(
+        """async ([samples, text]) => {
+          const { ProtobufFraming } = await import('/js/framing.js');
+          const f = new ProtobufFraming({ inputSampleRate: 16000 });
+          return [Array.from(f.encodeAudio(Int16Array.from(samples))),
+                  Array.from(f.encodeMessage({ label: 'rtvi-ai', type: 'send-text', id: 'a',
+                                               data: { content: text } }))];
+        }""",
+        [samples, text],
+    )
+    serializer = ProtobufFrameSerializer()
+    audio = serializer.deserialize(bytes(wire[0]))
+    if samples:
+        assert isinstance(audio[0], InputAudioRawFrame)
+        assert list(memoryview(audio[0].audio).cast("h")) == samples
+    else:
+        assert audio == [] or not audio[0].audio
+    (message,) = serializer.deserialize(bytes(wire[1]))
+    assert isinstance(message, InputTransportMessageFrame)
+    assert message.message["data"] == {"content": text}
