@@ -256,3 +256,26 @@ def test_mute_silences_the_caller_and_disconnect_ends_the_call(
 def _health(server: ServerProcess) -> dict[str, Any]:
     with urllib.request.urlopen(server.url + "/health", timeout=5) as response:
         return dict(json.loads(response.read()))
+
+
+def test_typed_text_reaches_the_bot_and_its_spoken_reply_is_shown(
+    launch_browser: Callable[..., Any],
+    vani_server: Callable[..., ServerProcess],
+    open_page: Callable[..., Any],
+    tmp_path: Path,
+    fakes_bot: Path,
+) -> None:
+    server = vani_server(["run", str(fakes_bot)])
+    browser = launch_browser(_silence_wav(tmp_path))
+    page, watch = open_page(browser, server.url)
+    page.click("#connect")
+    page.wait_for_function("window.vani.client.state === 'ready'", timeout=30_000)
+    page.fill("#typed-text", "Do you deliver to Park Street?")
+    page.click("#typed button[type=submit]")
+    page.wait_for_function(
+        "window.vani.client.stats.messages.includes('bot-stopped-speaking')", timeout=15_000
+    )
+    assert "Do you deliver to Park Street?" in _texts(page, ".entry.user")
+    assert any(FAKE_REPLY in b for b in _texts(page, ".entry.bot"))
+    assert _bot_rms(_stats(page)) > 0.05
+    assert watch.unexpected() == []

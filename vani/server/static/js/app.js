@@ -125,7 +125,14 @@ function markInterrupted(entry) {
 }
 
 function onBotOutput(data) {
-  if (data.spoken === false || !data.text) return;
+  if (!data.text) return;
+  if (data.spoken === false) {
+    // A reply in text only (send-text with audio_response false): shown whole, at once.
+    const entry = addEntry("bot", "");
+    entry.appendChild(document.createElement("span")).textContent = data.text;
+    metaOf(entry).textContent = "text only";
+    return;
+  }
   if (!ui.botEntry) {
     ui.botEntry = addEntry("bot", "");
     ui.botEntry.appendChild(document.createElement("span")).className = "said";
