@@ -218,6 +218,7 @@ def test_an_idle_page_ends_cleanly_at_the_session_timeout(
     assert page.evaluate("window.vani.client.audio.running") is False
     time.sleep(1.5)
     assert page.evaluate("window.vani.client.stats.sessions") == 1
+    assert _health(server)["active_calls"] == 0
     assert watch.unexpected() == []
 
 
