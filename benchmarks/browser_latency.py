@@ -51,6 +51,9 @@ class Result:
     median_until_server_said_stopped_ms: float | None = None
     median_after_server_said_stopped_ms: float | None = None
     vad_stop_secs: float = 0.8
+    # Playback underruns while the bot was speaking (the page's jitter buffer ran dry).
+    gaps: int = 0
+    gap_ms: float = 0.0
     seconds: float = 0.0
 
 
@@ -115,6 +118,8 @@ def measure(bot: str, turns: int, workdir: Path, *, verbose: bool = True) -> Res
                 result.median_until_server_said_stopped_ms = round(statistics.median(until), 1)
                 result.median_after_server_said_stopped_ms = round(statistics.median(after), 1)
             result.seconds = round(time.monotonic() - started, 1)
+            result.gaps = int(page.evaluate("window.vani.client.stats.gaps"))
+            result.gap_ms = round(float(page.evaluate("window.vani.client.stats.gapMs")), 1)
             page.screenshot(path=str(workdir / f"browser-latency-{bot}.png"))
         finally:
             browser.close()
@@ -126,7 +131,8 @@ def measure(bot: str, turns: int, workdir: Path, *, verbose: bool = True) -> Res
             f"{bot:8s} turns {len(result.latencies_ms)}/{turns}  median {result.median_ms} ms"
             f" (until the server said the user stopped"
             f" {result.median_until_server_said_stopped_ms} ms, after it"
-            f" {result.median_after_server_said_stopped_ms} ms)  each {result.latencies_ms}",
+            f" {result.median_after_server_said_stopped_ms} ms)  each {result.latencies_ms}"
+            f"  playback gaps {result.gaps} ({result.gap_ms} ms)",
             flush=True,
         )
     return result

@@ -97,6 +97,8 @@ export class VaniClient extends EventTarget {
     this.botReady = null;
     this.interruptedAt = null;
     this.bargeIn = null;
+    this.botSpeaking = false;
+    this.drainedAt = null;
     this.stats = {
       botPlayedSamples: 0,
       botSumSquares: 0,
@@ -110,6 +112,10 @@ export class VaniClient extends EventTarget {
       // Each latency split at the moment the server said the user stopped (its VAD's verdict
       // reached the page): before it, the VAD's silence wait; after it, the bot's reply.
       latencyParts: [],
+      // Playback ran dry while the server still said the bot was speaking (jitter-buffer
+      // underruns): how many, and the silence they left.
+      gaps: 0,
+      gapMs: 0,
       messages: [],
       sessions: 0,
       framesSent: 0,
@@ -336,8 +342,16 @@ export class VaniClient extends EventTarget {
       this.emit("level", { who: "bot", rms: event.rms });
       return;
     }
+    if (event.type === "drained") {
+      this.drainedAt = this.botSpeaking ? event.at : null;
+    }
     if (event.type === "started") {
       this.stats.botStarted += 1;
+      if (this.drainedAt !== null && this.botSpeaking) {
+        this.stats.gaps += 1;
+        this.stats.gapMs += event.at - this.drainedAt;
+      }
+      this.drainedAt = null;
       if (this.turn && this.turn.botStartedAt === null) {
         this.turn.botStartedAt = event.at;
         const ms = event.at - this.turn.userStoppedAt;
@@ -408,6 +422,13 @@ export class VaniClient extends EventTarget {
         this.readyWaiter = null;
         break;
       }
+      case "bot-started-speaking":
+        this.botSpeaking = true;
+        break;
+      case "bot-stopped-speaking":
+        this.botSpeaking = false;
+        this.drainedAt = null;
+        break;
       case "bot-interrupted":
         this.interruptedAt ??= performance.now();
         this.audio.flush();
