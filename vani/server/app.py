@@ -27,6 +27,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request as HTTPRequest
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -61,6 +63,7 @@ CLOSE_REFUSED = 4003  # bad, expired or reused token (Pipecat's runner uses the 
 CLOSE_TRY_AGAIN_LATER = 1013  # above --max-calls: retry later or elsewhere
 _FOREIGN_TRANSPORTS = frozenset({"webrtc", "daily", "livekit", "smallwebrtc", "moq"})
 _HIDDEN_HEADERS = frozenset({"authorization", "cookie"})
+_LOOPBACK_ORIGIN = r"https?://(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?"
 
 
 class CallRefused(VaniError):
@@ -142,16 +145,30 @@ class VaniServer:
         self.bridge = WebSocketBridge(self.config, self._process_request, self._on_socket)
         static = static_dir or self.config.static_dir or _package_static()
         self.app = Starlette(
+            middleware=[self._cors()],
             routes=[
                 Route("/start", self._start, methods=["POST"]),
                 Route("/health", self._health, methods=["GET"]),
                 Route("/ready", self._ready, methods=["GET"]),
                 Mount("/", StaticFiles(directory=str(static), html=True), name="static"),
-            ]
+            ],
         )
         from vani.server.calls import handle_bot_socket
 
         self.add_websocket_route(WebSocketRoute("/ws", handle_bot_socket))
+
+    def _cors(self) -> Middleware:
+        """Browsers on the allowed origins may call ``/start`` from pages served elsewhere
+        (a preflighted JSON POST)."""
+        allowed = self.config.allowed_origins
+        return Middleware(
+            CORSMiddleware,
+            allow_origins=list(allowed or ()),
+            allow_origin_regex=None if allowed else _LOOPBACK_ORIGIN,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            max_age=600,
+        )
 
     # -- routes ----------------------------------------------------------------------------
 
