@@ -79,13 +79,16 @@ class CallRefused(VaniError):
 class CallRequest:
     """A WebSocket upgrade that passed the origin check: what a route handler receives.
 
-    ``connection``: the socket, behind the transport's connection interface (a ``websockets``
-    connection when served by :func:`~vani.server.serve`, a Starlette ``WebSocket`` when
-    :attr:`VaniServer.app` runs under another ASGI server). ``headers``: lowercase names.
-    ``route_token``: the token found in the URL path, if the route takes one.
+    ``connection``: the stack's own socket object — a ``websockets`` ``ServerConnection`` when
+    served by :func:`~vani.server.serve`, a Starlette ``WebSocket`` when :attr:`VaniServer.app`
+    runs under another ASGI server. ``socket``: the same socket behind the transport's
+    connection interface (what :class:`~vani.transports.websocket.WebSocketTransport` takes;
+    use it to close or to build a transport, whichever the stack). ``headers``: lowercase
+    names. ``route_token``: the token found in the URL path, if the route takes one.
     """
 
-    connection: WebSocketConnection
+    connection: ServerConnection | WebSocket
+    socket: WebSocketConnection
     path: str
     query: Mapping[str, str]
     headers: Mapping[str, str]
@@ -308,7 +311,7 @@ class VaniServer:
         matched = self._match(conn.path)
         assert matched is not None
         route, route_token = matched
-        await self._dispatch(route, conn, route_token)
+        await self._dispatch(route, connection, conn, route_token)
 
     async def _asgi_socket(self, websocket: WebSocket, route: WebSocketRoute) -> None:
         """A socket that reached :attr:`app` as ASGI (the app runs under another server)."""
@@ -323,16 +326,21 @@ class VaniServer:
         conn = StarletteConnection(websocket)
         await conn.accept()
         token = websocket.path_params.get("token")
-        await self._dispatch(route, conn, str(token) if token else None)
+        await self._dispatch(route, websocket, conn, str(token) if token else None)
 
     async def _dispatch(
-        self, route: WebSocketRoute, conn: WebSocketConnection, route_token: str | None
+        self,
+        route: WebSocketRoute,
+        raw: ServerConnection | WebSocket,
+        conn: WebSocketConnection,
+        route_token: str | None,
     ) -> None:
         self.open_sockets += 1
         try:
             headers = {k.lower(): v for k, v in conn.headers.items()}
             call = CallRequest(
-                connection=conn,
+                connection=raw,
+                socket=conn,
                 path=conn.path,
                 query=dict(conn.query_params),
                 headers=headers,
