@@ -27,6 +27,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request as HTTPRequest
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -43,6 +45,7 @@ from vani.server.admission import Admission
 from vani.server.config import ServerConfig, is_loopback
 from vani.server.session import CallInfo, Session
 from vani.server.tokens import TokenAuthority, TokenClaims, TokenError
+from vani.server.wiring import transport_params
 from vani.server.wsbridge import WebSocketBridge
 from vani.transports.websocket.connection import WebSocketConnection
 
@@ -61,6 +64,7 @@ CLOSE_REFUSED = 4003  # bad, expired or reused token (Pipecat's runner uses the 
 CLOSE_TRY_AGAIN_LATER = 1013  # above --max-calls: retry later or elsewhere
 _FOREIGN_TRANSPORTS = frozenset({"webrtc", "daily", "livekit", "smallwebrtc", "moq"})
 _HIDDEN_HEADERS = frozenset({"authorization", "cookie"})
+_LOOPBACK_ORIGIN = r"https?://(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?"
 
 
 class CallRefused(VaniError):
@@ -76,13 +80,16 @@ class CallRefused(VaniError):
 class CallRequest:
     """A WebSocket upgrade that passed the origin check: what a route handler receives.
 
-    ``connection``: the socket, behind the transport's connection interface (a ``websockets``
-    connection when served by :func:`~vani.server.serve`, a Starlette ``WebSocket`` when
-    :attr:`VaniServer.app` runs under another ASGI server). ``headers``: lowercase names.
-    ``route_token``: the token found in the URL path, if the route takes one.
+    ``connection``: the stack's own socket object — a ``websockets`` ``ServerConnection`` when
+    served by :func:`~vani.server.serve`, a Starlette ``WebSocket`` when :attr:`VaniServer.app`
+    runs under another ASGI server. ``socket``: the same socket behind the transport's
+    connection interface (what :class:`~vani.transports.websocket.WebSocketTransport` takes;
+    use it to close or to build a transport, whichever the stack). ``headers``: lowercase
+    names. ``route_token``: the token found in the URL path, if the route takes one.
     """
 
-    connection: WebSocketConnection
+    connection: ServerConnection | WebSocket
+    socket: WebSocketConnection
     path: str
     query: Mapping[str, str]
     headers: Mapping[str, str]
@@ -139,19 +146,41 @@ class VaniServer:
         self.sessions: dict[str, Session] = {}
         self.open_sockets = 0
         self._ws_routes: list[WebSocketRoute] = []
-        self.bridge = WebSocketBridge(self.config, self._process_request, self._on_socket)
+        # The socket limits the call's transport expects (close handshake bound, write buffer).
+        limits = transport_params(self.config)
+        self.bridge = WebSocketBridge(
+            self.config,
+            self._process_request,
+            self._on_socket,
+            close_timeout_secs=limits.close_timeout_secs,
+            write_limit_bytes=limits.write_buffer_bytes,
+        )
         static = static_dir or self.config.static_dir or _package_static()
         self.app = Starlette(
+            middleware=[self._cors()],
             routes=[
                 Route("/start", self._start, methods=["POST"]),
                 Route("/health", self._health, methods=["GET"]),
                 Route("/ready", self._ready, methods=["GET"]),
                 Mount("/", StaticFiles(directory=str(static), html=True), name="static"),
-            ]
+            ],
         )
         from vani.server.calls import handle_bot_socket
 
         self.add_websocket_route(WebSocketRoute("/ws", handle_bot_socket))
+
+    def _cors(self) -> Middleware:
+        """Browsers on the allowed origins may call ``/start`` from pages served elsewhere
+        (a preflighted JSON POST)."""
+        allowed = self.config.allowed_origins
+        return Middleware(
+            CORSMiddleware,
+            allow_origins=list(allowed or ()),
+            allow_origin_regex=None if allowed else _LOOPBACK_ORIGIN,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            max_age=600,
+        )
 
     # -- routes ----------------------------------------------------------------------------
 
@@ -291,7 +320,7 @@ class VaniServer:
         matched = self._match(conn.path)
         assert matched is not None
         route, route_token = matched
-        await self._dispatch(route, conn, route_token)
+        await self._dispatch(route, connection, conn, route_token)
 
     async def _asgi_socket(self, websocket: WebSocket, route: WebSocketRoute) -> None:
         """A socket that reached :attr:`app` as ASGI (the app runs under another server)."""
@@ -306,16 +335,21 @@ class VaniServer:
         conn = StarletteConnection(websocket)
         await conn.accept()
         token = websocket.path_params.get("token")
-        await self._dispatch(route, conn, str(token) if token else None)
+        await self._dispatch(route, websocket, conn, str(token) if token else None)
 
     async def _dispatch(
-        self, route: WebSocketRoute, conn: WebSocketConnection, route_token: str | None
+        self,
+        route: WebSocketRoute,
+        raw: ServerConnection | WebSocket,
+        conn: WebSocketConnection,
+        route_token: str | None,
     ) -> None:
         self.open_sockets += 1
         try:
             headers = {k.lower(): v for k, v in conn.headers.items()}
             call = CallRequest(
-                connection=conn,
+                connection=raw,
+                socket=conn,
                 path=conn.path,
                 query=dict(conn.query_params),
                 headers=headers,

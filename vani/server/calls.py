@@ -28,7 +28,7 @@ def _reason(text: str) -> str:
 
 async def handle_bot_socket(server: VaniServer, request: CallRequest) -> None:
     """The ``/ws`` route: admit the socket, build the call's transport and run the bot."""
-    connection = request.connection
+    connection = request.socket
     try:
         fmt, serializer = make_serializer(request.query, server.config)
     except ConfigurationError as exc:
@@ -74,7 +74,7 @@ async def run_call(
     if server.bot is None:
         logger.error("call %s: this server has no bot", call.call_id)
         return
-    transport = make_transport(request.connection, serializer, server.config)
+    transport = make_transport(request.socket, serializer, server.config)
     session = Session(call, transport, ravi=ravi)
     server.sessions[call.call_id] = session
     logger.info(
