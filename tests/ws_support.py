@@ -44,7 +44,8 @@ OUT_RATE = 24000
 
 
 class PCMJSONSerializer(FrameSerializer):
-    """Test-only wire format: binary = s16le mono PCM at ``in_rate``, text = JSON objects.
+    """Test-only wire format: binary = s16le mono PCM at ``in_rate``, text = JSON objects
+    (``{"rate": n}`` sets ``in_rate``).
 
     Outbound: audio as binary, messages as ``{"message": ...}``, the interruption as
     ``{"interrupt": true}``.
@@ -76,6 +77,9 @@ class PCMJSONSerializer(FrameSerializer):
             raise SerializationError(f"expected JSON text, got {data[:40]!r}: {exc}") from exc
         if not isinstance(message, dict):
             raise SerializationError(f"expected a JSON object, got {type(message).__name__}")
+        if set(message) == {"rate"}:  # the client announces its input rate
+            self.in_rate = int(message["rate"])
+            return []
         return [InputTransportMessageFrame(message=message)]
 
 
@@ -120,6 +124,14 @@ class ScriptedBot(FrameProcessor):
                 await self.push_frame(OutputTransportMessageUrgentFrame(message=message["echo"]))
             return
         await self.push_frame(frame, direction)
+
+    async def say_later(self, secs: float) -> None:
+        """Speak from outside the pipeline (as a test would drive a TTS)."""
+        await self.say(secs)
+
+    async def interrupt_later(self) -> None:
+        """Barge in from outside the pipeline (as the VAD would)."""
+        await self.broadcast_interruption()
 
     async def say(self, secs: float) -> None:
         self.said += 1
@@ -183,7 +195,9 @@ class Sessions:
         clock_factory: Callable[[], Clock] | None = None,
         serializer_factory: Callable[[], FrameSerializer] = PCMJSONSerializer,
         customize: Callable[[Session], Awaitable[None] | None] | None = None,
+        ravi: bool = False,
     ) -> None:
+        self.ravi = ravi
         self.params = params or WebSocketParams(audio_out_sample_rate=OUT_RATE)
         self.clock_factory = clock_factory
         self.serializer_factory = serializer_factory
@@ -200,9 +214,18 @@ class Sessions:
             clock=clock,
         )
         bot, tail = ScriptedBot(), Tail()
+        middle: list[FrameProcessor] = [bot]
+        observers = []
+        if self.ravi:
+            from vani.ravi import RAVIObserver, RAVIProcessor
+
+            ravi = RAVIProcessor(transport=transport)
+            middle = [ravi, bot]
+            observers.append(RAVIObserver(ravi))
         task = PipelineTask(
-            Pipeline([transport.input(), bot, transport.output(), tail]),
+            Pipeline([transport.input(), *middle, transport.output(), tail]),
             idle_timeout_secs=None,
+            observers=observers,
         )
         session = Session(transport, task, bot, tail)
 

@@ -133,6 +133,26 @@ class WebSocketParams(TransportParams):
                 raise ConfigurationError(f"{name} must be positive, got {value}")
 
 
+async def _bounded(aw: Coroutine[object, None, object], timeout: float) -> bool:  # noqa: ASYNC109
+    """Run ``aw`` in a task of its own for at most ``timeout`` seconds; False if it ran over
+    (it is then cancelled). Re-raises its exception.
+
+    Not ``asyncio.timeout``: processor code may start in one task and finish in another (the
+    spine runs calls inline until they suspend), and a timeout scope would cancel the wrong task.
+    """
+    task: asyncio.Task[object] = asyncio.get_running_loop().create_task(aw)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    finally:
+        if not task.done():
+            task.cancel()
+    if task in done:
+        task.result()
+        return True
+    await asyncio.wait({task})
+    return False
+
+
 def _adapt(
     connection: WebSocketConnection | WebSocket | ServerConnection,
 ) -> WebSocketConnection:
@@ -207,10 +227,7 @@ class _Writer:
         """Wait until everything queued has been written (at most ``timeout`` seconds)."""
         if self.closed or self._idle.is_set():
             return
-        try:
-            async with asyncio.timeout(timeout):
-                await self._idle.wait()
-        except TimeoutError:
+        if not await _bounded(self._idle.wait(), timeout):
             logger.info("%s: %d bytes still unsent at the end", self._t, self.queued_bytes)
 
     async def run(self) -> None:
@@ -576,11 +593,12 @@ class WebSocketTransport(Transport, EventEmitter):
             self._close_done = asyncio.Event()
             self._record_close(code, reason)
             try:
-                async with asyncio.timeout(self.params.close_timeout_secs):
-                    await self.connection.close(code, reason)
-            except TimeoutError:
-                logger.info("%s: close handshake timed out; dropping the connection", self)
-                self.connection.abort()
+                closed = await _bounded(
+                    self.connection.close(code, reason), self.params.close_timeout_secs
+                )
+                if not closed:
+                    logger.info("%s: close handshake timed out; dropping the connection", self)
+                    self.connection.abort()
             except Exception as exc:
                 logger.debug("%s: close failed: %s", self, exc)
                 self.connection.abort()
