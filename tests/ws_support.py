@@ -434,3 +434,50 @@ class RawClient:
 
     def close(self) -> None:
         self.sock.close()
+
+
+class MemoryConnection(WebSocketConnection):
+    """An in-memory WebSocket for edge cases a real socket cannot stage on cue: ``gate``
+    holds every send until it is set (a network that stalls)."""
+
+    def __init__(self) -> None:
+        self.inbox: asyncio.Queue[bytes | str | None] = asyncio.Queue()
+        self.sent: list[bytes | str] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.closed_with: tuple[int, str] | None = None
+
+    async def accept(self) -> None:
+        return None
+
+    async def recv(self) -> bytes | str:
+        from vani.transports.websocket import ConnectionClosedError
+
+        message = await self.inbox.get()
+        if message is None:
+            raise ConnectionClosedError(1000, "bye")
+        return message
+
+    async def send(self, message: bytes | str) -> None:
+        await self.gate.wait()
+        self.sent.append(message)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        self.closed_with = (code, reason)
+        self.inbox.put_nowait(None)
+
+    @property
+    def path(self) -> str:
+        return "/ws"
+
+    @property
+    def query_params(self) -> dict[str, str]:
+        return {}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    @property
+    def remote_address(self) -> tuple[str, int] | None:
+        return None

@@ -210,10 +210,12 @@ class _Writer:
         self._idle.clear()
         self._wake.set()
 
-    def drop_audio(self) -> None:
-        for message in self._audio:
-            self.queued_bytes -= len(message)
+    def drop_audio(self) -> int:
+        """Drop the audio not yet written; returns how many bytes that was."""
+        dropped = sum(len(message) for message in self._audio)
+        self.queued_bytes -= dropped
         self._audio.clear()
+        return dropped
 
     def close(self) -> None:
         self.closed = True
@@ -300,6 +302,10 @@ class _WebSocketInput(BaseInputTransport):
                 except SerializationError as exc:
                     t._bad_message(str(exc))
                     continue
+                except Exception as exc:  # a serializer bug must not end the reader
+                    logger.exception("%s: the serializer raised on a message", t)
+                    t._bad_message(f"serializer error: {exc}")
+                    continue
                 for frame in frames:
                     await self._push_received(frame)
         except ConnectionClosedError as exc:
@@ -322,6 +328,7 @@ class _WebSocketOutput(BaseOutputTransport):
         super().__init__(transport.params, transport.clock, name=name)
         self._t = transport
         self._writer_task: asyncio.Task[object] | None = None
+        self._cleared = False
 
     async def start(self, frame: StartFrame) -> None:
         await super().start(frame)
@@ -337,6 +344,15 @@ class _WebSocketOutput(BaseOutputTransport):
                 return
             if isinstance(frame, EndFrame | CancelFrame):
                 self._t._ending = True
+            elif isinstance(frame, InterruptionFrame):
+                # Audio still in the writer (a slow network) goes too, even when the pacing
+                # clock says playback already ended; the client is told either way.
+                dropped = self._t._writer.drop_audio()
+                self._cleared = False
+                await super().process_frame(frame, direction)
+                if dropped and not self._cleared:
+                    await self.clear_playback(at=self.clock.now())
+                return
         await super().process_frame(frame, direction)
 
     async def stop(self, frame: EndFrame) -> None:
@@ -385,6 +401,7 @@ class _WebSocketOutput(BaseOutputTransport):
 
     async def clear_playback(self, *, at: float) -> None:
         t = self._t
+        self._cleared = True
         t._writer.drop_audio()
         if t.closing:
             return
