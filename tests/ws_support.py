@@ -120,6 +120,8 @@ class ScriptedBot(FrameProcessor):
                 await self.broadcast_interruption()
             elif message.get("end"):
                 await self.push_frame(EndTaskFrame(reason="client asked"), FrameDirection.UPSTREAM)
+            elif message.get("hang"):
+                await asyncio.sleep(3600)  # a stuck service: the EndFrame waits behind it
             elif "echo" in message:
                 await self.push_frame(OutputTransportMessageUrgentFrame(message=message["echo"]))
             return

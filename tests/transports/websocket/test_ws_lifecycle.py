@@ -182,3 +182,18 @@ async def test_a_start_failure_in_a_live_session_ends_it_with_an_error(
     assert any(e.fatal and "no model" in e.error for e in session.errors)
     assert isinstance(session.task, PipelineTask) and session.task.finished
     assert session.events.count("disconnected") == session.events.count("connected")
+
+
+async def test_a_pipeline_stuck_after_the_client_left_is_cancelled(
+    serve: Callable[..., Any],
+) -> None:
+    params = WebSocketParams(audio_out_sample_rate=OUT_RATE, end_timeout_secs=0.3)
+    sessions = Sessions(params)
+    async with serve(sessions) as url:
+        async with connect(url) as ws:
+            session = await sessions.next()
+            await ws.send(json.dumps({"hang": True}))
+            await asyncio.sleep(0.05)
+        await asyncio.wait_for(session.done.wait(), 10)
+    ended_once(session)
+    assert session.tail.count(CancelFrame) == 1  # the EndFrame could not get through
