@@ -103,3 +103,36 @@ async def test_barge_in_over_protobuf_tells_the_client_twice_and_cuts_the_audio(
         await asyncio.wait_for(session.done.wait(), 10)
     assert session.events == ["connected", "disconnected", "finished"]
     assert json.dumps(client.types())  # every message was valid RTVI JSON
+
+
+async def test_raw_pcm_framing_with_stereo_48k_input_and_rtvi_text(
+    serve: Callable[..., Any],
+) -> None:
+    import numpy as np
+
+    from vani.serializers import RawPCMSerializer
+
+    sessions = Sessions(
+        serializer_factory=lambda: RawPCMSerializer(sample_rate=48000, num_channels=2),
+        ravi=True,
+    )
+    async with serve(sessions) as url, connect(url) as ws:
+        session = await sessions.next()
+        ready = {"label": "rtvi-ai", "type": "client-ready", "id": "r1",
+                 "data": {"version": "2.2.0", "about": {"library": "t"}}}  # fmt: skip
+        await ws.send(json.dumps(ready))
+        mono = np.frombuffer(tone(0.2, 48000), dtype="<i2")
+        await ws.send(np.repeat(mono, 2).tobytes())  # interleaved stereo at 48 kHz
+        await session.bot.say_later(0.2)
+        audio, types = 0, []
+        while "bot-stopped-speaking" not in types:
+            data = await asyncio.wait_for(ws.recv(), 5)
+            if isinstance(data, bytes):
+                audio += len(data)
+            else:
+                types.append(json.loads(data)["type"])
+        assert "bot-ready" in types and types.index("bot-started-speaking") < types.index(
+            "bot-stopped-speaking"
+        )
+        assert audio == round(0.2 * 24000) * 2
+        assert abs(session.bot.audio_in - 0.2 * 16000 * 2) < 0.03 * 16000 * 2  # mono, 16 kHz
