@@ -65,6 +65,7 @@ from vani.transports.base import (
 from vani.transports.clock import Clock, ClockHandle
 from vani.transports.websocket.connection import (
     CLOSE_GOING_AWAY,
+    CLOSE_INTERNAL_ERROR,
     CLOSE_NORMAL,
     CLOSE_POLICY_VIOLATION,
     ConnectionClosedError,
@@ -257,6 +258,10 @@ class _Writer:
                 return
             except ConnectionClosedError as exc:
                 self._t._lose(exc.code, exc.reason or "closed while sending", by_client=True)
+                return
+            except Exception as exc:  # the socket library failed: the call cannot go on
+                logger.exception("%s: sending failed", self._t)
+                self._t._lose(CLOSE_INTERNAL_ERROR, f"send failed: {exc}")
                 return
             self.messages_sent += 1
             self.bytes_sent += len(message)
