@@ -34,7 +34,7 @@ class Done:
     """An awaitable that is already complete."""
 
     def __await__(self) -> Generator[Any]:
-        return self  # type: ignore[return-value]
+        return self
 
     def __iter__(self) -> Done:
         return self
