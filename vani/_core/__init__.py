@@ -14,17 +14,39 @@ compiler, a broken build), or when the environment sets ``VANI_PURE_PYTHON=1``, 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
 import importlib.util
 import os
 import sys
 import warnings
-from importlib.machinery import ExtensionFileLoader
+from collections.abc import Sequence
+from importlib.machinery import ExtensionFileLoader, ModuleSpec
+from types import ModuleType
 
 __all__ = ["COMPILED", "MODULES"]
 
 MODULES = ("chunker", "pcm", "processor", "queue", "resample", "ring", "vad")
 """The modules that have both a compiled form and a pure-Python reference."""
 _LIGHT = ("queue", "processor", "pcm", "chunker", "ring", "vad")
+
+
+class _ReferenceFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Resolves ``vani._core.<name>`` to the module ``vani._core.reference.<name>`` itself."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        package, _, name = fullname.rpartition(".")
+        if package != __name__ or name not in MODULES:
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType:
+        name = spec.name.rpartition(".")[2]
+        return importlib.import_module(f"{__name__}.reference.{name}")
+
+    def exec_module(self, module: ModuleType) -> None:
+        """The reference module ran when it was imported."""
 
 
 def _load() -> bool:
@@ -44,12 +66,11 @@ def _load() -> bool:
             reason = f"the compiled core could not be loaded ({exc})"
         else:
             return True
+    # Each vani._core.<name> is served by vani._core.reference.<name>, loaded when first
+    # imported (as the compiled modules are), so ``import vani`` stays free of numpy.
     for name in MODULES:
-        full = f"{__name__}.{name}"
-        sys.modules.pop(full, None)
-        module = importlib.import_module(f"{__name__}.reference.{name}")
-        sys.modules[full] = module
-        setattr(sys.modules[__name__], name, module)
+        sys.modules.pop(f"{__name__}.{name}", None)
+    sys.meta_path.insert(0, _ReferenceFinder())
     warnings.warn(
         f"vani runs on its pure-Python core, slower than the compiled one: {reason}",
         RuntimeWarning,
