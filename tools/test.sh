@@ -77,6 +77,8 @@ echo "== static checks"
   ruff check "${dirs[@]}"
   ruff format --check "${dirs[@]}"
   cython-lint csrc
+  # The documentation site, warnings as errors (mkdocs.yml sets strict).
+  NO_MKDOCS_2_WARNING=1 mkdocs build --strict -q -d "$WORK/site"
 )
 
 echo "== services and peers the tests need (tools/ci/setup-*.sh)"
