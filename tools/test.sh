@@ -105,6 +105,14 @@ if [ $rc -eq 5 ]; then
 fi
 [ $rc -eq 0 ] || exit $rc
 
+echo "== tests again, on the pure-Python fallback of the core (VANI_PURE_PYTHON=1)"
+set +e
+VANI_PURE_PYTHON=1 pytest -c "$ROOT/pyproject.toml" --rootdir "$ROOT" "$ROOT/tests" -q \
+  -W "ignore:vani runs on its pure-Python core:RuntimeWarning"
+rc=$?
+set -e
+[ $rc -eq 0 ] || exit $rc
+
 echo "== benchmarks (quick mode: each runs once, unmeasured)"
 set +e
 pytest -c "$ROOT/pyproject.toml" --rootdir "$ROOT" "$ROOT/benchmarks" -q --benchmark-disable
