@@ -72,6 +72,7 @@ class ProcessorCore:
     _abort: Any
     _new_queue: Any
     _kick_ordered: Any
+    _kick_system: Any
     _report: Any
     _move_to_task: Any
     _after: Any
@@ -199,8 +200,12 @@ class ProcessorCore:
             return
         if lane == SYSTEM_LANE:
             self._sys_busy = False
-            if self._queue is not None and self._queue.ordered_len and not self._ord_busy:
-                self._kick_ordered()
+            if self._queue is not None:
+                if self._queue.system_len:
+                    # System frames that arrived while this one ran go next, in order.
+                    self._kick_system()
+                elif self._queue.ordered_len and not self._ord_busy:
+                    self._kick_ordered()
         elif lane == ORDERED_LANE:
             self._ord_busy = False
             self._unit_interrupted = False
