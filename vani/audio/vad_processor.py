@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Protocol
 
@@ -71,7 +72,10 @@ class VADProcessor(FrameProcessor):
     analyzer's cap (``SmartTurnParams.stop_secs``, 3 s), which ends the turn whatever the model
     said. Within one turn the VAD frames come at every pause and resumption, but
     ``UserStartedSpeakingFrame`` (and the barge-in) only once. ``last_turn_metrics`` holds the
-    model's last answer.
+    model's last answer. The question runs in a task while audio passes on (a stale question,
+    when the user speaks again first, is withdrawn); ``turn_inline=True`` waits for the answer
+    before passing more audio instead, which makes the outcome independent of timing (offline
+    evaluation, tests).
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class VADProcessor(FrameProcessor):
         sample_rate: int | None = None,
         vad_analyzer: _HasVADParams | None = None,
         turn_analyzer: SmartTurnAnalyzer | None = None,
+        turn_inline: bool = False,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -102,6 +107,8 @@ class VADProcessor(FrameProcessor):
         self.turn_analyzer = turn_analyzer
         self.last_turn_metrics: TurnMetricsData | None = None
         self._user_turn = False
+        self._turn_inline = turn_inline
+        self._turn_task: asyncio.Task[object] | None = None
 
     @property
     def vad_sample_rate(self) -> int | None:
@@ -125,6 +132,7 @@ class VADProcessor(FrameProcessor):
         self._release()
 
     def _release(self) -> None:
+        self._withdraw_question()
         if self._batcher is not None and self._stream is not None:
             self._batcher.discard(self._stream)
 
@@ -199,6 +207,7 @@ class VADProcessor(FrameProcessor):
                     start_secs=self.params.start_secs, timestamp=event.timestamp
                 )
             )
+            self._withdraw_question()
             if self._user_turn:
                 return  # the user went on after a pause inside the turn
             self._user_turn = True
@@ -216,15 +225,29 @@ class VADProcessor(FrameProcessor):
                 self._user_turn = False
                 await self.push_frame(UserStoppedSpeakingFrame())
                 return
-            # Asked inline: this call's audio waits for the answer (the model runs on the turn
-            # batcher's thread, so other calls go on meanwhile) and so no pause can be missed.
-            state, metrics = await turn.analyze_end_of_turn()
-            if metrics is not None:
-                self.last_turn_metrics = metrics
-            if state is EndOfTurnState.COMPLETE and self._user_turn:
-                await self._end_turn()
+            if self._turn_inline:
+                await self._ask(turn)
+            else:
+                self._withdraw_question()
+                self._turn_task = self.create_task(self._ask(turn), "end-of-turn")
+
+    async def _ask(self, turn: SmartTurnAnalyzer) -> None:
+        state, metrics = await turn.analyze_end_of_turn()
+        if metrics is not None:
+            self.last_turn_metrics = metrics
+        if state is EndOfTurnState.COMPLETE and self._user_turn:
+            await self._end_turn()
+
+    def _withdraw_question(self) -> None:
+        # The user spoke again (or the call ended): a question still queued costs nothing.
+        task, self._turn_task = self._turn_task, None
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
 
     async def _end_turn(self) -> None:
+        if asyncio.current_task() is not self._turn_task:
+            self._withdraw_question()
+        self._turn_task = None
         self._user_turn = False
         if self.turn_analyzer is not None:
             self.turn_analyzer.clear()
