@@ -264,7 +264,7 @@ def modes() -> dict[str, Callable[[], object]]:
     return {
         "VAD only, stop 0.8 s (today)": lambda: VADProcessor(params=VADParams()),
         "VAD only, stop 0.2 s": lambda: VADProcessor(params=VADParams(stop_secs=0.2)),
-        "turn model, Pipecat's settings (VAD stop 0.2 s; threshold 0.5, all the silence, cap 3 s)": (
+        "turn model, Pipecat's settings (threshold 0.5, all the silence, cap 3 s)": (
             lambda: VADProcessor(
                 turn_analyzer=SmartTurnAnalyzer(
                     params=SmartTurnParams(threshold=0.5, trailing_secs=None, stop_secs=3.0)
@@ -272,7 +272,7 @@ def modes() -> dict[str, Callable[[], object]]:
                 turn_inline=True,
             )
         ),
-        "turn model, vani's defaults (VAD stop 0.2 s; threshold 0.9, no silence, cap 1.5 s)": (
+        "turn model, vani's defaults (threshold 0.9, no silence, cap 1.5 s)": (
             lambda: VADProcessor(turn_analyzer=SmartTurnAnalyzer(), turn_inline=True)
         ),
     }
@@ -288,7 +288,9 @@ async def evaluate(
             continue
         sem = asyncio.Semaphore(concurrency)
 
-        async def one(case: Case, make: Callable[[], object] = make) -> Outcome:
+        async def one(
+            case: Case, make: Callable[[], object] = make, sem: asyncio.Semaphore = sem
+        ) -> Outcome:
             async with sem:
                 return await _run_case(case, make)
 
