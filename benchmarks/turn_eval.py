@@ -275,6 +275,9 @@ def modes() -> dict[str, Callable[[], object]]:
         "turn model, vani's defaults (threshold 0.9, no silence, cap 1.5 s)": (
             lambda: VADProcessor(turn_analyzer=SmartTurnAnalyzer(), turn_inline=True)
         ),
+        "the same with VAD stop 0.3 s": lambda: VADProcessor(
+            params=VADParams(stop_secs=0.3), turn_analyzer=SmartTurnAnalyzer(), turn_inline=True
+        ),
     }
 
 
