@@ -75,7 +75,8 @@ class VADProcessor(FrameProcessor):
     model's last answer. The question runs in a task while audio passes on (a stale question,
     when the user speaks again first, is withdrawn); ``turn_inline=True`` waits for the answer
     before passing more audio instead, which makes the outcome independent of timing (offline
-    evaluation, tests).
+    evaluation, tests). ``interrupt=False`` leaves the barge-in to an
+    :class:`~vani.processors.interruptions.InterruptionGate` after the STT.
     """
 
     def __init__(
@@ -86,6 +87,7 @@ class VADProcessor(FrameProcessor):
         vad_analyzer: _HasVADParams | None = None,
         turn_analyzer: SmartTurnAnalyzer | None = None,
         turn_inline: bool = False,
+        interrupt: bool = True,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -108,6 +110,7 @@ class VADProcessor(FrameProcessor):
         self.last_turn_metrics: TurnMetricsData | None = None
         self._user_turn = False
         self._turn_inline = turn_inline
+        self._barge_in = interrupt
         self._turn_task: asyncio.Task[object] | None = None
 
     @property
@@ -212,7 +215,7 @@ class VADProcessor(FrameProcessor):
                 return  # the user went on after a pause inside the turn
             self._user_turn = True
             await self.push_frame(UserStartedSpeakingFrame())
-            if self.interruptions_allowed:
+            if self._barge_in and self.interruptions_allowed:
                 await self.broadcast_interruption()
         elif event.stopped:
             await self.push_frame(
