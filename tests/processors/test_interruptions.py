@@ -167,9 +167,12 @@ async def test_uninterruptible_speech_holds_the_barge_in_and_keeps_the_words() -
     words = TranscriptionFrame(text="I want to change my order", user_id="u", timestamp="")
     down, up = await _run(
         gate,
-        [TTSSpeakFrame(text="Please hold.", uninterruptible=True), BotStartedSpeakingFrame()]
-        + _user(1.0)
-        + [words],
+        [
+            TTSSpeakFrame(text="Please hold.", uninterruptible=True),
+            BotStartedSpeakingFrame(),
+            *_user(1.0),
+            words,
+        ],
     )
     assert gate.interruptions == 0
     assert gate.held == 1
