@@ -46,6 +46,7 @@ TAIL_SECS = 4.0
 PART_GAP_SECS = 0.12
 PAUSES = (0.4, 0.7, 1.0)
 FRAME_SECS = 0.02
+GATES = (0.3, 0.5)  # InterruptionGate min_duration_secs while the bot speaks
 
 
 @dataclass
@@ -206,6 +207,13 @@ def _split_point(pcm: npt.NDArray[np.int16], rate: int) -> int | None:
 def _noise_cases(rng: np.random.Generator) -> list[Case]:
     manifest = json.loads((TURN / "manifest.json").read_text())
     cases = []
+    # Short words (0.3-0.6 s, like a "mm-hm" or "haan" said over the bot): real speech that
+    # should not take the turn from a speaking bot.
+    for clip in sorted(manifest["clips"]):
+        if clip.startswith("asterisk/digits/"):
+            pcm, rate = _read(TURN / f"{clip}.wav")
+            audio = np.concatenate([_silence(LEAD_SECS, rate, rng), pcm, _silence(2.0, rate, rng)])
+            cases.append(Case(clip, "short", "short word", rate, audio, 0.0))
     for name in manifest["noise"]:
         for k in (8, 16):
             pcm, rate = _read(TURN / "noise" / f"{name}_{k}k.wav")
@@ -314,6 +322,7 @@ def summarize(results: dict[str, list[Outcome]]) -> list[dict[str, object]]:
         paused = [o for o in outcomes if o.case.kind == "paused"]
         split = [o for o in outcomes if o.case.kind == "split"]
         noise = [o for o in outcomes if o.case.kind == "noise"]
+        short = [o for o in outcomes if o.case.kind == "short"]
         lat = [o.end_of_turn for o in complete if o.end_of_turn is not None and not o.cut_off]
         real = [
             o.end_of_turn
@@ -342,6 +351,12 @@ def summarize(results: dict[str, list[Outcome]]) -> list[dict[str, object]]:
                 },
                 "noise_clips": len(noise),
                 "noise_barge_ins": sum(bool(o.starts) for o in noise),
+                "short_words": len(short),
+                "short_barge_ins": sum(bool(o.starts) for o in short),
+                # An InterruptionGate lets a barge-in through once the VAD's speech (edge to
+                # edge) reaches min_duration_secs: whether these clips would.
+                "short_gated": {g: sum(o.speech_secs >= g for o in short) for g in GATES},
+                "noise_gated": {g: sum(o.speech_secs >= g for o in noise) for g in GATES},
             }
         )
     return rows
@@ -358,13 +373,17 @@ def markdown(rows: list[dict[str, object]]) -> str:
         "| same, real speech only | complete turns cut off "
         "| real sentences cut off at a mid-sentence pause (0.4 / 0.7 / 1.0 s) "
         "| IVR fragments cut off at the pause (0.4 / 0.7 / 1.0 s) "
-        "| noise clips that start a user turn |\n|---|---|---|---|---|---|---|\n"
+        "| noise clips / short words (0.3-0.6 s) that barge in: VAD alone; gate 0.3 s; gate 0.5 s "
+        "|\n|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
         by = r["cut_paused_by_pause"]
         assert isinstance(by, dict)
         n_pause = int(r["paused_turns"]) // len(PAUSES)  # type: ignore[call-overload]
+        ng, sg = r["noise_gated"], r["short_gated"]
+        assert isinstance(ng, dict)
+        assert isinstance(sg, dict)
         bs = r["cut_split_by_pause"]
         assert isinstance(bs, dict)
         n_split = int(r["split_turns"]) // len(PAUSES)  # type: ignore[call-overload]
@@ -376,7 +395,9 @@ def markdown(rows: list[dict[str, object]]) -> str:
             f"({' / '.join(f'{bs[p]}/{n_split}' for p in PAUSES)}) "
             f"| {r['cut_paused']} of {r['paused_turns']} "
             f"({' / '.join(f'{by[p]}/{n_pause}' for p in PAUSES)}) "
-            f"| {r['noise_barge_ins']} of {r['noise_clips']} |"
+            f"| {r['noise_barge_ins']}/{r['noise_clips']} / "
+            f"{r['short_barge_ins']}/{r['short_words']}"
+            f"; {ng[0.3]} / {sg[0.3]}; {ng[0.5]} / {sg[0.5]} |"
         )
     return head + "\n".join(lines)
 

@@ -57,9 +57,9 @@ def _speech(secs: float) -> list[Frame]:
 def _user(secs: float) -> list[Frame]:
     return [
         UserStartedSpeakingFrame(),
-        VADUserStartedSpeakingFrame(),
+        VADUserStartedSpeakingFrame(start_secs=0.2),
         *_speech(secs),
-        VADUserStoppedSpeakingFrame(),
+        VADUserStoppedSpeakingFrame(stop_secs=0.2),
         UserStoppedSpeakingFrame(),
     ]
 
@@ -107,7 +107,7 @@ def test_params_are_validated() -> None:
 
 async def test_short_noise_while_the_bot_speaks_does_not_interrupt() -> None:
     gate = _gate()
-    down, up = await _run(gate, [BotStartedSpeakingFrame(), *_user(0.2)])
+    down, up = await _run(gate, [BotStartedSpeakingFrame(), *_user(0.3)])
     assert not any(isinstance(f, InterruptionFrame) for f in up + down)
     assert gate.interruptions == 0
 

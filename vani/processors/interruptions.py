@@ -9,7 +9,9 @@ not to interrupt by itself (``VADProcessor(interrupt=False)``)::
               aggregators.assistant()])
 
 * **Gates**: while the bot speaks, a barge-in needs ``speaking.min_duration_secs`` of the user's
-  speech and/or ``speaking.min_words`` words of transcript (interim or final); while it thinks
+  speech (counted between the VAD's frames, corrected for its start and stop, so it is decided
+  up to the VAD's ``stop_secs`` after the speech reached it) and/or ``speaking.min_words`` words
+  of transcript (interim or final); while it thinks
   (the user's turn ended, no bot audio yet), ``thinking`` holds the same two numbers. With both
   set, ``require="any"`` (default) lets either through, ``"all"`` needs both.
 * **Uninterruptible speech**: while a ``TTSSpeakFrame(uninterruptible=True)`` plays, nothing
@@ -175,13 +177,15 @@ class GateParams:
 class InterruptionParams:
     """Gates while the bot speaks and while it thinks, and false-interruption handling.
 
-    speaking: 0.3 s of speech past the VAD's own 0.2 s start (0.5 s from the first word): a
-    cough, a "hm" or a door slam rarely lasts that long, a user who means to interrupt does.
+    speaking: 0.5 s of speech (the VAD's edges), measured on the real speech of
+    ``benchmarks/turn_eval.py``: Silero already ignores the noise clips (white and pink noise,
+    a cough-like burst, a door slam), single spoken words last 0.45-0.7 s there, and a
+    backchannel ("mm-hm", "haan") that still gets through is undone by the resume below.
     thinking: no gate: the user going on while the reply is prepared means the turn was not
     over. ``resume``: take the reply back up after a false interruption.
     """
 
-    speaking: GateParams = field(default_factory=lambda: GateParams(min_duration_secs=0.3))
+    speaking: GateParams = field(default_factory=lambda: GateParams(min_duration_secs=0.5))
     thinking: GateParams = field(default_factory=GateParams)
     require: Literal["any", "all"] = "any"
     resume: bool = True
@@ -219,6 +223,10 @@ class InterruptionGate(FrameProcessor):
         self._uninterruptible = 0  # uninterruptible utterances queued or playing
         self._user_turn = False
         self._vad_speaking = False
+        # The VAD's start and stop (from its frames): the speech counted between its frames
+        # misses the start and includes up to a stop's worth of trailing silence.
+        self._vad_start_secs = 0.2
+        self._vad_stop_secs = 0.2
         self._speech_secs = 0.0
         self._words = 0
         self._fired = False
@@ -244,8 +252,10 @@ class InterruptionGate(FrameProcessor):
             self._start_turn()
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             self._vad_speaking = True
+            self._vad_start_secs = frame.start_secs
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._vad_speaking = False
+            self._vad_stop_secs = frame.stop_secs
         elif isinstance(frame, InputAudioRawFrame):
             if self._user_turn and self._vad_speaking and frame.sample_rate:
                 self._speech_secs += len(frame.audio) / 2 / frame.sample_rate / frame.num_channels
@@ -293,7 +303,10 @@ class InterruptionGate(FrameProcessor):
                 self._fired = True
                 self.held += 1
             return
-        by_time = self._speech_secs >= gate.min_duration_secs
+        # At least min_duration of speech for sure: what was counted, plus the VAD's start,
+        # less the silence the VAD may not have reported yet.
+        needed = gate.min_duration_secs - self._vad_start_secs + self._vad_stop_secs
+        by_time = gate.min_duration_secs == 0 or self._speech_secs >= needed
         by_words = gate.min_words == 0 or self._words >= gate.min_words
         if gate.min_words and gate.min_duration_secs:
             passed = (
