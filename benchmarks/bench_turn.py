@@ -74,6 +74,30 @@ def test_question_batch(benchmark: pytest.FixtureRequest, n: int) -> None:
     benchmark.extra_info["sessions"] = n  # type: ignore[attr-defined]
 
 
+@pytest.mark.benchmark(group="turn-eval")
+def test_turn_eval_quick(benchmark: pytest.FixtureRequest) -> None:
+    """The real-speech evaluation on two cases of each kind, VAD alone and vani's defaults."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import asyncio
+
+    import turn_eval
+
+    rng = np.random.default_rng(1)
+    cases = turn_eval._speech_cases(rng) + turn_eval._noise_cases(rng)
+    kept: list[turn_eval.Case] = []
+    for kind in ("complete", "split", "paused", "noise", "short"):
+        kept += [c for c in cases if c.kind == kind][:2]
+    names = [m for m in turn_eval.modes() if "today" in m or "vani's defaults" in m]
+
+    def run() -> list[dict[str, object]]:
+        return turn_eval.summarize(asyncio.run(turn_eval.evaluate(kept, names)))
+
+    rows = benchmark.pedantic(run, rounds=1)  # type: ignore[attr-defined]
+    assert [r["mode"] for r in rows] == names
+    assert all(r["complete_turns"] == 2 for r in rows)
+    print(turn_eval.markdown(rows))
+
+
 def _median_ms(fn: Callable[[], object], rounds: int) -> float:
     times = []
     for _ in range(rounds):
