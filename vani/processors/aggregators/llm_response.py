@@ -47,6 +47,7 @@ from vani.frames import (
     TTSTextFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
 from vani.processors import FrameProcessor
@@ -99,8 +100,10 @@ class LLMUserContextAggregator(FrameProcessor):
     An end-of-turn model ends the turn 0.2 s after the last words, usually before an STT that
     transcribes each stretch of speech (``VADUserStoppedSpeakingFrame`` to transcript) has
     delivered the last stretch's text. So the turn waits until every stretch
-    (``VADUserStoppedSpeakingFrame``) got its transcript, at most ``transcript_timeout_secs``
-    (2 s) after the turn ended, and then goes out whole (docs/turn-taking.md).
+    (``VADUserStartedSpeakingFrame`` to ``VADUserStoppedSpeakingFrame``) that got no transcript
+    while it lasted has got one, at most ``transcript_timeout_secs`` (2 s) after the turn ended,
+    and then goes out whole (docs/turn-taking.md). An STT that transcribes as the user speaks
+    adds no wait.
     """
 
     def __init__(
@@ -120,8 +123,12 @@ class LLMUserContextAggregator(FrameProcessor):
         self._parts: list[str] = []
         self._timer: asyncio.Task[object] | None = None
         self._transcript_timeout = transcript_timeout_secs
-        # Stretches of speech (VAD stops) whose transcripts are still to come.
+        # Stretches of speech (VAD stops) whose transcripts are still to come, and whether the
+        # stretch under way already got one (a streaming STT that transcribes as the user
+        # speaks: nothing to wait for at its stop).
         self._awaiting_transcript = 0
+        self._stretch_open = False
+        self._stretch_transcribed = False
 
     @property
     def context(self) -> LLMContext:
@@ -131,7 +138,10 @@ class LLMUserContextAggregator(FrameProcessor):
         await super().process_frame(frame, direction)
         context = self._context
         if isinstance(frame, TranscriptionFrame):
-            self._awaiting_transcript = max(0, self._awaiting_transcript - 1)
+            if self._awaiting_transcript:
+                self._awaiting_transcript -= 1
+            elif self._stretch_open:
+                self._stretch_transcribed = True
             if frame.text.strip():
                 self._parts.append(frame.text.strip())
                 if not self._speaking and not self._awaiting_transcript:
@@ -139,8 +149,14 @@ class LLMUserContextAggregator(FrameProcessor):
                     await self._push_soon()
         elif isinstance(frame, InterimTranscriptionFrame):
             pass
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._stretch_open = True
+            self._stretch_transcribed = False
+            await self.push_frame(frame, direction)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            self._awaiting_transcript += 1
+            if self._stretch_open and not self._stretch_transcribed:
+                self._awaiting_transcript += 1
+            self._stretch_open = False
             await self.push_frame(frame, direction)
         elif isinstance(frame, UserStartedSpeakingFrame):
             self._speaking = True
