@@ -237,3 +237,38 @@ async def test_false_interruption_schedules(
     assert len(assistant) == 1 + int(expect_resume)
     roles = [m["role"] for m in context.messages]
     assert roles[0] == "user"
+
+
+async def test_a_cough_during_a_played_reply_resumes_it_through_the_assistant_aggregator() -> None:
+    """The real cut path: the assistant aggregator cuts the reply to what was heard when the
+    gate's interruption reaches it; the gate then resumes from the first unheard sentence."""
+    from vani.frames import LLMFullResponseEndFrame, TTSTextFrame
+    from vani.pipeline import Pipeline
+    from vani.processors.aggregators.llm_response import LLMAssistantContextAggregator
+
+    context = LLMContext(messages=[{"role": "user", "content": "Where is my pizza?"}])
+    gate = _gate(context)
+    assistant = LLMAssistantContextAggregator(context)
+    start = LLMFullResponseStartFrame()
+    # What the LLM service does: it writes its reply into the context as it streams it.
+    context.begin_response(start.id)
+    context.write_response(start.id, REPLY, [])
+    frames: list[Frame] = [
+        start,
+        BotStartedSpeakingFrame(),
+        TTSTextFrame(text=HEARD),  # the first sentence was played
+        *_user(0.6),  # a cough long enough to pass the gate
+        SleepFrame(sleep=TIMEOUT * 4),
+    ]
+    down, _ = await run_test(
+        Pipeline([gate, assistant]),
+        frames_to_send=frames,
+        params=PipelineParams(allow_interruptions=True),
+    )
+    assert gate.interruptions == 1
+    assert gate.resumed == 1
+    rest = "It costs sixteen dollars. It will arrive in thirty minutes."
+    assert [f.text for f in down if isinstance(f, LLMTextFrame)] == [rest]
+    assert any(isinstance(f, LLMFullResponseEndFrame) for f in down)
+    assistant_says = [m["content"] for m in context.messages if m["role"] == "assistant"]
+    assert assistant_says == [HEARD, rest]
