@@ -12,11 +12,14 @@ shared by every stream in the process.
   them as batches (features and model together) on one worker thread, so the loop keeps serving
   audio while the model runs.
 
-Measured here (one thread, the ``cpu`` model): ~42 ms per inference alone and about the same per
-item in batches of 8 to 64 — the model is bound by arithmetic, not by per-call overhead, so
-batching does not make an item cheaper on this CPU. What it does give: one model in memory, one
-thread however many calls, and questions that went stale while queued (the user spoke again)
-are dropped before they cost anything. Benchmarks: ``benchmarks/bench_turn.py``. Guide:
+Measured here (one thread, the ``cpu`` model): ~42-45 ms per question alone (features 1-3 ms
+of it) and more per question in batches — 54-75 ms at 8, 60-73 ms at 32 and 64: the model is
+bound by arithmetic and a batch's tensors leave the cache. So the shared batcher runs one
+question at a time by default (``max_batch=1``); raise it for a provider where batches pay (an
+accelerator). What one batcher per process gives either way: one model in memory (Pipecat loads
+one per analyzer), one inference thread however many calls, the event loop free while the model
+runs, and questions that went stale while queued (the user spoke again) dropped before they
+cost anything. Benchmarks: ``benchmarks/bench_turn.py``. Guide:
 docs/turn-taking.md.
 """
 
@@ -259,7 +262,7 @@ class TurnBatcher:
     delay every call's audio that long).
     """
 
-    def __init__(self, *, max_batch: int = 8, offload: bool = True) -> None:
+    def __init__(self, *, max_batch: int = 1, offload: bool = True) -> None:
         if max_batch < 1:
             raise ConfigurationError(f"expected max_batch >= 1, got {max_batch}")
         self.max_batch = max_batch
