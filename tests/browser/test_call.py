@@ -60,17 +60,37 @@ def _one_utterance_wav(
     return write_wav(tmp_path / "caller.wav", pieces, sample_rate=rate)
 
 
+def _barge_in_caller(tmp_path: Path) -> Path:
+    """The demo caller's first two turns: the order, then, 11.5 s in, "A large pepperoni,
+    please." over the bot's welcome (about 7 s of speech that starts 1–8 s after the first turn
+    ends, however loaded the machine), then silence for the reply."""
+    path = demo_call_path()
+    turns = json.loads(path.with_suffix(".json").read_text())["turns"]
+    with wave.open(str(path)) as wav:
+        rate = wav.getframerate()
+        pcm = wav.readframes(wav.getnframes())
+
+    def cut(turn: dict[str, Any]) -> bytes:
+        return pcm[2 * round(turn["start_secs"] * rate) : 2 * round(turn["end_secs"] * rate)]
+
+    first, second = cut(turns[0]), cut(turns[1])
+    lead = 0.5
+    gap = 11.5 - lead - len(first) / (2 * rate)
+    return write_wav(tmp_path / "caller.wav", [lead, first, gap, second, 12.0], sample_rate=rate)
+
+
 @pytest.mark.slow
 def test_whole_offline_call_in_the_page(
     launch_browser: Callable[..., Any],
     vani_server: Callable[..., ServerProcess],
     open_page: Callable[..., Any],
     artifacts: Path,
+    tmp_path: Path,
 ) -> None:
-    """Silero + Whisper + Piper + the scripted pizza brain behind `vani serve`; the caller is
-    the demo WAV, whose second turn talks over the bot's long welcome (a barge-in)."""
+    """Silero + Whisper + Piper + the scripted pizza brain behind `vani serve`; the caller's
+    second turn talks over the bot's long welcome (a barge-in)."""
     server = vani_server(["serve", "--offline"])
-    browser = launch_browser(demo_call_path())
+    browser = launch_browser(_barge_in_caller(tmp_path))
     page, watch = open_page(browser, server.url)
     page.screenshot(path=str(artifacts / "1-before-call.png"))
     page.click("#connect")
@@ -79,12 +99,12 @@ def test_whole_offline_call_in_the_page(
     page.wait_for_selector(".entry.bot", timeout=90_000)
     page.screenshot(path=str(artifacts / "2-first-reply.png"))
     # The barge-in (second caller turn) and the reply after it.
-    page.wait_for_function("window.vani.client.stats.bargeIns.length >= 1", timeout=60_000)
+    page.wait_for_function("window.vani.client.stats.bargeIns.length >= 1", timeout=90_000)
     page.wait_for_function(
         "window.vani.client.stats.bargeIns.every(b => b.staleMs !== null)"
         " && window.vani.client.stats.latencies.length >= 2"
         " && window.vani.client.stats.messages.includes('bot-output')",
-        timeout=60_000,
+        timeout=90_000,
     )
     page.screenshot(path=str(artifacts / "3-after-barge-in.png"))
     stats = _stats(page)
