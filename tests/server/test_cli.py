@@ -50,8 +50,8 @@ def test_a_bot_file_imports_its_neighbours(tmp_path: Path) -> None:
 def test_the_command_says_what_is_wrong(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "no-such-bot.py"]) == 1
     assert "no bot file at no-such-bot.py" in capsys.readouterr().err
-    assert main(["run", str(ECHO_BOT), "--workers", "2"]) == 1
-    assert "--workers 2: worker processes are not available" in capsys.readouterr().err
+    assert main(["run", str(ECHO_BOT), "--workers", "0"]) == 1
+    assert "workers must be at least 1, got 0" in capsys.readouterr().err
     assert main(["run", str(ECHO_BOT), "--max-calls", "0"]) == 1
     assert "max_calls must be at least 1, got 0" in capsys.readouterr().err
 
