@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import socket
 import statistics
 import sys
@@ -97,7 +98,7 @@ async def _one(command: list[str], env: dict[str, str], pipecat_port: int = 0) -
                     marks["server_cpu_ms"] = (cpu.user + cpu.system) * 1000
                     break
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)  # stop now (SIGTERM may drain)
         await proc.wait()
     return marks
 

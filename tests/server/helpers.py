@@ -48,7 +48,8 @@ async def vani_process(
     *args: str, env: dict[str, str] | None = None
 ) -> AsyncIterator[ServerProcess]:
     """``vani <args>`` in a child process (the installed command's module, this interpreter);
-    yields once it printed the URL it serves on, and stops it with SIGTERM at the end."""
+    yields once it printed the URL it serves on, and stops it with SIGINT (stop now, ending any
+    call) at the end."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -75,7 +76,7 @@ async def vani_process(
         yield ServerProcess(proc, url)
     finally:
         if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signal.SIGINT)
             try:
                 await asyncio.wait_for(proc.wait(), 10)
             except TimeoutError:
