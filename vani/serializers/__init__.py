@@ -1,5 +1,23 @@
-"""Serializers: sans-I/O conversion between frames and wire messages (see ``docs/protocol.md``)."""
+"""Serializers: sans-I/O conversion between frames and wire messages (see ``docs/protocol.md``;
+the telephony providers: ``docs/telephony.md``)."""
 
 from vani.serializers.base import FrameSerializer
+from vani.serializers.detect import ProviderDetector, detect_provider, serializer_for
+from vani.serializers.exotel import ExotelFrameSerializer
+from vani.serializers.plivo import PlivoFrameSerializer
+from vani.serializers.telephony import CallInfo, TelephonyFrameSerializer
+from vani.serializers.telnyx import TelnyxFrameSerializer
+from vani.serializers.twilio import TwilioFrameSerializer
 
-__all__ = ["FrameSerializer"]
+__all__ = [
+    "CallInfo",
+    "ExotelFrameSerializer",
+    "FrameSerializer",
+    "PlivoFrameSerializer",
+    "ProviderDetector",
+    "TelephonyFrameSerializer",
+    "TelnyxFrameSerializer",
+    "TwilioFrameSerializer",
+    "detect_provider",
+    "serializer_for",
+]
