@@ -5,6 +5,8 @@ from vani.serializers.base import FrameSerializer
 from vani.serializers.detect import ProviderDetector, detect_provider, serializer_for
 from vani.serializers.exotel import ExotelFrameSerializer
 from vani.serializers.plivo import PlivoFrameSerializer
+from vani.serializers.protobuf import ProtobufFrameSerializer
+from vani.serializers.raw_pcm import RawPCMSerializer
 from vani.serializers.telephony import CallInfo, TelephonyFrameSerializer
 from vani.serializers.telnyx import TelnyxFrameSerializer
 from vani.serializers.twilio import TwilioFrameSerializer
@@ -14,7 +16,9 @@ __all__ = [
     "ExotelFrameSerializer",
     "FrameSerializer",
     "PlivoFrameSerializer",
+    "ProtobufFrameSerializer",
     "ProviderDetector",
+    "RawPCMSerializer",
     "TelephonyFrameSerializer",
     "TelnyxFrameSerializer",
     "TwilioFrameSerializer",
