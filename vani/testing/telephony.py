@@ -108,6 +108,7 @@ class TelephonySimulator:
         twilio_auth_token: str = "",
         webhook_path: str | None = None,
         send_connected: bool = True,
+        echo_marks: bool = True,
     ) -> None:
         self.provider = provider
         self.wire: ProviderWire = wire_for(provider)
@@ -116,6 +117,8 @@ class TelephonySimulator:
         self.twilio_auth_token = twilio_auth_token
         self.webhook_path = webhook_path or f"/telephony/{provider}"
         self.send_connected = send_connected
+        self.echo_marks = echo_marks
+        """False: a provider that never echoes marks (to test the transport's fallback)."""
         self.events: list[SimEvent] = []
         self.answer: _Answer | None = None
         self.closed = asyncio.Event()
@@ -137,6 +140,11 @@ class TelephonySimulator:
 
     def now(self) -> float:
         return asyncio.get_running_loop().time() - self._t0
+
+    @property
+    def started_at(self) -> float:
+        """``loop.time()`` when the stream opened (event times count from it)."""
+        return self._t0
 
     def _event(self, kind: str, name: str = "", secs: float = 0.0, raw: str = "") -> None:
         self.events.append(SimEvent(self.now(), kind, name, secs, raw))
@@ -384,6 +392,8 @@ class TelephonySimulator:
             self._event("media", secs=secs)
         elif out.kind == "mark":
             self._event("mark", name=out.name)
+            if not self.echo_marks:
+                return
             pending = _PendingMark(out.name, self._play_until)
             self._marks.append(pending)
             delay = max(0.0, self._play_until - now)
@@ -467,7 +477,7 @@ class TelephonySimulator:
     async def wait_for_audio(self, secs: float, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until at least ``secs`` of bot audio has arrived in total."""
         await self.wait_for(
-            lambda: self.received_audio_secs >= secs or self.closed.is_set(), timeout
+            lambda: self.received_audio_secs >= secs - 1e-6 or self.closed.is_set(), timeout
         )
 
     async def wait_for_event(self, kind: str, count: int = 1, timeout: float = 10.0) -> None:  # noqa: ASYNC109

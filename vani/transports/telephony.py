@@ -228,12 +228,15 @@ class _TelephonyOutput(_WebSocketOutput):
             await super()._release(marker)
             return
         if marker.done is not None:
-            # EndFrame: wait until the provider has played everything (bounded), then end.
-            if self._audio_since_mark:
-                self._send_mark()
-            if self._groups:
-                await self._wait_marks()
-            await self._release_groups(len(self._groups))
+            # EndFrame: wait until the provider has played everything (bounded), then end. If
+            # the caller is gone, nothing more will play: end at once.
+            if not self._t.closing:
+                if self._audio_since_mark:
+                    self._send_mark()
+                if self._groups:
+                    await self._wait_marks()
+                await self._release_groups(len(self._groups))
+            self._groups.clear()
             await super()._release(marker)
             return
         if not frame.interruptible:
