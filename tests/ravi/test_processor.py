@@ -354,3 +354,13 @@ async def test_messages_are_handled_in_arrival_order_even_behind_a_slow_handler(
         "fast",
         "error-response",
     ]
+
+
+async def test_a_repeated_client_ready_is_answered_again() -> None:
+    async with Session() as s:
+        first = await s.send("client-ready", {"version": "2.2.0", "about": ABOUT})
+        await s.wait_for("bot-ready")
+        second = await s.send("client-ready", {"version": "1.0.0", "about": ABOUT})
+        again = await s.wait_for("bot-ready", 2)
+    assert [m["id"] for m in s.client.messages] == [first, second]
+    assert again["data"]["version"] == "1.0.0"

@@ -429,12 +429,13 @@ def stt_raw_text(value: str, *, user_id: str, timestamp: str, final: bool) -> Se
     return ServerMessage(_T.STT_RAW_TEXT, data)
 
 
-def bot_output(value: str, *, segment_id: int, legacy: bool) -> ServerMessage:
-    """Text the bot has started speaking. ``legacy`` gives the 1.x form (``spoken``)."""
-    data: JSONObject = {"text": value, "output_type": "sentence", "spoken": True}
+def bot_output(value: str, *, segment_id: int, legacy: bool, spoken: bool = True) -> ServerMessage:
+    """Text the bot has started speaking, or (``spoken=False``) a reply in text only.
+    ``legacy`` gives the 1.x form (``spoken`` and ``aggregated_by``)."""
+    data: JSONObject = {"text": value, "output_type": "sentence", "spoken": spoken}
     if legacy:
         data["aggregated_by"] = "sentence"
-    else:
+    elif spoken:
         data.update(
             {
                 "segment_id": segment_id,
@@ -443,6 +444,8 @@ def bot_output(value: str, *, segment_id: int, legacy: bool) -> ServerMessage:
                 "spoken_progress": {"accumulated_text": value, "remaining_text": ""},
             }
         )
+    else:
+        data.update({"segment_id": segment_id, "will_be_spoken": False, "spoken_status": "new"})
     return ServerMessage(_T.BOT_OUTPUT, data)
 
 

@@ -22,7 +22,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from vani import __version__
 from vani.audio.pcm import stereo_to_mono
@@ -47,6 +47,9 @@ from vani.frames import (
 from vani.processors.frame_processor import FrameProcessor
 from vani.ravi import messages as m
 from vani.ravi.versions import PROTOCOL_VERSION, Negotiation, negotiate
+
+if TYPE_CHECKING:
+    from vani.ravi.observer import RAVIObserver, RAVIObserverParams
 
 __all__ = ["RAVIProcessor", "RTVIProcessor"]
 
@@ -169,8 +172,15 @@ class RAVIProcessor(FrameProcessor):
         """Push a raw message to the client as an urgent transport message."""
         await self.push_frame(OutputTransportMessageUrgentFrame(message=message))
 
+    def create_rtvi_observer(self, *, params: RAVIObserverParams | None = None) -> RAVIObserver:
+        """A :class:`~vani.ravi.observer.RAVIObserver` sending through this processor (Pipecat's
+        spelling)."""
+        from vani.ravi.observer import RAVIObserver
+
+        return RAVIObserver(self, params=params)
+
     async def set_bot_ready(self, about: JSONObject | None = None) -> None:
-        """Send ``bot-ready`` (once; later calls do nothing)."""
+        """Send ``bot-ready`` (once per ``client-ready``; later calls do nothing)."""
         if self._bot_ready:
             return
         self._bot_ready = True
@@ -316,6 +326,8 @@ class RAVIProcessor(FrameProcessor):
             await self.send_message(m.error_response(msg.id, f"Unsupported type {msg.type}"))
 
     async def _client_ready_message(self, msg: m.ClientReady) -> None:
+        # Every client-ready is answered (a client that repeats it is waiting for bot-ready).
+        self._bot_ready = False
         negotiation = negotiate(msg.version)
         self._negotiation = negotiation
         self._client_about = msg.about
