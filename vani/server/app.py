@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.applications import Starlette
@@ -42,6 +43,9 @@ from vani.server.config import ServerConfig, is_loopback
 from vani.server.session import CallInfo
 from vani.server.tokens import TokenAuthority, TokenClaims, TokenError
 from vani.server.wsbridge import WebSocketBridge
+
+if TYPE_CHECKING:
+    from vani.server.telephony import TelephonySettings
 
 __all__ = [
     "CLOSE_REFUSED",
@@ -120,6 +124,7 @@ class VaniServer:
         config: ServerConfig | None = None,
         *,
         static_dir: str | Path | None = None,
+        telephony: TelephonySettings | None = None,
     ) -> None:
         self.config = config or ServerConfig()
         self.bot = bot
@@ -145,6 +150,10 @@ class VaniServer:
         from vani.server.calls import handle_bot_socket
 
         self.add_websocket_route(WebSocketRoute("/ws", handle_bot_socket))
+        # Phone calls: provider webhooks and media streams (docs/telephony.md).
+        from vani.server.telephony import install_telephony_routes
+
+        install_telephony_routes(self, telephony)
 
     # -- routes ----------------------------------------------------------------------------
 
