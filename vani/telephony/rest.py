@@ -112,8 +112,12 @@ async def _send(
     url: str,
     **kwargs: object,
 ) -> httpx.Response:
-    import httpx
-
+    try:
+        import httpx
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise ConfigurationError(
+            "the telephony REST calls need httpx: pip install 'vani[telephony]'"
+        ) from exc
     try:
         if client is not None:
             return await client.request(method, url, **kwargs)  # type: ignore[arg-type]
