@@ -23,6 +23,7 @@ from vani.frames import (
 )
 from vani.pipeline import Pipeline, PipelineRunner, PipelineTask
 from vani.processors import FrameProcessor
+from vani.serializers import TwilioFrameSerializer
 from vani.transports.telephony import TelephonyParams, TelephonyTransport, read_call_start
 
 RATE = 24000
@@ -43,6 +44,7 @@ class PhoneBot(FrameProcessor):
         self.audio_in = 0
         self.keys: list[str] = []
         self.said = 0
+        self.count = 3  # sentences key 1 says
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -52,7 +54,7 @@ class PhoneBot(FrameProcessor):
         if direction is FrameDirection.DOWNSTREAM and isinstance(frame, InputDTMFFrame):
             self.keys.append(frame.button)
             if frame.button == "1":
-                for _ in range(3):
+                for _ in range(self.count):
                     await self.say()
             elif frame.button == "*":
                 await self.broadcast_interruption()
@@ -109,9 +111,12 @@ class PhoneSession:
 class PhoneServer:
     """Runs each media-stream connection as a call; ``provider=None`` detects it."""
 
-    def __init__(self, params: TelephonyParams, *, greet: bool = True) -> None:
+    def __init__(
+        self, params: TelephonyParams, *, greet: bool = True, pre_read: bool = True
+    ) -> None:
         self.params = params
         self.greet = greet
+        self.pre_read = pre_read
         self.sessions: list[PhoneSession] = []
         self.arrived = asyncio.Event()
 
@@ -119,7 +124,10 @@ class PhoneServer:
         from vani.transports.websocket import WebsocketsConnection
 
         conn = WebsocketsConnection(ws)  # type: ignore[arg-type]
-        serializer = await read_call_start(conn)
+        if self.pre_read:
+            serializer = await read_call_start(conn)
+        else:  # the embedding case: the transport reads the start itself
+            serializer = TwilioFrameSerializer()
         transport = TelephonyTransport(conn, serializer, self.params)
         bot, tail = PhoneBot(), Tail()
         task = PipelineTask(

@@ -173,3 +173,28 @@ async def test_caller_audio_and_dtmf_reach_the_pipeline_with_the_provider_detect
         await sim.hang_up()
         await asyncio.wait_for(session.done.wait(), 1.0)
         assert not any(isinstance(f, TTSTextFrame) for _, f in session.tail.frames)
+
+
+async def test_a_transport_given_a_fresh_serializer_connects_once_the_start_arrives() -> None:
+    server = PhoneServer(TelephonyParams(hang_up_on_end=False), pre_read=False)
+    async with phone_server(server) as url:
+        sim = TelephonySimulator("twilio", send_connected=True)
+        await sim.connect(f"{url}/twilio")
+        session = await server.next()
+        await sim.wait_for_audio(0.38)  # the greeting went out once the stream id was known
+        assert session.transport.call.stream_id == sim.call.stream_id
+        assert sim.of("unknown") == []
+        await sim.hang_up()
+        await asyncio.wait_for(session.done.wait(), 1.0)
+
+
+async def test_no_start_message_ends_the_call() -> None:
+    from websockets.asyncio.client import connect
+
+    params = TelephonyParams(hang_up_on_end=False, start_timeout_secs=0.3)
+    server = PhoneServer(params, pre_read=False)
+    async with phone_server(server) as url, connect(f"{url}/twilio") as ws:
+        await ws.send('{"event": "connected"}')
+        session = await server.next()
+        await asyncio.wait_for(session.done.wait(), 3.0)
+        assert session.tail.speaking() == []

@@ -265,7 +265,7 @@ class _TelephonyOutput(_WebSocketOutput):
         for _ in range(min(count, len(self._groups))):
             group = self._groups.popleft()
             for frame in group.frames:
-                await self.push_frame(frame)
+                await BaseOutputTransport._release(self, _PlaybackMarker(frame))
         if not self._groups:
             self._wake_waiter()
 
