@@ -443,9 +443,10 @@ class TTSAudioRawFrame(OutputAudioRawFrame):
 
 @dataclass(slots=True, eq=False)
 class TextFrame(DataFrame):
-    """A piece of text."""
+    """A piece of text. ``skip_tts``: not to be spoken (TTS services pass it on untouched)."""
 
     text: str = ""
+    skip_tts: bool = field(default=False, kw_only=True)
 
 
 @dataclass(slots=True, eq=False)
@@ -558,3 +559,12 @@ class OutputTransportMessageFrame(DataFrame):
     """A message for the client, in order with the output."""
 
     message: JSONValue = None
+
+
+@dataclass(slots=True, eq=False)
+class LLMConfigureOutputFrame(DataFrame):
+    """Configure what follows the LLM: ``skip_tts`` answers in text only (nothing is spoken)
+    until a frame with ``skip_tts=False``. Sent around a ``send-text`` with
+    ``audio_response: false`` (see docs/protocol.md)."""
+
+    skip_tts: bool = False

@@ -49,6 +49,7 @@ from vani.frames import (
     FunctionCallsStartedFrame,
     InterruptionFrame,
     JSONValue,
+    LLMConfigureOutputFrame,
     LLMContextFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
@@ -150,6 +151,8 @@ class LLMService(FrameProcessor):
         self._context: LLMContext | None = None
         self._generation = 0
         self._calls: dict[str, _RunningCall] = {}
+        # Set by LLMConfigureOutputFrame: text of the responses after it is not to be spoken.
+        self._skip_tts = False
         self._register_event_handler("on_response_truncated")
 
     # -- public API ----------------------------------------------------------------------------
@@ -261,6 +264,9 @@ class LLMService(FrameProcessor):
             self.context.set_tools(frame.tools)
         elif isinstance(frame, LLMSetToolChoiceFrame):
             self.context.set_tool_choice(frame.tool_choice)
+        elif isinstance(frame, LLMConfigureOutputFrame):
+            self._skip_tts = frame.skip_tts
+            await self.push_frame(frame, direction)
         elif isinstance(frame, InterruptionFrame):
             await self._interrupted()
             await self.push_frame(frame, direction)
@@ -316,7 +322,9 @@ class LLMService(FrameProcessor):
                 if isinstance(event, LLMTextChunk):
                     if event.text:
                         text.append(event.text)
-                        await self.push_frame(LLMTextFrame(text=event.text))
+                        await self.push_frame(
+                            LLMTextFrame(text=event.text, skip_tts=self._skip_tts)
+                        )
                 elif isinstance(event, LLMToolCalls):
                     calls.extend(event.calls)
                 elif isinstance(event, LLMFinish):
