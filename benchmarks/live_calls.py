@@ -208,8 +208,9 @@ def start_server(
         target = {"ws_url": f"ws://127.0.0.1:{port}/ws"}
     else:
         cmd = [
-            sys.executable, "-m", "vani", "run", str(HERE / "live_vani_bot.py"),
-            "--host", "127.0.0.1", "--port", str(port),
+            sys.executable, "-c", "import sys; from vani.cli import main; sys.exit(main())",
+            "run", str(HERE / "live_vani_bot.py"), "--host", "127.0.0.1", "--port", str(port),
+            "--max-calls", "100000",
         ]  # fmt: skip
         if workers > 1:
             cmd += ["--workers", str(workers)]
