@@ -4,7 +4,7 @@
     python benchmarks/live_calls.py                             # the real figures (minutes)
 
 The quick mode starts the fakes, then for each framework a server pinned to one core, a warm-up
-call and three short calls (two user turns each) from the load generator. Pipecat's side runs
+call and three calls from the load generator, measured for 8 s once all are in. Pipecat's side runs
 when ``VANI_PIPECAT_PYTHON`` names its interpreter. This test checks that the run produced sane
 results (every call connected and every turn was answered with a whole reply) and records the
 figures in ``extra_info``; it asserts nothing about time, so a loaded machine cannot fail it.
@@ -33,6 +33,7 @@ _FIGURES = (
     "gaps",
     "rss_per_call_kib",
     "server_cpu_pct_per_call",
+    "calls_per_core_by_cpu",
     "bot_ready_p50_ms",
 )
 
@@ -53,8 +54,9 @@ def _check(side: dict[str, Any]) -> None:
     assert not run["server_crashed"]
     assert run["calls"] > 0
     assert run["calls_failed"] == 0, run["failures"]
-    assert run["turns"] == run["calls"] * 2
+    assert run["turns"] >= run["calls"], "a call had no measured turn"
     assert run["turns_answered"] == run["turns"], "a turn got no reply"
+    assert run["warmup_turns_answered"] == run["warmup_turns"], "a turn got no reply"
     assert run["replies_short"] == 0, "a reply was cut short"
     assert run["reply_frames"] > 0
     assert run["framework_samples"] == run["turns"], "a turn had no user-stopped-speaking"

@@ -2,7 +2,7 @@
 
     python benchmarks/live_calls.py                       # full: search N, RSS, latency; both
     python benchmarks/live_calls.py --quick               # CI: a few short calls each
-    python benchmarks/live_calls.py --only vani --calls 150 --turns 5   # one run, one size
+    python benchmarks/live_calls.py --only vani --calls 150 --secs 30   # one run, one size
     python benchmarks/live_calls.py --workers 2           # also N workers on N cores
 
 Three kinds of process, so that each one's cost lands where it belongs:
@@ -33,7 +33,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -236,14 +235,15 @@ def start_server(
 def run_load(
     target: dict[str, str],
     calls: int,
-    turns: int,
+    secs: float,
     ramp: float,
     cpus: set[int] | None,
     loadgens: int,
-) -> dict[str, Any]:
-    """Run the load generator(s); returns the merged samples plus each one's own health."""
+) -> tuple[dict[str, Any], tuple[float, float]]:
+    """Run the load generator(s): the merged results and the measurement window (monotonic
+    seconds of this process: the latest start and the earliest end among the generators)."""
     cmd_base = [sys.executable, str(HERE / "live_load.py"), "--samples"]
-    cmd_base += ["--turns", str(turns), "--ramp", str(ramp)]
+    cmd_base += ["--secs", str(secs), "--ramp", str(ramp)]
     cmd_base += ["--expected-reply-secs", str(EXPECTED_REPLY_SECS)]
     if "ws_url" in target:
         cmd_base += ["--ws-url", target["ws_url"]]
@@ -253,27 +253,45 @@ def run_load(
     procs = [
         Proc([*cmd_base, "--calls", str(share)], cpus=cpus, env=_env()) for share in shares if share
     ]
-    outputs = []
-    for proc in procs:
-        assert proc.popen.stdout is not None
-        out = proc.popen.stdout.read()
+    marks: list[dict[str, float]] = [{} for _ in procs]
+    results: list[dict[str, Any] | None] = [None] * len(procs)
+
+    def read(i: int) -> None:
+        stdout = procs[i].popen.stdout
+        assert stdout is not None
+        for line in stdout:
+            if not line.startswith("{"):
+                continue
+            message = json.loads(line)
+            if "event" in message:
+                marks[i][message["event"]] = time.monotonic()
+            else:
+                results[i] = message
+
+    readers = [threading.Thread(target=read, args=(i,), daemon=True) for i in range(len(procs))]
+    for reader in readers:
+        reader.start()
+    for i, proc in enumerate(procs):
         proc.popen.wait()
-        lines = [line for line in out.splitlines() if line.startswith("{")]
-        if proc.popen.returncode or not lines:
-            tail = proc.tail()
-            for p in procs:
-                p.stop()
-            raise RuntimeError(f"load generator failed ({proc.popen.returncode}):\n{tail}")
-        outputs.append(json.loads(lines[-1]))
-        proc.stop()
+        readers[i].join()
+    failed = [i for i, p in enumerate(procs) if p.popen.returncode or results[i] is None]
+    if failed:
+        tail = procs[failed[0]].tail()
+        for p in procs:
+            p.stop()
+        raise RuntimeError(f"load generator failed:\n{tail}")
+    for p in procs:
+        p.stop()
+    outputs = [r for r in results if r is not None]
     summary = live_load.summarise(live_load.merge([o["samples"] for o in outputs]))
-    summary["call_secs"] = outputs[0]["call_secs"]
-    summary["streamed_secs"] = max(o["streamed_secs"] for o in outputs)
-    summary["loadgen_cpu_secs"] = round(sum(o["loadgen_cpu_secs"] for o in outputs), 2)
-    lags = [o["loadgen_loop_lag_p99_ms"] or 0.0 for o in outputs]
-    summary["loadgen_loop_lag_p99_ms"] = max(lags)
-    summary["loadgen_loop_lag_max_ms"] = max(o["loadgen_loop_lag_max_ms"] or 0.0 for o in outputs)
-    return summary
+    for key in ("measured_secs", "ramp_secs"):
+        summary[key] = max(o[key] for o in outputs)
+    summary["loadgen_cpu_pct"] = round(sum(o["loadgen_cpu_pct"] for o in outputs), 1)
+    for key in ("loadgen_loop_lag_p99_ms", "loadgen_loop_lag_max_ms"):
+        summary[key] = max(o[key] or 0.0 for o in outputs)
+    begin = max(m.get("measure_start", 0.0) for m in marks)
+    end = min(m.get("measure_end", 0.0) for m in marks)
+    return summary, (begin, end)
 
 
 EXPECTED_REPLY_SECS = 0.0  # set from the fakes' reply in main()
@@ -283,58 +301,74 @@ EXPECTED_REPLY_SECS = 0.0  # set from the fakes' reply in main()
 
 
 class Sampler(threading.Thread):
-    """Peak RSS of the server's process tree, sampled every 0.2 s."""
+    """The server's (and the fakes') CPU time and the server's RSS, every 0.2 s."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, server_pid: int, fakes_pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid = pid
-        self.peak = 0
+        self.pids = (server_pid, fakes_pid)
+        self.samples: list[tuple[float, float, float, int]] = []  # time, cpu, fakes cpu, rss
         self.halt = threading.Event()
 
+    def sample(self) -> None:
+        server, fakes = self.pids
+        now = time.monotonic()
+        self.samples.append(
+            (now, tree_cpu_secs(server), tree_cpu_secs(fakes), tree_rss_kib(server))
+        )
+
     def run(self) -> None:
+        self.sample()
         while not self.halt.wait(0.2):
-            self.peak = max(self.peak, tree_rss_kib(self.pid))
+            self.sample()
+        self.sample()
+
+    def within(self, begin: float, end: float) -> list[tuple[float, float, float, int]]:
+        inside = [s for s in self.samples if begin <= s[0] <= end]
+        return inside if len(inside) >= 2 else self.samples
 
 
 def one_run(
     framework: str,
     calls: int,
-    turns: int,
     plan: dict[str, Any],
     log: Callable[[str], None],
 ) -> dict[str, Any]:
-    """A fresh server, one warm-up call, then ``calls`` calls of ``turns`` turns."""
+    """A fresh server and one warm-up call, then ``calls`` calls: they start over the ramp
+    (``plan["ramp_rate"]`` calls a second) and are measured for ``plan["secs"]`` seconds
+    once all are in."""
     server, target = start_server(framework, plan["urls"], plan["server_cpus"], plan["workers"])
     try:
-        run_load(target, 1, 1, 0.0, plan["client_cpus"], 1)
+        run_load(target, 1, 1.0, 0.0, plan["client_cpus"], 1)
         time.sleep(1.0)
         base = tree_rss_kib(server.popen.pid)
-        sampler = Sampler(server.popen.pid)
+        sampler = Sampler(server.popen.pid, plan["fakes_pid"])
         sampler.start()
-        cpu0 = tree_cpu_secs(server.popen.pid)
-        fakes_cpu0 = tree_cpu_secs(plan["fakes_pid"])
-        ramp = min(plan["ramp"], max(0.5, plan["ramp"] * calls / 50))
-        result = run_load(target, calls, turns, ramp, plan["client_cpus"], plan["loadgens"])
-        cpu = tree_cpu_secs(server.popen.pid) - cpu0
-        fakes_cpu = tree_cpu_secs(plan["fakes_pid"]) - fakes_cpu0
+        ramp = calls / plan["ramp_rate"]
+        result, (begin, end) = run_load(
+            target, calls, plan["secs"], ramp, plan["client_cpus"], plan["loadgens"]
+        )
         sampler.halt.set()
         sampler.join()
         crashed = server.popen.poll() is not None
     finally:
         server.stop()
-    call_secs = calls * result["call_secs"]
+    inside = sampler.within(begin, end)
+    span = inside[-1][0] - inside[0][0]
+    cpu = inside[-1][1] - inside[0][1]
+    fakes_cpu = inside[-1][2] - inside[0][2]
+    peak = max(s[3] for s in inside)
     result.update(
         {
             "framework": framework,
             "workers": plan["workers"],
             "server_crashed": crashed,
             "server_rss_base_mib": round(base / 1024, 1),
-            "server_rss_peak_mib": round(sampler.peak / 1024, 1),
-            "rss_per_call_kib": round(max(0, sampler.peak - base) / calls, 1),
-            "server_cpu_secs": round(cpu, 2),
-            "server_cpu_pct_per_call": round(100 * cpu / call_secs, 3) if call_secs else None,
-            "calls_per_core_by_cpu": int(call_secs / cpu) if cpu else None,
-            "fakes_cpu_secs": round(fakes_cpu, 2),
+            "server_rss_peak_mib": round(peak / 1024, 1),
+            "rss_per_call_kib": round(max(0, peak - base) / calls, 1),
+            "server_cpu_pct": round(100 * cpu / span, 1) if span else None,
+            "server_cpu_pct_per_call": round(100 * cpu / span / calls, 3) if span else None,
+            "calls_per_core_by_cpu": int(calls * span / cpu) if cpu else None,
+            "fakes_cpu_pct": round(100 * fakes_cpu / span, 1) if span else None,
         }
     )
     if crashed:
@@ -346,13 +380,13 @@ def one_run(
 
 
 def search(
-    framework: str, start: int, turns: int, plan: dict[str, Any], log: Callable[[str], None]
+    framework: str, start: int, plan: dict[str, Any], log: Callable[[str], None]
 ) -> tuple[int, list[dict[str, Any]]]:
     """Largest N that keeps up: grow by 1.5× until a run falls behind, then bisect to ~5 %."""
     runs: list[dict[str, Any]] = []
     good, bad, n = 0, 0, start
     while not bad:
-        r = one_run(framework, n, turns, plan, log)
+        r = one_run(framework, n, plan, log)
         runs.append(r)
         if r["keeps_up"]:
             good, n = n, int(n * 1.5) + 1
@@ -365,7 +399,7 @@ def search(
         mid = (lo + hi) // 2
         if mid == 0:
             break
-        r = one_run(framework, mid, turns, plan, log)
+        r = one_run(framework, mid, plan, log)
         runs.append(r)
         lo, hi = (mid, hi) if r["keeps_up"] else (lo, mid)
     return lo, runs
@@ -449,13 +483,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--quick", action="store_true", help="CI: a few short calls, no search")
     ap.add_argument("--only", choices=["vani", "pipecat"], help="one framework")
     ap.add_argument("--calls", type=int, help="one run of this many calls (no search)")
-    ap.add_argument("--turns", type=int, help="user turns per call (default 5; quick 2)")
+    ap.add_argument("--secs", type=float, help="measured seconds per run (default 30; quick 8)")
     ap.add_argument("--no-search", action="store_true", help="skip the search for N")
     ap.add_argument("--start", type=int, help="first N of the search (vani 100, Pipecat 8)")
     ap.add_argument("--max-calls", type=int, default=3000, help="the search stops here")
     ap.add_argument("--rss-calls", type=int, default=RSS_CALLS, help="N of the RSS run")
     ap.add_argument("--latency-calls", type=int, default=10, help="N of the latency run")
-    ap.add_argument("--ramp", type=float, default=5.0, help="calls start spread over this")
+    ap.add_argument("--ramp-rate", type=float, default=10.0, help="calls started per second")
     ap.add_argument("--workers", type=int, default=1, help="vani: also W workers on W cores")
     ap.add_argument("--loadgens", type=int, default=1, help="load generator processes")
     ap.add_argument("--server-cpus", help="cores for the server, e.g. 3 or 2-5 (default: last)")
@@ -470,7 +504,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             raise SystemExit("set VANI_PIPECAT_PYTHON to a Python with pipecat-ai 1.14")
         print("VANI_PIPECAT_PYTHON is not set: measuring vani alone", file=sys.stderr)
         frameworks.remove("pipecat")
-    turns = args.turns or (2 if args.quick else 5)
+    secs = args.secs or (8.0 if args.quick else 30.0)
 
     def server_cpus(width: int) -> set[int]:
         if args.server_cpus:
@@ -493,7 +527,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report: dict[str, Any] = {
         "machine": {"cpus": ncpu, "load_avg": os.getloadavg()},
         "mode": "quick" if args.quick else "full",
-        "turns_per_call": turns,
+        "measured_secs": secs,
         "frameworks": {},
     }
     try:
@@ -504,7 +538,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "server_cpus": cpus,
                 "client_cpus": client_cpus(cpus),
                 "workers": 1,
-                "ramp": args.ramp if not args.quick else 1.0,
+                "secs": secs,
+                "ramp_rate": args.ramp_rate,
                 "loadgens": args.loadgens,
                 "max_calls": args.max_calls,
                 "fakes_pid": fakes.popen.pid,
@@ -513,24 +548,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             report["frameworks"][fw] = side
             if args.quick:
                 n = args.calls or 3
-                side["latency"] = one_run(fw, n, turns, plan, log)
+                side["latency"] = one_run(fw, n, plan, log)
                 side["rss"] = side["latency"]
                 continue
             if args.calls:
-                side["latency"] = one_run(fw, args.calls, turns, plan, log)
+                side["latency"] = one_run(fw, args.calls, plan, log)
                 side["rss"] = side["latency"]
                 continue
-            side["latency"] = one_run(fw, args.latency_calls, turns, plan, log)
-            side["rss"] = one_run(fw, args.rss_calls, turns, plan, log)
+            side["latency"] = one_run(fw, args.latency_calls, plan, log)
+            side["rss"] = one_run(fw, args.rss_calls, plan, log)
             if not args.no_search:
                 start = args.start or (100 if fw == "vani" else 8)
-                side["largest_n"], side["search"] = search(fw, start, turns, plan, log)
+                side["largest_n"], side["search"] = search(fw, start, plan, log)
             if fw == "vani" and args.workers > 1:
                 wcpus = server_cpus(args.workers)
                 wplan = dict(plan, server_cpus=wcpus, client_cpus=client_cpus(wcpus))
                 wplan["workers"] = args.workers
                 start = (side.get("largest_n") or 100) * args.workers
-                found, runs = search(fw, start, turns, wplan, log)
+                found, runs = search(fw, start, wplan, log)
                 one = side.get("largest_n") or 0
                 side["workers"] = {
                     "workers": args.workers,
@@ -540,7 +575,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 }
     finally:
         fakes.stop()
-    if shutil.which("nproc") and ncpu <= 2:
+    if ncpu <= 2:
         report["note"] = (
             "the fakes and the load generator share the one core the server does not use"
         )

@@ -55,11 +55,33 @@ GAP_SECS = 0.02  # an underrun of one frame or more is audible
 READY_TIMEOUT = 30.0
 
 
+SETTLE_SECS = 2.0  # after the last call is ready, before measuring
+
+
 @dataclass(slots=True)
 class Turn:
     speech_start: float  # when its first frame was due
     end_of_speech: float
     window_end: float  # when the next turn's first frame is due (or the call ends)
+    measured: bool  # it began inside the measurement window (after the ramp)
+
+
+@dataclass(slots=True)
+class Script:
+    """One cycle of a caller's audio: both utterances, each followed by silence."""
+
+    frames: list[bytes]
+    turn_first: dict[int, int]  # frame index in the cycle -> turn number in the cycle
+    turn_eos: list[int]  # end-of-speech sample offset in the cycle, per turn
+
+
+@dataclass(slots=True)
+class Window:
+    """When measuring starts and when calls stop starting new turns (loop time)."""
+
+    measure_from: float = float("inf")
+    end_at: float = float("inf")
+    all_started: bool = False
 
 
 @dataclass(slots=True)
@@ -67,8 +89,9 @@ class Call:
     index: int
     ws: ClientConnection | None = None
     t0: float = 0.0
-    frames: list[bytes] = field(default_factory=list)
     sent: int = 0
+    done: bool = False
+    ended_at: float = 0.0
     turns: list[Turn] = field(default_factory=list)
     audio: list[tuple[float, float]] = field(default_factory=list)  # (arrival, seconds)
     events: list[tuple[float, str]] = field(default_factory=list)
@@ -81,31 +104,27 @@ class Call:
     closed_by_server: bool = False
 
 
-def _script(turns: int, silence_secs: float) -> tuple[list[bytes], list[tuple[int, int]]]:
-    """The messages of one call and, per turn, (first frame index, end-of-speech sample)."""
+def _script(silence_secs: float) -> Script:
+    """The protobuf messages of one cycle of turns and where each turn starts and ends."""
     with wave.open(str(SPEECH), "rb") as w:
         pcm = w.readframes(w.getnframes())
     meta = json.loads(SPEECH.with_suffix(".json").read_text())
-    segments = [(s["start_secs"], s["end_secs"]) for s in meta["segments"]]
     step = FRAME_SAMPLES * 2
     frames: list[bytes] = []
-    marks: list[tuple[int, int]] = []
-    silence = bytes(step)
-    for k in range(turns):
-        start, end = segments[k % len(segments)]
-        first = int((start - LEAD_SECS) * RATE) // FRAME_SAMPLES * FRAME_SAMPLES
-        end_sample = int(end * RATE)
+    script = Script(frames=frames, turn_first={}, turn_eos=[])
+    silence = live_wire.audio_message(bytes(step), RATE)
+    for k, segment in enumerate(meta["segments"]):
+        first = int((segment["start_secs"] - LEAD_SECS) * RATE) // FRAME_SAMPLES * FRAME_SAMPLES
+        end_sample = int(segment["end_secs"] * RATE)
         stop = -(-end_sample // FRAME_SAMPLES) * FRAME_SAMPLES
-        turn_first = len(frames)
+        script.turn_first[len(frames)] = k
         chunk = pcm[first * 2 : stop * 2]
-        frames.extend(chunk[i : i + step] for i in range(0, len(chunk), step))
-        marks.append((turn_first, len(frames) * FRAME_SAMPLES - (stop - end_sample)))
+        frames.extend(
+            live_wire.audio_message(chunk[i : i + step], RATE) for i in range(0, len(chunk), step)
+        )
+        script.turn_eos.append(len(frames) * FRAME_SAMPLES - (stop - end_sample))
         frames.extend([silence] * int(silence_secs / FRAME_SECS))
-    encoded = {id(silence): live_wire.audio_message(silence, RATE)}
-    messages = [
-        encoded.get(id(f)) or live_wire.audio_message(f, RATE) for f in frames
-    ]  # the silence frames share one message
-    return messages, marks
+    return script
 
 
 async def _http_post_json(url: str, body: dict[str, object]) -> dict[str, object]:
@@ -187,21 +206,40 @@ async def _open(
 
 
 async def _drive(
-    calls: list[Call], loop: asyncio.AbstractEventLoop, all_started: asyncio.Event
+    calls: list[Call], script: Script, window: Window, loop: asyncio.AbstractEventLoop
 ) -> None:
-    """Send every due frame of every streaming call; return when all calls are done."""
+    """Send every due frame of every streaming call, cycling through the script; a call ends
+    at the first turn boundary past ``window.end_at``. Returns when all calls are done."""
+    cycle = len(script.frames)
+    cycle_samples = cycle * FRAME_SAMPLES
     while True:
         now = loop.time()
-        pending = not all_started.is_set()
+        pending = not window.all_started
         for call in calls:
-            if not call.t0 or call.error is not None or call.sent >= len(call.frames):
+            if not call.t0 or call.error is not None or call.done:
                 continue
             pending = True
             ws = call.ws
             assert ws is not None
-            while call.sent < len(call.frames) and call.t0 + FRAME_SECS * (call.sent + 1) <= now:
+            while True:
+                j = call.sent
+                due = call.t0 + FRAME_SECS * (j + 1)
+                if due > now:
+                    break
+                k = script.turn_first.get(j % cycle)
+                if k is not None:
+                    if due >= window.end_at:
+                        call.done, call.ended_at = True, due
+                        if call.turns:
+                            call.turns[-1].window_end = due
+                        break
+                    if call.turns:
+                        call.turns[-1].window_end = due
+                    eos = call.t0 + ((j // cycle) * cycle_samples + script.turn_eos[k]) / RATE
+                    measured = due >= window.measure_from
+                    call.turns.append(Turn(due, eos, float("inf"), measured))
                 try:
-                    await ws.send(call.frames[call.sent])
+                    await ws.send(script.frames[j % cycle])
                 except Exception as exc:
                     call.error = f"send failed: {type(exc).__name__}: {exc}"[:300]
                     break
@@ -235,6 +273,8 @@ COUNTERS = (
     "calls_failed",
     "turns",
     "turns_answered",
+    "warmup_turns",
+    "warmup_turns_answered",
     "replies_short",
     "audio_before_end_of_speech",
     "interruption_frames",
@@ -264,8 +304,12 @@ def collect(calls: list[Call], expected_reply_secs: float | None) -> dict[str, o
             series["ready"].append(call.ready_secs)
         stops = [t for t, e in call.events if e == "user-stopped-speaking"]
         for turn in call.turns:
-            counts["turns"] += 1
             window = [(t, d) for t, d in call.audio if turn.speech_start <= t < turn.window_end]
+            if not turn.measured:  # began during the ramp: counted, not measured
+                counts["warmup_turns"] += 1
+                counts["warmup_turns_answered"] += any(t >= turn.end_of_speech for t, _ in window)
+                continue
+            counts["turns"] += 1
             counts["audio_before_end_of_speech"] += sum(
                 1 for t, _ in window if t < turn.end_of_speech
             )
@@ -344,6 +388,7 @@ def summarise(samples: dict[str, object]) -> dict[str, object]:
         "keeps_up": bool(
             counts["calls"]
             and not counts["calls_failed"]
+            and counts["turns"]
             and counts["turns_answered"] == counts["turns"]
             and p99_lag is not None
             and p99_lag < 0.1
@@ -354,12 +399,12 @@ def summarise(samples: dict[str, object]) -> dict[str, object]:
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
     loop = asyncio.get_running_loop()
-    frames, marks = _script(args.turns, args.silence)
-    calls = [Call(index=i, frames=frames) for i in range(args.calls)]
+    script = _script(args.silence)
+    calls = [Call(index=i) for i in range(args.calls)]
+    window = Window()
     lag_samples: list[float] = []
     stop_lag = asyncio.Event()
     lag_task = asyncio.create_task(_loop_lag(lag_samples, stop_lag))
-    cpu0 = time.process_time()
     began = loop.time()
     receivers: list[asyncio.Task[None]] = []
 
@@ -369,27 +414,22 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         if receiver is not None:
             receivers.append(receiver)
             call.t0 = loop.time()
-            for first, end_sample in marks:
-                call.turns.append(
-                    Turn(
-                        speech_start=call.t0 + FRAME_SECS * (first + 1),
-                        end_of_speech=call.t0 + end_sample / RATE,
-                        window_end=0.0,
-                    )
-                )
-            ends = [t.speech_start for t in call.turns[1:]] + [
-                call.t0 + FRAME_SECS * (len(frames) + 1)
-            ]
-            for turn, end in zip(call.turns, ends, strict=True):
-                turn.window_end = end
 
-    all_started = asyncio.Event()
     starters = [asyncio.create_task(start(c)) for c in calls]
-    driver = asyncio.create_task(_drive(calls, loop, all_started))
+    driver = asyncio.create_task(_drive(calls, script, window, loop))
     await asyncio.gather(*starters)
-    all_started.set()
+    started = [c.t0 for c in calls if c.t0]
+    window.measure_from = (max(started) if started else loop.time()) + SETTLE_SECS
+    window.end_at = window.measure_from + args.secs
+    window.all_started = True
+    ramp_secs = loop.time() - began
+    await asyncio.sleep(max(0.0, window.measure_from - loop.time()))
+    cpu0 = time.process_time()
+    _mark("measure_start")
+    await asyncio.sleep(max(0.0, window.end_at - loop.time()))
+    _mark("measure_end")
+    cpu = time.process_time() - cpu0
     await driver
-    streamed = loop.time() - began
     await asyncio.sleep(0.3)  # the last reply frames in flight
     for call in calls:
         if call.ws is not None:
@@ -404,10 +444,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     summary = summarise(samples)
     summary.update(
         {
-            "turns_per_call": args.turns,
-            "call_secs": round(len(frames) * FRAME_SECS, 2),
-            "streamed_secs": round(streamed, 2),
-            "loadgen_cpu_secs": round(time.process_time() - cpu0, 2),
+            "measured_secs": args.secs,
+            "ramp_secs": round(ramp_secs, 2),
+            "loadgen_cpu_pct": round(100 * cpu / args.secs, 1),
             "loadgen_loop_lag_p99_ms": _ms(_pct(lag_samples, 0.99)),
             "loadgen_loop_lag_max_ms": _ms(max(lag_samples) if lag_samples else None),
             "loadgen_max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
@@ -420,7 +459,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             {
                 "call": c.index,
                 "error": c.error,
-                "turns": [[t.speech_start, t.end_of_speech, t.window_end] for t in c.turns],
+                "turns": [
+                    [t.speech_start, t.end_of_speech, t.window_end, t.measured] for t in c.turns
+                ],
                 "audio": c.audio,
                 "events": c.events,
             }
@@ -429,13 +470,18 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     return summary
 
 
+def _mark(event: str) -> None:
+    """Tell the orchestrator (reading stdout) that the measurement window opens or closes."""
+    print(json.dumps({"event": event}), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     target = ap.add_mutually_exclusive_group(required=True)
     target.add_argument("--ws-url", help="connect here directly")
     target.add_argument("--start-url", help="POST here first; connect to the answer's wsUrl")
     ap.add_argument("--calls", type=int, default=10)
-    ap.add_argument("--turns", type=int, default=3, help="user turns per call")
+    ap.add_argument("--secs", type=float, default=30.0, help="measured seconds, after the ramp")
     ap.add_argument("--silence", type=float, default=4.0, help="seconds after each utterance")
     ap.add_argument("--ramp", type=float, default=5.0, help="calls start spread over this")
     ap.add_argument("--expected-reply-secs", type=float, default=0.0)
