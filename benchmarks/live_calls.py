@@ -209,10 +209,8 @@ def start_server(
         cmd = [
             sys.executable, "-c", "import sys; from vani.cli import main; sys.exit(main())",
             "run", str(HERE / "live_vani_bot.py"), "--host", "127.0.0.1", "--port", str(port),
-            "--max-calls", "100000",
+            "--max-calls", "100000", "--workers", str(workers),
         ]  # fmt: skip
-        if workers > 1:
-            cmd += ["--workers", str(workers)]
         env = _env(
             {
                 "VANI_BENCH_STT_URL": urls["stt"],
@@ -485,7 +483,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--calls", type=int, help="one run of this many calls (no search)")
     ap.add_argument("--secs", type=float, help="measured seconds per run (default 30; quick 8)")
     ap.add_argument("--no-search", action="store_true", help="skip the search for N")
-    ap.add_argument("--start", type=int, help="first N of the search (vani 100, Pipecat 8)")
+    ap.add_argument("--start", type=int, help="first N of the search (default: from CPU time)")
     ap.add_argument("--max-calls", type=int, default=3000, help="the search stops here")
     ap.add_argument("--rss-calls", type=int, default=RSS_CALLS, help="N of the RSS run")
     ap.add_argument("--latency-calls", type=int, default=10, help="N of the latency run")
@@ -558,7 +556,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             side["latency"] = one_run(fw, args.latency_calls, plan, log)
             side["rss"] = one_run(fw, args.rss_calls, plan, log)
             if not args.no_search:
-                start = args.start or (100 if fw == "vani" else 8)
+                # From the CPU time a call took at N = latency-calls: most of what one core holds.
+                by_cpu = side["latency"].get("calls_per_core_by_cpu") or 10
+                start = args.start or max(4, min(args.max_calls, int(by_cpu * 0.8)))
                 side["largest_n"], side["search"] = search(fw, start, plan, log)
             if fw == "vani" and args.workers > 1:
                 wcpus = server_cpus(args.workers)
