@@ -6,46 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.server.client import CallClient, segment, speech_16k
+from tests.server.fakes import Fakes
 from tests.server.helpers import running_server, start_call
 from vani.server import RunningServer, load_bot
-from vani.testing.fake_openai import FakeOpenAIServer, StreamResponse, text_response, tool_call
-from vani.testing.fake_sarvam_stt import FakeSarvamSTTServer
-from vani.testing.fake_sarvam_tts import FakeSarvamTTSServer
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "live_bot.py"
-
-
-@dataclass
-class Fakes:
-    openai: FakeOpenAIServer
-    stt: FakeSarvamSTTServer
-    tts: FakeSarvamTTSServer
-
-
-@pytest.fixture
-async def fakes(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Fakes]:
-    async with (
-        FakeOpenAIServer() as openai_fake,
-        FakeSarvamSTTServer(transcripts=["Are you open today?", "We arrive at seven."]) as stt,
-        FakeSarvamTTSServer() as tts,
-    ):
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-        monkeypatch.setenv("OPENAI_BASE_URL", openai_fake.base_url)
-        monkeypatch.setenv("SARVAM_API_KEY", "test-key")
-        monkeypatch.setenv("SARVAM_STT_URL", stt.base_url)
-        monkeypatch.setenv("SARVAM_TTS_URL", tts.base_url)
-        openai_fake.enqueue(StreamResponse(tool_call("call_1", "opening_hours", "{}")))
-        openai_fake.enqueue(text_response("We are open", " from 11 am to 11 pm today."))
-        openai_fake.enqueue(text_response("Lovely, see you at seven."))
-        yield Fakes(openai_fake, stt, tts)
 
 
 async def talk(running: RunningServer, fmt: str) -> CallClient:

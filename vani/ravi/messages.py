@@ -16,6 +16,7 @@ from typing import TypeAlias
 
 from vani.errors import ProtocolError
 from vani.frames import JSONObject, JSONValue
+from vani.serializers._common import SUPPORTED_SAMPLE_RATES
 
 __all__ = [
     "DTMF_KEYS",
@@ -240,8 +241,9 @@ def _raw_audio(env: ClientEnvelope, data: JSONObject) -> RawAudio:
             raise RAVIMessageError(f"{where}: audio is not valid base64") from None
     rate = _int(data, "sampleRate", where)
     channels = _int(data, "numChannels", where)
-    if not 8000 <= rate <= 48000:
-        raise RAVIMessageError(f"{where}: 'sampleRate' must be 8000..48000 Hz, got {rate}")
+    if rate not in SUPPORTED_SAMPLE_RATES:
+        rates = ", ".join(map(str, SUPPORTED_SAMPLE_RATES))
+        raise RAVIMessageError(f"{where}: 'sampleRate' must be one of {rates} Hz, got {rate}")
     if channels not in (1, 2):
         raise RAVIMessageError(f"{where}: 'numChannels' must be 1 or 2, got {channels}")
     for chunk in chunks:

@@ -25,8 +25,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol, cast
 
 from vani import __version__
-from vani.audio.pcm import stereo_to_mono
-from vani.audio.resample import StreamResampler
 from vani.frames import (
     CancelFrame,
     EndFrame,
@@ -49,6 +47,7 @@ from vani.ravi import messages as m
 from vani.ravi.versions import PROTOCOL_VERSION, Negotiation, negotiate
 
 if TYPE_CHECKING:
+    from vani.audio.resample import StreamResampler
     from vani.ravi.observer import RAVIObserver, RAVIObserverParams
 
 __all__ = ["RAVIProcessor", "RTVIProcessor"]
@@ -105,7 +104,7 @@ class RAVIProcessor(FrameProcessor):
         self._client_ready_id = ""
         self._client_about: JSONObject = {}
         self._bot_ready = False
-        self._messages: asyncio.Queue[m.ClientEnvelope] | None = None
+        self._messages: asyncio.Queue[m.ClientEnvelope | m.RAVIMessageError] | None = None
         self._worker: asyncio.Task[object] | None = None
         self._skip_tts = False
         self._resampler: StreamResampler | None = None
@@ -254,12 +253,16 @@ class RAVIProcessor(FrameProcessor):
             await self.push_frame(frame)
             return
         except m.RAVIMessageError as exc:
+            # Answered in turn, like every message: never ahead of one that arrived before it.
             logger.warning("%s: invalid RTVI message: %s", self, exc)
-            await self.send_error(f"Invalid RTVI transport message: {exc}")
+            self._enqueue(exc)
             return
+        self._enqueue(envelope)
+
+    def _enqueue(self, item: m.ClientEnvelope | m.RAVIMessageError) -> None:
         self._ensure_worker()
         assert self._messages is not None
-        self._messages.put_nowait(envelope)
+        self._messages.put_nowait(item)
 
     def _ensure_worker(self) -> None:
         if self._messages is None:
@@ -272,11 +275,14 @@ class RAVIProcessor(FrameProcessor):
         if worker is not None:
             await self.cancel_task(worker)
 
-    async def _work(self, queue: asyncio.Queue[m.ClientEnvelope]) -> None:
+    async def _work(self, queue: asyncio.Queue[m.ClientEnvelope | m.RAVIMessageError]) -> None:
         while True:
-            envelope = await queue.get()
+            item = await queue.get()
             try:
-                await self._handle_one(envelope)
+                if isinstance(item, m.RAVIMessageError):
+                    await self.send_error(f"Invalid RTVI transport message: {item}")
+                else:
+                    await self._handle_one(item)
             finally:
                 queue.task_done()
 
@@ -378,6 +384,10 @@ class RAVIProcessor(FrameProcessor):
             await self.push_frame(LLMConfigureOutputFrame(skip_tts=previous))
 
     async def _raw_audio(self, msg: m.RawAudio) -> None:
+        # Imported here: audio inside JSON is rare, and the resampler's filter design needs numpy.
+        from vani.audio.pcm import stereo_to_mono
+        from vani.audio.resample import StreamResampler
+
         target = self.audio_in_sample_rate
         for chunk in msg.chunks:
             pcm = stereo_to_mono(chunk) if msg.num_channels == 2 else chunk
