@@ -135,6 +135,8 @@ class TelephonySimulator:
         self._writer: asyncio.Task[None] | None = None
         self._player: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
+        self.first_media_at: float | None = None
+        """``loop.time()`` (``time.monotonic()``) when the first caller audio was sent."""
 
     # -- time --------------------------------------------------------------------------------
 
@@ -287,6 +289,8 @@ class TelephonySimulator:
             if len(chunk) < step:
                 chunk += bytes(step - len(chunk))
             self._chunk += 1
+            if self.first_media_at is None:
+                self.first_media_at = loop.time()
             ts_ms = int(self.now() * 1000)
             self._send(self.wire.media(self.call, chunk, self._next_seq(), self._chunk, ts_ms))
             due = start + (i // step + 1) * FRAME_SECS
