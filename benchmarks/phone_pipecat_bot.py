@@ -61,6 +61,10 @@ def build_app(stt_url: str, tts_url: str, openai_url: str, probe: str | None) ->
     logger.add(sys.stderr, level="WARNING")
     app = FastAPI()
 
+    def note(call_id: str, when: float) -> None:
+        with open(probe, "a") as f:  # type: ignore[arg-type]
+            f.write(f"{call_id} {when:.6f}\n")
+
     class Probe(FrameProcessor):
         def __init__(self, call_id: str) -> None:
             super().__init__()
@@ -71,8 +75,7 @@ def build_app(stt_url: str, tts_url: str, openai_url: str, probe: str | None) ->
             await super().process_frame(frame, direction)
             if not self.seen and isinstance(frame, InputAudioRawFrame):
                 self.seen = True
-                with open(probe, "a") as f:  # type: ignore[arg-type]
-                    f.write(f"{self.call_id} {time.monotonic():.6f}\n")
+                note(self.call_id, time.monotonic())
             await self.push_frame(frame, direction)
 
     @app.get("/health")

@@ -29,6 +29,13 @@ OPENAI_URL = os.environ["VANI_BENCH_OPENAI_URL"]
 PROBE = os.environ.get("VANI_BENCH_PROBE")
 
 
+def note(call_id: str, when: float) -> None:
+    """Append one probe line (once per call; the time was taken before this write)."""
+    assert PROBE is not None
+    with open(PROBE, "a") as f:
+        f.write(f"{call_id} {when:.6f}\n")
+
+
 class FirstAudioProbe(FrameProcessor):
     """Notes the monotonic time the first caller audio passes (then only forwards)."""
 
@@ -41,9 +48,7 @@ class FirstAudioProbe(FrameProcessor):
         await super().process_frame(frame, direction)
         if not self.seen and isinstance(frame, InputAudioRawFrame):
             self.seen = True
-            assert PROBE is not None
-            with open(PROBE, "a") as f:
-                f.write(f"{self.call_id} {time.monotonic():.6f}\n")
+            note(self.call_id, time.monotonic())
         await self.push_frame(frame, direction)
 
 
