@@ -38,7 +38,11 @@ async def opening_hours(params: FunctionCallParams) -> dict[str, str]:
 async def bot(session: Session) -> None:
     call = session.call
     caller = getattr(call, "from_number", "") or "unknown"
-    system = {"role": "system", "content": f"{PROMPT} The caller's number is {caller}."}
+    extra = " ".join(f"{k}={v}" for k, v in call.custom_parameters.items())
+    system = {
+        "role": "system",
+        "content": f"{PROMPT} The caller's number is {caller}. Call parameters: {extra or 'none'}.",
+    }
     llm = OpenAILLMService()
     talk = LLMContextAggregatorPair(
         LLMContext(

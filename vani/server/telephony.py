@@ -51,6 +51,15 @@ CLOSE_BAD_STREAM = 1008
 
 # Webhook form fields that are call facts, per provider; everything else in the query string is
 # a custom parameter.
+# What providers themselves put in a webhook's fields (Exotel uses the query string): call facts,
+# not the operator's custom parameters.
+_WEBHOOK_FIELDS = frozenset(
+    {
+        "CallSid", "CallUUID", "AccountSid", "From", "To", "CallFrom", "CallTo", "Direction",
+        "CallStatus", "CallType", "ApiVersion", "Caller", "Called", "DialWhomNumber",
+        "StartTime", "CurrentTime", "CustomField", "flow_id", "tenant_id",
+    }
+)  # fmt: skip
 _CALL_ID = {"twilio": "CallSid", "telnyx": "CallSid", "plivo": "CallUUID", "exotel": "CallSid"}
 
 
@@ -162,7 +171,7 @@ def install_telephony_routes(
             "from": fields.get("From", fields.get("CallFrom", "")),
             "to": fields.get("To", fields.get("CallTo", "")),
         }
-        custom = dict(request.query_params)
+        custom = {k: v for k, v in request.query_params.items() if k not in _WEBHOOK_FIELDS}
         facts.update({f"param:{k}": v for k, v in custom.items()})
         try:
             token = _issue(server, provider, facts)

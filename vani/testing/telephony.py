@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Self
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from vani.audio.resample import StreamResampler
 from vani.telephony.signature import compute_twilio_signature
@@ -109,6 +109,7 @@ class TelephonySimulator:
         webhook_path: str | None = None,
         send_connected: bool = True,
         echo_marks: bool = True,
+        reorder_every: int = 0,
     ) -> None:
         self.provider = provider
         self.wire: ProviderWire = wire_for(provider)
@@ -118,6 +119,10 @@ class TelephonySimulator:
         self.webhook_path = webhook_path or f"/telephony/{provider}"
         self.send_connected = send_connected
         self.echo_marks = echo_marks
+        self.reorder_every = reorder_every
+        """N > 0: every Nth media message is sent after the one that follows it (Telnyx does
+        not guarantee order; its serializer must put them back)."""
+        self._held_media: str | None = None
         """False: a provider that never echoes marks (to test the transport's fallback)."""
         self.events: list[SimEvent] = []
         self.answer: _Answer | None = None
@@ -163,7 +168,9 @@ class TelephonySimulator:
         async with httpx.AsyncClient(timeout=10) as client:
             if self.provider == "exotel":
                 query = {"CallSid": c.call_id, "From": c.from_number, "To": c.to_number}
-                r = await client.get(url, params={**query, **(extra or {})})
+                base, _, existing = url.partition("?")
+                merged = {**dict(parse_qsl(existing)), **query, **(extra or {})}
+                r = await client.get(base, params=merged)
                 r.raise_for_status()
                 self.answer = _Answer(stream_url=str(r.json()["url"]))
                 return self.answer.stream_url
@@ -292,7 +299,14 @@ class TelephonySimulator:
             if self.first_media_at is None:
                 self.first_media_at = loop.time()
             ts_ms = int(self.now() * 1000)
-            self._send(self.wire.media(self.call, chunk, self._next_seq(), self._chunk, ts_ms))
+            text = self.wire.media(self.call, chunk, self._next_seq(), self._chunk, ts_ms)
+            if self.reorder_every and self._chunk % self.reorder_every == 0:
+                self._held_media = text  # goes out after the next one
+            else:
+                self._send(text)
+                if self._held_media is not None:
+                    self._send(self._held_media)
+                    self._held_media = None
             due = start + (i // step + 1) * FRAME_SECS
             await asyncio.sleep(max(0.0, due - loop.time()))
 
