@@ -40,7 +40,7 @@ from vani.telephony.markup import exotel_stream_answer, plivo_xml, telnyx_texml,
 from vani.telephony.rest import TelephonyCredentials
 from vani.telephony.signature import validate_twilio_signature
 from vani.transports.telephony import TelephonyParams, TelephonyTransport, read_call_start
-from vani.transports.websocket import WebsocketsConnection
+from vani.transports.websocket import WebSocketConnection
 
 __all__ = ["PROVIDERS", "TelephonyCallInfo", "TelephonySettings", "install_telephony_routes"]
 
@@ -212,7 +212,7 @@ async def handle_telephony_socket(
     provider: str | None,
 ) -> None:
     """One media stream: admit its token, read up to ``start``, run the bot on it."""
-    connection = request.connection
+    connection = request.socket
     try:
         claims = server.admit(request)
     except CallRefused as exc:
@@ -227,7 +227,7 @@ async def handle_telephony_socket(
             server.refuse("provider-mismatch")
             await connection.close(CLOSE_BAD_STREAM, f"this token is for {named}")
             return
-        conn = WebsocketsConnection(connection)
+        conn = connection
         try:
             serializer = await read_call_start(
                 conn, provider=provider, timeout_secs=settings.start_timeout_secs
@@ -272,7 +272,7 @@ def _call_info(
 async def _run(
     server: VaniServer,
     request: CallRequest,
-    conn: WebsocketsConnection,
+    conn: WebSocketConnection,
     settings: TelephonySettings,
     serializer: TelephonyFrameSerializer,
     body: Mapping[str, JSONValue],
