@@ -544,13 +544,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             }
             side: dict[str, Any] = {}
             report["frameworks"][fw] = side
-            if args.quick:
-                n = args.calls or 3
-                side["latency"] = one_run(fw, n, plan, log)
-                side["rss"] = side["latency"]
-                continue
-            if args.calls:
-                side["latency"] = one_run(fw, args.calls, plan, log)
+            if args.quick or args.calls:
+                # One run of one size; vani with --workers W runs on W workers and W cores.
+                one_plan = plan
+                if fw == "vani" and args.workers > 1:
+                    wcpus = server_cpus(args.workers)
+                    one_plan = dict(plan, server_cpus=wcpus, client_cpus=client_cpus(wcpus))
+                    one_plan["workers"] = args.workers
+                side["latency"] = one_run(fw, args.calls or 3, one_plan, log)
                 side["rss"] = side["latency"]
                 continue
             side["latency"] = one_run(fw, args.latency_calls, plan, log)
