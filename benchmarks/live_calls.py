@@ -336,7 +336,10 @@ def one_run(
     once all are in."""
     server, target = start_server(framework, plan["urls"], plan["server_cpus"], plan["workers"])
     try:
-        run_load(target, 1, 1.0, 0.0, plan["client_cpus"], 1)
+        # Warm-up: with W workers, 4 W calls at once, so that (SO_REUSEPORT spreads them) every
+        # worker has loaded its models before the baseline is taken.
+        warm = 1 if plan["workers"] == 1 else 4 * plan["workers"]
+        run_load(target, warm, 1.0, 0.0, plan["client_cpus"], 1)
         time.sleep(1.0)
         base = tree_rss_kib(server.popen.pid)
         sampler = Sampler(server.popen.pid, plan["fakes_pid"])
