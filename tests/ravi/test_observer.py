@@ -405,3 +405,22 @@ async def test_create_rtvi_observer_is_pipecats_spelling() -> None:
     ravi = RTVIProcessor()
     observer = ravi.create_rtvi_observer(params=RTVIObserverParams(bot_llm_enabled=False))
     assert isinstance(observer, RTVIObserver.__mro__[1])
+
+
+async def test_vad_events_when_enabled_and_ignored_sources() -> None:
+    from vani.frames import VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame
+
+    params = RAVIObserverParams(vad_user_speaking_enabled=True)
+    async with Session(params=params) as s:
+        await s.push(VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame())
+        await s.wait_for("vad-user-stopped-speaking")
+    assert s.types() == ["vad-user-started-speaking", "vad-user-stopped-speaking"]
+
+    quiet = Failing()
+    params = RAVIObserverParams(ignored_sources=[quiet])
+    async with Session(middle=[quiet], params=params) as s:
+        await s.push(LLMTextFrame(text="x"), TTSStartedFrame())
+        await s.wait_for("bot-tts-started")
+        await s.settle()
+    # the error pushed by the ignored processor is not reported; the TTS event still is
+    assert "error" not in s.types()

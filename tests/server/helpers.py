@@ -91,3 +91,11 @@ class ServerProcess:
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
+
+
+async def start_call_at(base: str, body: object = None) -> dict[str, str]:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(base + "/start", json=body or {})
+    response.raise_for_status()
+    data: dict[str, str] = response.json()
+    return data

@@ -108,3 +108,27 @@ async def test_a_whole_call_with_a_tool_call_and_a_barge_in(fakes: Fakes, fmt: s
     t_second = client.time_of("bot-started-speaking", 1)
     late = [t for t, _, _ in client.audio if t_cut + 0.15 < t < t_second - 0.2]
     assert late == []
+
+
+def test_the_example_stays_short() -> None:
+    assert len(EXAMPLE.read_text().splitlines()) <= 40
+
+
+async def test_a_client_message_is_answered_by_the_bots_handler_over_the_socket() -> None:
+    bot = load_bot(Path(__file__).parent / "bots" / "echo_bot.py")
+    async with running_server(bot) as running:
+        started = await start_call(running, {"body": {"plan": "gold"}})
+        client = await CallClient.open(f"{started['wsUrl']}?token={started['token']}")
+        await client.client_ready()
+        await client.wait_for("bot-ready")
+        asked = await client.send_rtvi("client-message", {"t": "whoami", "d": None})
+        wrong = await client.send_rtvi("client-message", {"t": "nope", "d": None})
+        answer = await client.wait_for("server-response")
+        error = await client.wait_for("error-response")
+        await client.close()
+    assert answer["id"] == asked
+    assert answer["data"]["t"] == "whoami"
+    assert answer["data"]["d"]["params"] == {"plan": "gold"}
+    assert len(answer["data"]["d"]["call_id"]) == 32
+    assert error["id"] == wrong
+    assert "unknown message type 'nope'" in error["data"]["error"]

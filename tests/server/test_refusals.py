@@ -207,3 +207,12 @@ async def test_a_burst_of_1000_calls_above_max_calls_is_refused_cleanly() -> Non
             await late.client_ready()
             await late.wait_for("bot-ready")
             await late.close()
+
+
+async def test_behind_a_local_proxy_the_callers_address_comes_from_x_forwarded_for() -> None:
+    spy = Spy()
+    async with running_server(spy) as running:
+        token = (await start_call(running))["token"]
+        headers = {"X-Forwarded-For": "203.0.113.9, 10.0.0.2"}
+        await close_code(ws_url(running) + f"?token={token}", additional_headers=headers)
+    assert spy.calls[0].call.client_address == "203.0.113.9"

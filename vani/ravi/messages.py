@@ -316,6 +316,8 @@ class ServerMessageType(enum.StrEnum):
     SERVER_MESSAGE = "server-message"
     USER_STARTED_SPEAKING = "user-started-speaking"
     USER_STOPPED_SPEAKING = "user-stopped-speaking"
+    VAD_USER_STARTED_SPEAKING = "vad-user-started-speaking"
+    VAD_USER_STOPPED_SPEAKING = "vad-user-stopped-speaking"
     BOT_STARTED_SPEAKING = "bot-started-speaking"
     BOT_STOPPED_SPEAKING = "bot-stopped-speaking"
     BOT_INTERRUPTED = "bot-interrupted"

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from vani.audio.pcm import rms
 from vani.frames import (
+    BotSpeakingFrame,
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     ErrorFrame,
@@ -46,6 +47,7 @@ from vani.frames import (
     LLMUsageMetricsData,
     MetricsFrame,
     OutputAudioRawFrame,
+    OutputTransportMessageUrgentFrame,
     ProcessingMetricsData,
     TranscriptionFrame,
     TTFBMetricsData,
@@ -56,6 +58,8 @@ from vani.frames import (
     TTSUsageMetricsData,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 from vani.pipeline.observers import BaseObserver, FramePushed
 from vani.processors.frame_processor import FrameProcessor
@@ -77,6 +81,7 @@ logger = logging.getLogger(__name__)
 _T = m.ServerMessageType
 _DOWN = FrameDirection.DOWNSTREAM
 _RAW_TEXT_VERSION = (2, 2, 0)
+_IGNORED = (OutputTransportMessageUrgentFrame, BotSpeakingFrame)
 # Frame ids remembered to report each frame once; far more than are ever in flight at once.
 _SEEN_LIMIT = 4096
 # Spoken text held until the bot speaks, at most (a pipeline that never plays audio must not
@@ -129,6 +134,8 @@ class RAVIObserverParams:
     user_audio_level_enabled: bool = False
     bot_audio_level_enabled: bool = False
     audio_level_period_secs: float = 0.15
+    vad_user_speaking_enabled: bool = False
+    ignored_sources: list[FrameProcessor] = field(default_factory=list)
 
 
 RTVIObserverParams = RAVIObserverParams
@@ -155,6 +162,7 @@ class RAVIObserver(BaseObserver):
             name: FunctionCallReportLevel(level)
             for name, level in self._params.function_call_report_level.items()
         }
+        self._ignored: set[FrameProcessor] = set(self._params.ignored_sources)
         self._seen: set[int] = set()
         self._seen_order: deque[int] = deque()
         self._bot_speaking = False
@@ -165,6 +173,13 @@ class RAVIObserver(BaseObserver):
         self._last_level_ns = {True: -self._level_period_ns, False: -self._level_period_ns}
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def add_ignored_source(self, source: FrameProcessor) -> None:
+        """Report nothing that ``source`` pushes (Pipecat's spelling)."""
+        self._ignored.add(source)
+
+    def remove_ignored_source(self, source: FrameProcessor) -> None:
+        self._ignored.discard(source)
 
     def function_call_report_level(self, function_name: str) -> FunctionCallReportLevel:
         return self._levels.get(function_name, self._levels.get("*", FunctionCallReportLevel.NONE))
@@ -198,6 +213,11 @@ class RAVIObserver(BaseObserver):
             if data.direction is _DOWN:
                 await self._audio_level(data, isinstance(frame, InputAudioRawFrame))
             return
+        if isinstance(frame, _IGNORED):
+            return  # our own messages on their way out, and the playback heartbeat
+        if self._ignored and data.source in self._ignored:
+            self._first(frame)  # and not when a processor after it passes the frame on
+            return
         if isinstance(frame, ErrorFrame):
             if self._params.errors_enabled and self._first(frame):
                 await self._send(m.error(frame.error, fatal=frame.fatal))
@@ -224,6 +244,11 @@ class RAVIObserver(BaseObserver):
         elif isinstance(frame, UserStoppedSpeakingFrame):
             if p.user_speaking_enabled:
                 await self._send(m.event(_T.USER_STOPPED_SPEAKING))
+        elif isinstance(frame, VADUserStartedSpeakingFrame | VADUserStoppedSpeakingFrame):
+            if p.vad_user_speaking_enabled:
+                started = isinstance(frame, VADUserStartedSpeakingFrame)
+                kind = _T.VAD_USER_STARTED_SPEAKING if started else _T.VAD_USER_STOPPED_SPEAKING
+                await self._send(m.event(kind))
         elif isinstance(frame, TranscriptionFrame | InterimTranscriptionFrame):
             await self._transcript(frame)
         elif isinstance(frame, LLMContextFrame):

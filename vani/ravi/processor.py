@@ -56,6 +56,9 @@ logger = logging.getLogger(__name__)
 
 # How long a graceful end waits for the client messages that already arrived to be handled.
 _DRAIN_SECS = 2.0
+# Client messages waiting behind a slow one, at most: a client that floods the session while a
+# handler runs gets error-responses instead of growing memory.
+MAX_PENDING_MESSAGES = 256
 
 ClientMessageHandler = Callable[["RAVIProcessor", m.ClientMessage], Awaitable[JSONValue]]
 
@@ -108,6 +111,7 @@ class RAVIProcessor(FrameProcessor):
         self._worker: asyncio.Task[object] | None = None
         self._skip_tts = False
         self._resampler: StreamResampler | None = None
+        self._closed = False
         for event in ("on_client_ready", "on_client_message", "on_bot_started"):
             self._register_event_handler(event)
 
@@ -221,6 +225,7 @@ class RAVIProcessor(FrameProcessor):
         await self._call_event_handler("on_bot_started")
 
     async def stop(self, frame: EndFrame) -> None:
+        self._closed = True
         # A graceful end answers what already arrived (bounded: a stuck handler cannot hold
         # the session open).
         if self._messages is not None and self._worker is not None and not self._worker.done():
@@ -230,6 +235,7 @@ class RAVIProcessor(FrameProcessor):
         await super().stop(frame)
 
     async def cancel(self, frame: CancelFrame) -> None:
+        self._closed = True
         await self._stop_worker()
         await super().cancel(frame)
 
@@ -255,13 +261,26 @@ class RAVIProcessor(FrameProcessor):
         except m.RAVIMessageError as exc:
             # Answered in turn, like every message: never ahead of one that arrived before it.
             logger.warning("%s: invalid RTVI message: %s", self, exc)
-            self._enqueue(exc)
+            await self._enqueue(exc)
             return
-        self._enqueue(envelope)
+        await self._enqueue(envelope)
 
-    def _enqueue(self, item: m.ClientEnvelope | m.RAVIMessageError) -> None:
+    async def _enqueue(self, item: m.ClientEnvelope | m.RAVIMessageError) -> None:
+        if self._closed:
+            return  # the session is ending: nothing would answer it
         self._ensure_worker()
         assert self._messages is not None
+        if self._messages.qsize() >= MAX_PENDING_MESSAGES:
+            logger.warning(
+                "%s: %d client messages pending; refusing more", self, MAX_PENDING_MESSAGES
+            )
+            if isinstance(item, m.ClientEnvelope):
+                await self.send_message(
+                    m.error_response(
+                        item.id, f"too many pending messages (max {MAX_PENDING_MESSAGES})"
+                    )
+                )
+            return
         self._messages.put_nowait(item)
 
     def _ensure_worker(self) -> None:

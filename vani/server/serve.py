@@ -12,6 +12,8 @@ import contextlib
 import logging
 import socket
 import sys
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import cast
@@ -134,14 +136,30 @@ class RunningServer:
         await self.stop()
 
 
+def _warm(warm_up: Callable[[], None]) -> None:
+    started = time.perf_counter()
+    try:
+        warm_up()
+    except Exception:
+        logger.exception("warming up failed (the first call will load what it needs)")
+    else:
+        logger.info("warmed up in %.0f ms", (time.perf_counter() - started) * 1000)
+
+
 def serve(
     bot: Callable[..., Awaitable[None]],
     config: ServerConfig,
     *,
     name: str = "bot",
     on_ready: Callable[[RunningServer], None] | None = None,
+    warm_up: Callable[[], None] | None = None,
 ) -> None:
-    """Serve ``bot`` until SIGINT/SIGTERM; prints the URL to open. ``vani run`` calls this."""
+    """Serve ``bot`` until SIGINT/SIGTERM; prints the URL to open. ``vani run`` calls this.
+
+    ``warm_up``: blocking work that makes the first call faster (importing engines, loading
+    models), run in a thread once the server listens; a call that comes first waits only for
+    what it needs.
+    """
     if config.workers > 1:
         raise ConfigurationError(
             f"--workers {config.workers}: worker processes are not available in this version;"
@@ -164,6 +182,10 @@ def serve(
         )
         if on_ready is not None:
             on_ready(running)
+        if warm_up is not None:
+            threading.Thread(
+                target=_warm, args=(warm_up,), name="vani-warm-up", daemon=True
+            ).start()
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         import signal
