@@ -336,7 +336,10 @@ def one_run(
     once all are in."""
     server, target = start_server(framework, plan["urls"], plan["server_cpus"], plan["workers"])
     try:
-        run_load(target, 1, 1.0, 0.0, plan["client_cpus"], 1)
+        # Warm-up: with W workers, 4 W calls at once, so that (SO_REUSEPORT spreads them) every
+        # worker has loaded its models before the baseline is taken.
+        warm = 1 if plan["workers"] == 1 else 4 * plan["workers"]
+        run_load(target, warm, 1.0, 0.0, plan["client_cpus"], 1)
         time.sleep(1.0)
         base = tree_rss_kib(server.popen.pid)
         sampler = Sampler(server.popen.pid, plan["fakes_pid"])
@@ -544,13 +547,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             }
             side: dict[str, Any] = {}
             report["frameworks"][fw] = side
-            if args.quick:
-                n = args.calls or 3
-                side["latency"] = one_run(fw, n, plan, log)
-                side["rss"] = side["latency"]
-                continue
-            if args.calls:
-                side["latency"] = one_run(fw, args.calls, plan, log)
+            if args.quick or args.calls:
+                # One run of one size; vani with --workers W runs on W workers and W cores.
+                one_plan = plan
+                if fw == "vani" and args.workers > 1:
+                    wcpus = server_cpus(args.workers)
+                    one_plan = dict(plan, server_cpus=wcpus, client_cpus=client_cpus(wcpus))
+                    one_plan["workers"] = args.workers
+                side["latency"] = one_run(fw, args.calls or 3, one_plan, log)
                 side["rss"] = side["latency"]
                 continue
             side["latency"] = one_run(fw, args.latency_calls, plan, log)

@@ -46,6 +46,7 @@ from vani.server.admission import Admission
 from vani.server.config import ServerConfig, is_loopback
 from vani.server.session import CallInfo, Session
 from vani.server.tokens import TokenAuthority, TokenClaims, TokenError
+from vani.server.wiring import transport_params
 from vani.server.wsbridge import WebSocketBridge
 from vani.transports.websocket.connection import WebSocketConnection
 
@@ -150,7 +151,15 @@ class VaniServer:
         self.sessions: dict[str, Session] = {}
         self.open_sockets = 0
         self._ws_routes: list[WebSocketRoute] = []
-        self.bridge = WebSocketBridge(self.config, self._process_request, self._on_socket)
+        # The socket limits the call's transport expects (close handshake bound, write buffer).
+        limits = transport_params(self.config)
+        self.bridge = WebSocketBridge(
+            self.config,
+            self._process_request,
+            self._on_socket,
+            close_timeout_secs=limits.close_timeout_secs,
+            write_limit_bytes=limits.write_buffer_bytes,
+        )
         static = static_dir or self.config.static_dir or _package_static()
         self.app = Starlette(
             middleware=[self._cors()],
