@@ -196,3 +196,28 @@ async def test_a_token_for_one_provider_is_refused_on_another(rig: Rig) -> None:
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 5)
         assert ws.close_code == 1008
+
+
+async def test_the_phone_routes_work_when_the_app_runs_under_another_asgi_server(
+    rig: Rig,
+) -> None:
+    """``VaniServer.app`` under plain uvicorn (no bridge): webhook, stream, greeting, hang-up."""
+    from ws_support import uvicorn_server
+
+    server = VaniServer(
+        load_bot(EXAMPLE),
+        ServerConfig(port=0, secret=SECRET),
+        telephony=TelephonySettings(credentials=rig.api.credentials()),
+    )
+    async with uvicorn_server(server.app) as port:
+        sim = TelephonySimulator(
+            "twilio",
+            f"http://127.0.0.1:{port}",
+            call=SimCall(call_id="CA-asgi"),
+            twilio_auth_token=rig.api.twilio_auth_token,
+        )
+        async with sim:
+            await sim.wait_for_audio(1.0, timeout=15)  # the greeting
+            assert sim.of("unknown") == []
+            await sim.hang_up()
+        await wait_until(lambda: server.admission.active == 0, 5)

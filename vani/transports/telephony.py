@@ -30,6 +30,7 @@ needed) before building the pipeline, so the bot gets the call facts first.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 from collections import deque
@@ -354,7 +355,9 @@ class TelephonyTransport(WebSocketTransport):
             raise ConfigurationError(
                 f"expected a telephony serializer, got {type(serializer).__name__}"
             )
-        params = params or TelephonyParams()
+        # A copy: the rate and chunking below are this call's provider's, and one params
+        # object may serve calls from several providers.
+        params = dataclasses.replace(params) if params is not None else TelephonyParams()
         params.audio_out_sample_rate = serializer.sample_rate
         params.audio_out_channels = 1
         params.audio_in_channels = 1
