@@ -320,6 +320,8 @@ class TelephonyFrameSerializer(FrameSerializer):
         self._out_resamplers: dict[int, StreamResampler] = {}
         self._pending = bytearray()
         self._reorder = _Reorder()
+        self._template: tuple[str, str] = ("", "")
+        self._template_key: tuple[str, str, int] | None = None
 
     # -- format facts ---------------------------------------------------------------------
 
@@ -473,7 +475,13 @@ class TelephonyFrameSerializer(FrameSerializer):
             pcm = resampler.resample(pcm)
         if len(pcm) % 2:
             raise SerializationError(f"expected whole int16 samples, got {len(pcm)} bytes")
-        self._pending += self.encode_audio(pcm)
+        encoded = self.encode_audio(pcm)
+        if not self._pending and len(encoded) >= self.min_bytes:
+            if len(encoded) % self.unit_bytes == 0:  # the usual case: a whole chunk
+                if self.needs_stream_id and not self.call.stream_id:
+                    return None
+                return self._media_text(encoded)
+        self._pending += encoded
         if len(self._pending) < self.min_bytes:
             return None
         size = len(self._pending) - len(self._pending) % self.unit_bytes
@@ -485,7 +493,21 @@ class TelephonyFrameSerializer(FrameSerializer):
             return None
         payload = bytes(self._pending[:size])
         del self._pending[:size]
-        return self._media_message(base64.b64encode(payload).decode("ascii"))
+        return self._media_text(payload)
+
+    def _media_text(self, payload: bytes) -> str:
+        """The media message for ``payload``: the provider's JSON around the base64, built once
+        per stream and reused (only the payload changes from message to message)."""
+        key = (self.call.stream_id, self.encoding, self.sample_rate)
+        if self._template_key != key:
+            marker = "\x00payload"
+            text = self._media_message(marker)
+            escaped = json.dumps(marker)[1:-1]
+            head, _, tail = text.partition(escaped)
+            self._template = (head, tail)
+            self._template_key = key
+        head, tail = self._template
+        return head + base64.b64encode(payload).decode("ascii") + tail
 
     def flush_audio(self) -> str | None:
         """The audio still waiting for a whole unit, padded with silence; None if nothing."""
