@@ -476,11 +476,12 @@ class TelephonyFrameSerializer(FrameSerializer):
         if len(pcm) % 2:
             raise SerializationError(f"expected whole int16 samples, got {len(pcm)} bytes")
         encoded = self.encode_audio(pcm)
-        if not self._pending and len(encoded) >= self.min_bytes:
-            if len(encoded) % self.unit_bytes == 0:  # the usual case: a whole chunk
-                if self.needs_stream_id and not self.call.stream_id:
-                    return None
-                return self._media_text(encoded)
+        size = len(encoded)
+        if not self._pending and size >= self.min_bytes and size % self.unit_bytes == 0:
+            # The usual case: the transport hands over whole chunks.
+            if self.needs_stream_id and not self.call.stream_id:
+                return None
+            return self._media_text(encoded)
         self._pending += encoded
         if len(self._pending) < self.min_bytes:
             return None
