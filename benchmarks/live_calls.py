@@ -354,6 +354,7 @@ def one_run(
     finally:
         server.stop()
     inside = sampler.within(begin, end)
+    connected = calls - result["calls_failed"]
     span = inside[-1][0] - inside[0][0]
     cpu = inside[-1][1] - inside[0][1]
     fakes_cpu = inside[-1][2] - inside[0][2]
@@ -365,7 +366,8 @@ def one_run(
             "server_crashed": crashed,
             "server_rss_base_mib": round(base / 1024, 1),
             "server_rss_peak_mib": round(peak / 1024, 1),
-            "rss_per_call_kib": round(max(0, peak - base) / calls, 1),
+            # Per call that connected (an overloaded server may refuse or drop some).
+            "rss_per_call_kib": round(max(0, peak - base) / max(1, connected), 1),
             "server_cpu_pct": round(100 * cpu / span, 1) if span else None,
             "server_cpu_pct_per_call": round(100 * cpu / span / calls, 3) if span else None,
             "calls_per_core_by_cpu": int(calls * span / cpu) if cpu else None,
@@ -489,7 +491,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--start", type=int, help="first N of the search (default: from CPU time)")
     ap.add_argument("--max-calls", type=int, default=3000, help="the search stops here")
     ap.add_argument("--rss-calls", type=int, default=RSS_CALLS, help="N of the RSS run")
-    ap.add_argument("--latency-calls", type=int, default=10, help="N of the latency run")
+    ap.add_argument("--latency-calls", type=int, default=5, help="N of the latency run")
     ap.add_argument("--ramp-rate", type=float, default=10.0, help="calls started per second")
     ap.add_argument("--workers", type=int, default=1, help="vani: also W workers on W cores")
     ap.add_argument("--loadgens", type=int, default=1, help="load generator processes")
