@@ -20,10 +20,12 @@ The fakes and the load generator share the cores the server does not use. Each m
 gets a fresh server; one warm-up call runs first and the server's RSS after it is the baseline.
 
 Figures (``benchmarks/README.md`` explains each): the largest N whose p99 output lag stays under
-100 ms with no gap and every turn answered (``--search``); RSS per call at N = 100; framework
-time from the server's ``user-stopped-speaking`` to the first bot audio frame on the client's
-socket (and, for reference, the caller's real end of speech to that frame, which includes the
-VAD's stop delay and the turn strategy's wait); server CPU per call.
+100 ms with no gap and every turn answered (a search, unless ``--calls`` or ``--no-search``);
+RSS per call at N = 100; framework time from the server's ``user-stopped-speaking`` to the
+first bot audio frame on the client's socket at N = 5 (and, for reference, the caller's real
+end of speech to that frame, which includes the VAD's stop delay and the turn strategy's wait);
+server CPU per call. Calls ramp in at ``--ramp-rate`` a second and are measured for ``--secs``
+once all are in.
 Prints a table and one JSON line; ``--json PATH`` writes the JSON too.
 """
 
