@@ -8,6 +8,8 @@ call and three calls from the load generator, measured for 8 s once all are in. 
 when ``VANI_PIPECAT_PYTHON`` names its interpreter. This test checks that the run produced sane
 results (every call connected and every turn was answered with a whole reply) and records the
 figures in ``extra_info``; it asserts nothing about time, so a loaded machine cannot fail it.
+Two fast tests check the measurement itself: the load generator's protobuf framing against
+vani's ``ProtobufFrameSerializer``, and the lag, gap and latency arithmetic on a hand-made call.
 """
 
 from __future__ import annotations
