@@ -20,10 +20,12 @@ The fakes and the load generator share the cores the server does not use. Each m
 gets a fresh server; one warm-up call runs first and the server's RSS after it is the baseline.
 
 Figures (``benchmarks/README.md`` explains each): the largest N whose p99 output lag stays under
-100 ms with no gap and every turn answered (``--search``); RSS per call at N = 100; framework
-time from the server's ``user-stopped-speaking`` to the first bot audio frame on the client's
-socket (and, for reference, the caller's real end of speech to that frame, which includes the
-VAD's stop delay and the turn strategy's wait); server CPU per call.
+100 ms with no gap and every turn answered (a search, unless ``--calls`` or ``--no-search``);
+RSS per call at N = 100; framework time from the server's ``user-stopped-speaking`` to the
+first bot audio frame on the client's socket at N = 5 (and, for reference, the caller's real
+end of speech to that frame, which includes the VAD's stop delay and the turn strategy's wait);
+server CPU per call. Calls ramp in at ``--ramp-rate`` a second and are measured for ``--secs``
+once all are in.
 Prints a table and one JSON line; ``--json PATH`` writes the JSON too.
 """
 
@@ -354,6 +356,7 @@ def one_run(
     finally:
         server.stop()
     inside = sampler.within(begin, end)
+    connected = calls - result["calls_failed"]
     span = inside[-1][0] - inside[0][0]
     cpu = inside[-1][1] - inside[0][1]
     fakes_cpu = inside[-1][2] - inside[0][2]
@@ -365,7 +368,8 @@ def one_run(
             "server_crashed": crashed,
             "server_rss_base_mib": round(base / 1024, 1),
             "server_rss_peak_mib": round(peak / 1024, 1),
-            "rss_per_call_kib": round(max(0, peak - base) / calls, 1),
+            # Per call that connected (an overloaded server may refuse or drop some).
+            "rss_per_call_kib": round(max(0, peak - base) / max(1, connected), 1),
             "server_cpu_pct": round(100 * cpu / span, 1) if span else None,
             "server_cpu_pct_per_call": round(100 * cpu / span / calls, 3) if span else None,
             "calls_per_core_by_cpu": int(calls * span / cpu) if cpu else None,
@@ -489,7 +493,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--start", type=int, help="first N of the search (default: from CPU time)")
     ap.add_argument("--max-calls", type=int, default=3000, help="the search stops here")
     ap.add_argument("--rss-calls", type=int, default=RSS_CALLS, help="N of the RSS run")
-    ap.add_argument("--latency-calls", type=int, default=10, help="N of the latency run")
+    ap.add_argument("--latency-calls", type=int, default=5, help="N of the latency run")
     ap.add_argument("--ramp-rate", type=float, default=10.0, help="calls started per second")
     ap.add_argument("--workers", type=int, default=1, help="vani: also W workers on W cores")
     ap.add_argument("--loadgens", type=int, default=1, help="load generator processes")
