@@ -221,3 +221,48 @@ async def test_the_phone_routes_work_when_the_app_runs_under_another_asgi_server
             assert sim.of("unknown") == []
             await sim.hang_up()
         await wait_until(lambda: server.admission.active == 0, 5)
+
+
+@pytest.mark.parametrize("provider", ["twilio", "plivo", "telnyx"])
+async def test_an_outbound_call_dials_through_the_api_and_reaches_the_bot(
+    rig: Rig, provider: str
+) -> None:
+    """``dial_out`` asks the (fake) provider to call; the provider then fetches the answer URL
+    it was given (Twilio/Plivo: the webhook, with the custom parameters) or streams straight to
+    it (Telnyx), and the bot greets the callee."""
+    from vani.server import dial_out
+
+    server = rig.running.server
+    settings = TelephonySettings(credentials=rig.api.credentials())
+    result = await dial_out(
+        server,
+        settings,
+        provider,
+        to="+15550009999",
+        from_="+15550001111",
+        public_url=rig.running.url,
+        custom_parameters={"campaign": "renewals"},
+    )
+    (request,) = rig.api.of("dial", provider)
+    assert request.call_id == result.call_id and request.authorized
+    body = request.body
+    answer_url = str(body.get("Url") or body.get("answer_url") or body.get("stream_url"))
+    call = SimCall(call_id=result.call_id, from_number="+15550001111", to_number="+15550009999")
+    sim = TelephonySimulator(provider, rig.running.url, call=call, twilio_auth_token="twilio-token")
+    if provider == "telnyx":
+        assert answer_url.startswith("ws://") and "/telephony/telnyx/" in answer_url
+        await sim.connect(answer_url)
+    else:
+        assert answer_url == f"{rig.running.url}/telephony/{provider}?campaign=renewals"
+        sim.webhook_path = answer_url.removeprefix(rig.running.url)
+        await sim.dial_in()
+        await sim.connect()
+    await sim.wait_for_audio(1.0, timeout=15)  # the bot's greeting reached the callee
+    await sim.play(SPEECH / "hello-world.wav")  # the callee answers; the LLM sees the call
+    line = sim.start_playing(bytes(16000 * 30))
+    await wait_until(lambda: len(rig.openai.requests) >= 1, 20)
+    line.cancel()
+    await sim.hang_up()
+    await wait_until(lambda: server.admission.active == 0, 5)
+    system = json.dumps(rig.openai.requests[0].messages[0])
+    assert "campaign=renewals" in system and "+15550001111" in system

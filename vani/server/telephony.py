@@ -26,6 +26,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from starlette.requests import Request as HTTPRequest
 from starlette.responses import JSONResponse, Response
@@ -37,12 +38,18 @@ from vani.serializers.telephony import TelephonyFrameSerializer
 from vani.server.app import CallRefused, CallRequest, VaniServer, WebSocketRoute
 from vani.server.session import CallInfo, Session
 from vani.telephony.markup import exotel_stream_answer, plivo_xml, telnyx_texml, twilio_twiml
-from vani.telephony.rest import TelephonyCredentials
+from vani.telephony.rest import DialResult, TelephonyCredentials, dial
 from vani.telephony.signature import validate_twilio_signature
 from vani.transports.telephony import TelephonyParams, TelephonyTransport, read_call_start
 from vani.transports.websocket import WebSocketConnection
 
-__all__ = ["PROVIDERS", "TelephonyCallInfo", "TelephonySettings", "install_telephony_routes"]
+__all__ = [
+    "PROVIDERS",
+    "TelephonyCallInfo",
+    "TelephonySettings",
+    "dial_out",
+    "install_telephony_routes",
+]
 
 logger = logging.getLogger("vani.server")
 
@@ -308,3 +315,39 @@ async def _run(
     finally:
         server.calls.pop(call.call_id, None)
         logger.info("call %s ended", call.call_id)
+
+
+async def dial_out(
+    server: VaniServer,
+    settings: TelephonySettings,
+    provider: str,
+    *,
+    to: str,
+    from_: str,
+    public_url: str,
+    custom_parameters: Mapping[str, str] | None = None,
+) -> DialResult:
+    """Have ``provider`` call ``to`` and connect the answered call to this server's bot.
+
+    ``public_url``: the ``https://host`` the provider reaches this server at. Twilio and Plivo
+    fetch ``/telephony/<provider>`` when the callee answers (the same webhook as inbound
+    calls; ``custom_parameters`` ride in its query string and reach ``session.call``); Telnyx's
+    dial takes the media-stream URL itself, with a one-use token issued here. Raises
+    :class:`~vani.errors.ServiceError` when the provider refuses.
+    """
+    custom = dict(custom_parameters or {})
+    base = public_url.rstrip("/")
+    if provider == "telnyx":
+        facts = {"call_id": "", "from": from_, "to": to}
+        facts.update({f"param:{k}": v for k, v in custom.items()})
+        token = _issue(server, provider, facts)
+        stream = settings.stream_base_url or base.replace("https://", "wss://", 1).replace(
+            "http://", "ws://", 1
+        )
+        answer_url = f"{stream.rstrip('/')}/telephony/telnyx/{token}"
+    else:
+        query = f"?{urlencode(custom)}" if custom else ""
+        answer_url = f"{base}/telephony/{provider}{query}"
+    return await dial(
+        provider, to=to, from_=from_, answer_url=answer_url, creds=settings.credentials
+    )
