@@ -160,6 +160,28 @@ class CallClient:
                 await asyncio.wait_for(self._changed.wait(), remaining)
         return self.of_type(kind)[count - 1]
 
+    def said(self) -> str:
+        """Everything the bot has said so far (its ``bot-output`` texts)."""
+        return " ".join(str(m["data"]["text"]) for m in self.of_type("bot-output"))
+
+    async def wait_until_said(self, text: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.said():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the bot never said {text!r}; it said {self.said()!r}")
+            await asyncio.sleep(0.05)
+
+    async def wait_quiet(self, secs: float, timeout: float = 60.0) -> None:
+        """Until no bot audio has arrived for ``secs`` (the bot finished its answer)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            last = self.audio[-1][0] if self.audio else 0.0
+            if time.monotonic() - self.t0 - last >= secs:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the bot kept talking for {timeout} s")
+            await asyncio.sleep(0.05)
+
     async def close(self) -> None:
         await self.ws.close()
         if self._reader is not None:

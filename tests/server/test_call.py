@@ -37,6 +37,7 @@ async def talk(running: RunningServer, fmt: str) -> CallClient:
     await client.stream(segment(pcm, second["start_secs"] - 0.2, second["end_secs"]))
     streaming = asyncio.create_task(client.silence(15.0))
     await client.wait_for("bot-started-speaking", count=2, timeout=20)
+    await client.wait_until_said("see you at seven", timeout=20)
     await client.wait_for("bot-stopped-speaking", count=2, timeout=20)
     streaming.cancel()
     await client.close()
