@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -51,18 +52,23 @@ class VaniRun:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "vani.cli", "run", str(ROOT / "examples" / "phone_bot.py")]
+        # The log goes to a file: an unread pipe would block the server once it filled.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [*cmd, "--port", str(self.port)],
             env={**os.environ, **env},
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
         )
+
+    def log_tail(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-2000:]
 
     async def ready(self) -> None:
         async def up() -> bool:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise AssertionError(f"vani run exited: {err[-2000:]}")
+                raise AssertionError(f"vani run exited: {self.log_tail()}")
             try:
                 return (await health(self.url)).get("status") == "ok"
             except httpx.HTTPError:
@@ -77,8 +83,7 @@ class VaniRun:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
-        if self.proc.stderr:
-            self.proc.stderr.close()
+        self.log.close()
 
 
 @pytest.fixture
