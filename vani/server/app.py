@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -48,6 +49,9 @@ from vani.server.tokens import TokenAuthority, TokenClaims, TokenError
 from vani.server.wiring import transport_params
 from vani.server.wsbridge import WebSocketBridge
 from vani.transports.websocket.connection import WebSocketConnection
+
+if TYPE_CHECKING:
+    from vani.server.telephony import TelephonySettings
 
 __all__ = [
     "CLOSE_REFUSED",
@@ -135,6 +139,7 @@ class VaniServer:
         config: ServerConfig | None = None,
         *,
         static_dir: str | Path | None = None,
+        telephony: TelephonySettings | None = None,
     ) -> None:
         self.config = config or ServerConfig()
         self.bot = bot
@@ -170,6 +175,10 @@ class VaniServer:
         from vani.server.calls import handle_bot_socket
 
         self.add_websocket_route(WebSocketRoute("/ws", handle_bot_socket))
+        # Phone calls: provider webhooks and media streams (docs/telephony.md).
+        from vani.server.telephony import install_telephony_routes
+
+        install_telephony_routes(self, telephony)
 
     def _cors(self) -> Middleware:
         """Browsers on the allowed origins may call ``/start`` from pages served elsewhere

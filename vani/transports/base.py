@@ -465,10 +465,11 @@ class BaseOutputTransport(FrameProcessor):
                 continue
             head = self._pq[0]
             if isinstance(head, _PlaybackMarker):
-                if head.frame.interruptible and now < self._playing_until:
+                due = self._marker_due(head.frame)
+                if head.frame.interruptible and now < due:
                     # A frame queued after audio leaves once that audio has finished playing:
                     # the user has heard it then, and a barge-in before drops it with the audio.
-                    await self._wait(self._playing_until)
+                    await self._wait(due)
                     continue
                 self._pq.popleft()
                 self._track_response(head.frame)
@@ -504,6 +505,12 @@ class BaseOutputTransport(FrameProcessor):
             if start - self._last_speaking_frame >= self._params.bot_speaking_interval_secs:
                 self._last_speaking_frame = start
                 await self._push_both(BotSpeakingFrame)
+
+    def _marker_due(self, frame: Frame) -> float:
+        """Clock time an interruptible frame queued after audio may be released: when that audio
+        has played out by the pacing clock. A subclass that learns playback from the peer (phone
+        providers' marks) returns 0 and holds the frame itself until the peer confirms."""
+        return self._playing_until
 
     def _track_response(self, frame: Frame) -> None:
         if isinstance(frame, TTSStartedFrame | LLMFullResponseStartFrame):
