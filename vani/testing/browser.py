@@ -87,7 +87,8 @@ def write_wav(path: str | Path, pieces: Iterable[bytes | float], sample_rate: in
 class ServerProcess:
     """``vani <args>`` (``serve ...`` or ``run bot.py ...``) in a child process on
     ``127.0.0.1:port``. :meth:`start` returns once ``/health`` answers; :meth:`stop` sends
-    SIGTERM (the server ends its calls and exits) or, with ``kill=True``, SIGKILL. Output goes
+    SIGINT (stop now: the server ends its calls and exits; SIGTERM may drain them first) or,
+    with ``kill=True``, SIGKILL. Output goes
     to ``log_path``. Usable as a context manager; a stopped server can be started again on the
     same port."""
 
@@ -148,7 +149,7 @@ class ServerProcess:
             return None
         self.process = None
         if process.poll() is None:
-            process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            process.send_signal(signal.SIGKILL if kill else signal.SIGINT)
             try:
                 process.wait(timeout_secs)
             except subprocess.TimeoutExpired:
