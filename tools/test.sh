@@ -65,7 +65,7 @@ for other in "$WORK"/wheelhouse/vani-*-manylinux*.whl; do
   done
   [ -n "$py" ] || { echo "   $tag: no interpreter to try it with"; continue; }
   "$py" -m venv "$WORK/smoke-$tag"
-  PATH="$WORK/nocc:$PATH" "$WORK/smoke-$tag/bin/pip" install -q --no-deps "$other" >/dev/null
+  PATH="$WORK/nocc:$PATH" "$WORK/smoke-$tag/bin/pip" install -q --no-deps "$other" numpy >/dev/null
   (cd "$WORK" && "$WORK/smoke-$tag/bin/python" -c '
 import vani._core.pcm as p, vani._core.vad, vani._core.queue, vani._core.processor
 import vani._core.resample, vani._core.ring, vani._core.chunker
