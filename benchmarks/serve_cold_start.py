@@ -117,7 +117,7 @@ async def measure(
     measure Pipecat's same bot instead (``benchmarks/live_pipecat_bot.py``)."""
     env = dict(os.environ)
     env.pop("VANI_SECRET", None)
-    vani = [sys.executable, "-m", "vani.cli", "serve", "--port", "0"]
+    vani = [sys.executable, "-m", "vani.cli", "serve", "--port", "0", "--workers", "1"]
     runs: list[dict[str, float]] = []
     if offline:
         for _ in range(repeat):

@@ -49,7 +49,10 @@ async def vani_process(
 ) -> AsyncIterator[ServerProcess]:
     """``vani <args>`` in a child process (the installed command's module, this interpreter);
     yields once it printed the URL it serves on, and stops it with SIGINT (stop now, ending any
-    call) at the end."""
+    call) at the end. One process (``--workers 1``) unless the arguments say otherwise, so the
+    process's counters and ``--max-calls`` are the whole server's."""
+    if "--workers" not in args:
+        args = (*args, "--workers", "1")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
