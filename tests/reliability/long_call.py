@@ -76,8 +76,13 @@ def _slope_per_hour(xs: list[float], ys: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var * 3600
 
 
+def cycles_for(minutes: float) -> int:
+    cycle_secs = (1.7 + 7.0 * 2 + 1.5 + 2.0) / 3  # build_caller's mix of waits and barge-ins
+    return int(minutes * 60 / cycle_secs) + 1
+
+
 async def run(
-    minutes: float, warmup_minutes: float, debug_types: bool = False
+    minutes: float, warmup_minutes: float, urls: list[str], debug_types: bool = False
 ) -> dict[str, object]:
     from tests.observability.call_rig import Endpoints, build_caller, build_task, run_task
     from vani.observability import observe
@@ -94,59 +99,45 @@ async def run(
         def truncate_bot(self, at: float) -> None:
             pass
 
-    cycle_secs = (1.7 + 7.0 * 2 + 1.5 + 2.0) / 3  # build_caller's mix of waits and barge-ins
-    cycles = int(minutes * 60 / cycle_secs) + 1
-    caller = build_caller(cycles)
-    child = subprocess.Popen(
-        [sys.executable, str(HERE), "--serve-fakes", str(cycles + 10)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])},
-    )
-    try:
-        assert child.stdout is not None
-        urls = json.loads(child.stdout.readline())
-        task, transport, _ = build_task(caller, Endpoints(*urls))
-        transport.recording = NullRecording(24000, bot_chunks=_Discard(), events=_Discard())  # type: ignore[arg-type]
-        transport._recording_started = True
-        aggregator = observe(task, session_id="long-call", tracing=False, max_turns=20)
-        samples: list[dict[str, float]] = []
-        type_counts: list[dict[str, int]] = []
-        began = time.perf_counter()
+    caller = build_caller(cycles_for(minutes))
+    task, transport, _ = build_task(caller, Endpoints(*urls))
+    transport.recording = NullRecording(24000, bot_chunks=_Discard(), events=_Discard())  # type: ignore[arg-type]
+    transport._recording_started = True
+    aggregator = observe(task, session_id="long-call", tracing=False, max_turns=20)
+    samples: list[dict[str, float]] = []
+    type_counts: list[dict[str, int]] = []
+    began = time.perf_counter()
 
-        async def sampler() -> None:
-            clock = transport.clock
-            await transport._output_started.wait()
-            minute = 0
-            while True:
-                await clock.sleep_until(minute * 60.0)
-                gc.collect()
-                if debug_types and minute in (int(warmup_minutes), int(minutes) - 1):
-                    counts: dict[str, int] = {}
-                    for obj in gc.get_objects():
-                        name = type(obj).__qualname__
-                        counts[name] = counts.get(name, 0) + 1
-                    type_counts.append(counts)
-                samples.append(
-                    {
-                        "sim_secs": clock.now(),
-                        "wall_secs": time.perf_counter() - began,
-                        "rss_mib": _rss() / 2**20,
-                        "tasks": len(asyncio.all_tasks()),
-                        "objects": len(gc.get_objects()),
-                        "sockets": _sockets(),
-                        "turns": aggregator.turn_count,
-                    }
-                )
-                minute += 1
+    async def sampler() -> None:
+        clock = transport.clock
+        await transport._output_started.wait()
+        minute = 0
+        while True:
+            await clock.sleep_until(minute * 60.0)
+            gc.collect()
+            if debug_types and minute in (int(warmup_minutes), int(minutes) - 1):
+                counts: dict[str, int] = {}
+                for obj in gc.get_objects():
+                    name = type(obj).__qualname__
+                    counts[name] = counts.get(name, 0) + 1
+                type_counts.append(counts)
+            samples.append(
+                {
+                    "sim_secs": clock.now(),
+                    "wall_secs": time.perf_counter() - began,
+                    "rss_mib": _rss() / 2**20,
+                    "tasks": len(asyncio.all_tasks()),
+                    "objects": len(gc.get_objects()),
+                    "sockets": _sockets(),
+                    "turns": aggregator.turn_count,
+                }
+            )
+            minute += 1
 
-        sampling = asyncio.create_task(sampler())
-        await run_task(task)
-        sampling.cancel()
-        await asyncio.wait({sampling})
-    finally:
-        child.terminate()
-        child.wait(10)
+    sampling = asyncio.create_task(sampler())
+    await run_task(task)
+    sampling.cancel()
+    await asyncio.wait({sampling})
     # Samples while the caller is still on the line (the last one may fall after the hang-up).
     during = [s for s in samples if s["sim_secs"] < caller.seconds]
     after = [s for s in during if s["sim_secs"] >= warmup_minutes * 60]
@@ -188,7 +179,19 @@ def main() -> None:
     if args.serve_fakes:
         asyncio.run(serve_fakes(args.serve_fakes))
         return
-    result = asyncio.run(run(args.minutes, args.warmup_minutes, args.debug_types))
+    child = subprocess.Popen(
+        [sys.executable, str(HERE), "--serve-fakes", str(cycles_for(args.minutes) + 10)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])},
+    )
+    try:
+        assert child.stdout is not None
+        urls = json.loads(child.stdout.readline())
+        result = asyncio.run(run(args.minutes, args.warmup_minutes, urls, args.debug_types))
+    finally:
+        child.terminate()
+        child.wait(10)
     print(json.dumps(result))
 
 
