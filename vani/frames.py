@@ -546,3 +546,12 @@ class OutputTransportMessageFrame(DataFrame):
     """A message for the client, in order with the output."""
 
     message: JSONValue = None
+
+
+@dataclass(slots=True, eq=False)
+class LLMConfigureOutputFrame(DataFrame):
+    """Configure what follows the LLM: ``skip_tts`` answers in text only (nothing is spoken)
+    until a frame with ``skip_tts=False``. Sent around a ``send-text`` with
+    ``audio_response: false`` (see docs/protocol.md)."""
+
+    skip_tts: bool = False

@@ -1,5 +1,7 @@
 """Serializers: sans-I/O conversion between frames and wire messages (see ``docs/protocol.md``)."""
 
 from vani.serializers.base import FrameSerializer
+from vani.serializers.protobuf import ProtobufFrameSerializer
+from vani.serializers.raw_pcm import RawPCMSerializer
 
-__all__ = ["FrameSerializer"]
+__all__ = ["FrameSerializer", "ProtobufFrameSerializer", "RawPCMSerializer"]
