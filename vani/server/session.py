@@ -26,7 +26,7 @@ from vani.frames import JSONValue
 from vani.pipeline import Pipeline, PipelineParams, PipelineRunner, PipelineTask
 from vani.pipeline.observers import BaseObserver
 from vani.processors import FrameProcessor
-from vani.transports.base import Transport
+from vani.transports.websocket import WebSocketTransport
 
 if TYPE_CHECKING:
     from vani.ravi import RAVIProcessor
@@ -93,7 +93,7 @@ class Session:
     def __init__(
         self,
         call: CallInfo,
-        transport: Transport,
+        transport: WebSocketTransport,
         *,
         ravi: bool = True,
         pipeline_params: PipelineParams | None = None,
@@ -117,7 +117,7 @@ class Session:
         if self._ravi is None:
             from vani.ravi import RAVIProcessor
 
-            self._ravi = RAVIProcessor()
+            self._ravi = RAVIProcessor(transport=self.transport)
         return self._ravi
 
     def input(self) -> FrameProcessor:
