@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.trace import Span, Tracer, TracerProvider
 
-__all__ = ["OpenTelemetryTracer", "tracing_available"]
+__all__ = ["OpenTelemetryTracer", "tracing_available", "tracing_configured"]
 
 _Attr = str | bool | int | float
 
@@ -33,6 +33,17 @@ _Attr = str | bool | int | float
 def tracing_available() -> bool:
     """True when the OpenTelemetry API is installed (``pip install 'vani[otel]'``)."""
     return importlib.util.find_spec("opentelemetry") is not None
+
+
+def tracing_configured() -> bool:
+    """True when OpenTelemetry is installed and the application set a tracer provider (the
+    SDK's, or ``opentelemetry-instrument``'s): then a server traces its calls by default."""
+    if not tracing_available():
+        return False
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
 
 
 class OpenTelemetryTracer(SessionListener):

@@ -145,6 +145,9 @@ class VaniServer:
         from vani.server.calls import handle_bot_socket
 
         self.add_websocket_route(WebSocketRoute("/ws", handle_bot_socket))
+        from vani.server.ops import ServerOps
+
+        self.ops = ServerOps(self)
 
     # -- routes ----------------------------------------------------------------------------
 
@@ -168,6 +171,7 @@ class VaniServer:
     def refuse(self, reason: str) -> None:
         """Count a refusal (shown by ``/health``)."""
         self.refusals[reason] = self.refusals.get(reason, 0) + 1
+        self.ops.refused(reason)
 
     def origin_allowed(self, origin: str | None, host: str | None) -> bool:
         """``None`` origin (not a browser) is allowed; otherwise the configured list, or by

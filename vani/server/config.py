@@ -56,6 +56,13 @@ class ServerConfig:
     open_timeout_secs: float = 10.0
     workers: int = 1
     static_dir: str | None = None
+    # Operations (docs/deployment.md, docs/observability.md): drain on SIGTERM, metrics,
+    # session reports, traces.
+    drain_timeout_secs: float = 300.0
+    drain_goodbye: str = "Sorry, I have to end our call now. Goodbye!"
+    metrics_enabled: bool = True
+    report_dir: str | None = None
+    tracing: bool | None = None
     secret_generated: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
@@ -68,6 +75,10 @@ class ServerConfig:
         if self.max_message_bytes < 1024:
             raise ConfigurationError(
                 f"max_message_bytes must be at least 1024, got {self.max_message_bytes}"
+            )
+        if self.drain_timeout_secs < 0:
+            raise ConfigurationError(
+                f"drain timeout must be 0 or more seconds, got {self.drain_timeout_secs}"
             )
         if self.workers < 1:
             raise ConfigurationError(f"workers must be at least 1, got {self.workers}")

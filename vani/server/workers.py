@@ -28,14 +28,18 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from vani.errors import ConfigurationError
 
-__all__ = ["Supervisor", "WorkerInfo", "reserve_port", "usable_cores"]
+if TYPE_CHECKING:
+    from vani.server.config import ServerConfig
+
+__all__ = ["Supervisor", "WorkerInfo", "reserve_port", "serve_workers", "usable_cores"]
 
 logger = logging.getLogger("vani.server")
 
@@ -244,3 +248,37 @@ class Supervisor:
                 pending_restart.clear()
         codes = [w.exit_codes[-1] if w.exit_codes else 0 for w in self.workers]
         return 0 if all(c == 0 for c in codes) else 1
+
+
+def serve_workers(bot: Callable[..., Awaitable[None]], config: ServerConfig, *, name: str) -> int:
+    """``vani run/serve --workers N``: reserve the port, fork ``config.workers`` servers on it
+    and supervise them; returns the exit status (0 when every worker drained cleanly)."""
+    import dataclasses
+
+    from vani.observability.prometheus import VaniMetrics
+    from vani.server.serve import listen_socket, serve
+
+    for warning in config.exposure_warnings():
+        logger.warning("%s", warning)
+        print(f"vani: warning: {warning}", file=sys.stderr, flush=True)
+    # One secret for every worker: a token from one worker's /start must open a call on any.
+    config.secret_bytes()
+    held = reserve_port(config.host, config.port)
+    port = int(held.getsockname()[1])
+    worker_config = dataclasses.replace(config, workers=1, port=port)
+    worker_config.secret_generated = config.secret_generated
+    shown = f"[{config.host}]" if ":" in config.host else config.host
+    print(
+        f"vani: {config.workers} worker processes serving {name} on http://{shown}:{port}",
+        flush=True,
+    )
+
+    def worker(index: int) -> int:
+        sock = listen_socket(config.host, port, reuse_port=True)
+        serve(bot, worker_config, name=f"{name} (worker {index}, pid {os.getpid()})", sock=sock)
+        return 0
+
+    try:
+        return Supervisor(worker, config.workers, on_exit=VaniMetrics.worker_exited).run()
+    finally:
+        held.close()
