@@ -240,14 +240,18 @@ class PrometheusSessionListener(SessionListener):
 class LoopMonitor:
     """Samples event-loop lag (how late a ``sleep(interval)`` wakes) and RSS.
 
-    :attr:`max_lag` is the worst lag seen since :meth:`reset_max` (tests assert on it); the
-    metrics get every sample. Start with :meth:`start` from the loop, end with :meth:`stop`.
+    :attr:`max_lag` is the worst lag seen since :meth:`reset_max`; the metrics get every
+    sample. :attr:`max_busy_lag` counts only the part of a lag during which this thread was
+    running (its CPU time): a callback that blocks the loop shows there, a process that the
+    OS did not schedule (a busy machine) does not. Start with :meth:`start` from the loop, end
+    with :meth:`stop`.
     """
 
     def __init__(self, metrics: VaniMetrics | None = None, *, interval: float = 0.05) -> None:
         self.metrics = metrics
         self.interval = interval
         self.max_lag = 0.0
+        self.max_busy_lag = 0.0
         self.samples = 0
         self._window_max = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -264,16 +268,21 @@ class LoopMonitor:
 
     def reset_max(self) -> None:
         self.max_lag = 0.0
+        self.max_busy_lag = 0.0
 
     async def _run(self) -> None:
         interval = self.interval
         window_start = float("-inf")  # the first sample also sets the gauges
         while True:
             before = time.monotonic()
+            cpu_before = time.thread_time()
             await asyncio.sleep(interval)
-            lag = max(0.0, time.monotonic() - before - interval)
+            elapsed = time.monotonic() - before
+            lag = max(0.0, elapsed - interval)
+            busy = max(0.0, min(elapsed, time.thread_time() - cpu_before) - interval)
             self.samples += 1
             self.max_lag = max(self.max_lag, lag)
+            self.max_busy_lag = max(self.max_busy_lag, busy)
             self._window_max = max(self._window_max, lag)
             m = self.metrics
             if m is None:

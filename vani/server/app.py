@@ -269,7 +269,7 @@ class VaniServer:
             self.refuse("origin")
             logger.warning("refused a WebSocket from origin %s", origin)
             return connection.respond(403, f"origin {origin} is not allowed\n")
-        return None
+        return self.ops.handshake_refusal(connection, request)
 
     async def _on_socket(self, connection: ServerConnection) -> None:
         request = connection.request

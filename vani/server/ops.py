@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request as HTTPRequest
 from starlette.responses import Response
 from starlette.routing import Route
+from websockets.asyncio.server import ServerConnection
+from websockets.http11 import Request as WSRequest
+from websockets.http11 import Response as WSResponse
 
 from vani.observability import MetricsAggregator, observe, session_context
 from vani.observability.tracing import tracing_configured
@@ -89,6 +92,21 @@ class ServerOps:
         if reason.startswith("token"):
             reason = "token"
         self.metrics.calls_refused.labels(reason).inc()
+
+    def handshake_refusal(
+        self, connection: ServerConnection, request: WSRequest
+    ) -> WSResponse | None:
+        """Refuse a WebSocket upgrade that came through a proxy (it has ``X-Forwarded-For``)
+        with HTTP 503 while this process takes no calls (draining, or at ``--max-calls``), so
+        the load balancer tries another instance (nginx: ``proxy_next_upstream http_503``).
+        A direct client is let through the handshake and closed with 1013 instead."""
+        if self.server.admission.ready or "X-Forwarded-For" not in request.headers:
+            return None
+        reason = "draining" if self.server.admission.draining else "capacity"
+        self.server.refuse(reason)
+        response = connection.respond(503, f"this instance takes no calls now ({reason})\n")
+        response.headers["Retry-After"] = "1"
+        return response
 
     # -- calls ---------------------------------------------------------------------------------
 

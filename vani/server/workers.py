@@ -178,6 +178,10 @@ class Supervisor:
                 with contextlib.suppress(OSError):
                     os.unlink(os.path.join(directory, name))
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        values = sys.modules.get("prometheus_client.values")
+        if values is not None:
+            # Imported before the variable was set: metrics made from now on use the files.
+            values.ValueClass = values.get_value_class()  # type: ignore[attr-defined]
 
     def run(self) -> int:
         """Start the workers and supervise them until a signal stops them all; the exit code."""
@@ -255,7 +259,6 @@ def serve_workers(bot: Callable[..., Awaitable[None]], config: ServerConfig, *, 
     and supervise them; returns the exit status (0 when every worker drained cleanly)."""
     import dataclasses
 
-    from vani.observability.prometheus import VaniMetrics
     from vani.server.serve import listen_socket, serve
 
     for warning in config.exposure_warnings():
@@ -278,7 +281,12 @@ def serve_workers(bot: Callable[..., Awaitable[None]], config: ServerConfig, *, 
         serve(bot, worker_config, name=f"{name} (worker {index}, pid {os.getpid()})", sock=sock)
         return 0
 
+    def worker_exited(pid: int) -> None:
+        from vani.observability.prometheus import VaniMetrics
+
+        VaniMetrics.worker_exited(pid)
+
     try:
-        return Supervisor(worker, config.workers, on_exit=VaniMetrics.worker_exited).run()
+        return Supervisor(worker, config.workers, on_exit=worker_exited).run()
     finally:
         held.close()
