@@ -63,6 +63,7 @@ class ServerConfig:
     metrics_enabled: bool = True
     report_dir: str | None = None
     tracing: bool | None = None
+    tune_gc: bool = True
     secret_generated: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:

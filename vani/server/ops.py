@@ -66,10 +66,14 @@ class ServerOps:
     # -- metrics -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start sampling event-loop lag and memory (call from the server's loop)."""
+        """Start sampling event-loop lag and memory (call from the server's loop); with
+        ``config.tune_gc``, freeze what start-up created out of the garbage collector's scans
+        (see :func:`~vani.observability.prometheus.tune_gc`)."""
         if self.monitor is None:
-            from vani.observability.prometheus import LoopMonitor
+            from vani.observability.prometheus import LoopMonitor, tune_gc
 
+            if self.server.config.tune_gc:
+                tune_gc()
             self.monitor = LoopMonitor(self.metrics, interval=0.1)
             self.monitor.start()
 
