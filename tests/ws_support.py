@@ -245,7 +245,9 @@ class Sessions:
 
 
 @contextlib.asynccontextmanager
-async def websockets_server(sessions: Sessions, **overrides: object) -> AsyncIterator[str]:
+async def websockets_server(
+    sessions: Sessions, *, sndbuf: int | None = None, **overrides: object
+) -> AsyncIterator[str]:
     """A ``websockets`` server on 127.0.0.1 that runs each connection as a session."""
     from websockets.asyncio.server import ServerConnection, serve
 
@@ -255,37 +257,45 @@ async def websockets_server(sessions: Sessions, **overrides: object) -> AsyncIte
         await sessions.serve(WebsocketsConnection(ws))
 
     kwargs: dict[str, object] = {**websockets_serve_kwargs(sessions.params), **overrides}
-    async with serve(handler, "127.0.0.1", 0, **kwargs) as server:  # type: ignore[arg-type]
+    if sndbuf is not None:
+        # Accepted sockets inherit the listening socket's buffer size (a small one makes a
+        # client that stops reading show up quickly).
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+        listener.bind(("127.0.0.1", 0))
+        kwargs["sock"] = listener
+        where: tuple[str | None, int | None] = (None, None)
+    else:
+        where = ("127.0.0.1", 0)
+    async with serve(handler, *where, **kwargs) as server:  # type: ignore[arg-type]
         port = next(iter(server.sockets)).getsockname()[1]
         yield f"ws://127.0.0.1:{port}/ws"
         server.close()
         await server.wait_closed()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextlib.asynccontextmanager
-async def uvicorn_server(app: object, **config: object) -> AsyncIterator[int]:
+async def uvicorn_server(
+    app: object, *, sndbuf: int | None = None, **config: object
+) -> AsyncIterator[int]:
     """Runs an ASGI app with uvicorn on 127.0.0.1 in this event loop; yields its port."""
     import uvicorn
 
-    port = free_port()
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if sndbuf is not None:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+    listener.bind(("127.0.0.1", 0))
+    port: int = listener.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(
             app,  # type: ignore[arg-type]
-            host="127.0.0.1",
-            port=port,
             log_level="warning",
             lifespan="off",
             **config,  # type: ignore[arg-type]
         )
     )
-    serving = asyncio.create_task(server.serve(), name="uvicorn")
+    serving = asyncio.create_task(server.serve(sockets=[listener]), name="uvicorn")
     try:
         while not server.started:
             if serving.done():
@@ -295,6 +305,30 @@ async def uvicorn_server(app: object, **config: object) -> AsyncIterator[int]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, 10)
+        listener.close()
+
+
+@contextlib.asynccontextmanager
+async def starlette_server(
+    sessions: Sessions, *, sndbuf: int | None = None, **overrides: object
+) -> AsyncIterator[str]:
+    """A Starlette app under uvicorn on 127.0.0.1 that runs each connection as a session."""
+    from starlette.applications import Starlette
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket
+
+    from vani.transports.websocket import StarletteConnection, uvicorn_ws_kwargs
+
+    async def endpoint(websocket: WebSocket) -> None:
+        await sessions.serve(StarletteConnection(websocket))
+
+    app = Starlette(routes=[WebSocketRoute("/ws", endpoint)])
+    config: dict[str, object] = {**uvicorn_ws_kwargs(sessions.params), **overrides}
+    async with uvicorn_server(app, sndbuf=sndbuf, **config) as port:
+        yield f"ws://127.0.0.1:{port}/ws"
+
+
+STACKS = {"websockets": websockets_server, "starlette": starlette_server}
 
 
 class ManualClock(Clock):
@@ -333,3 +367,47 @@ class ManualClock(Clock):
 async def settle(rounds: int = 20) -> None:
     for _ in range(rounds):
         await asyncio.sleep(0)
+
+
+class RawClient:
+    """A WebSocket client on a plain blocking-free socket, for clients that misbehave: it does
+    the opening handshake and sends masked text frames, and reads only when told to."""
+
+    def __init__(self, url: str, *, rcvbuf: int | None = None) -> None:
+        import base64
+        import os
+
+        hostport, _, path = url.split("//", 1)[1].partition("/")
+        host, port = hostport.split(":")
+        self.sock = socket.socket()
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.connect((host, int(port)))
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        self.sock.sendall(request.encode())
+        response = b""
+        while b"\r\n\r\n" not in response:
+            response += self.sock.recv(1)  # byte by byte: leave any frame after it unread
+        if not response.startswith(b"HTTP/1.1 101"):
+            raise AssertionError(f"handshake refused: {response!r}")
+
+    def send_text(self, text: str) -> None:
+        import os
+
+        payload = text.encode()
+        n = len(payload)
+        header = bytes([0x81])
+        if n < 126:
+            header += bytes([0x80 | n])
+        else:
+            header += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def close(self) -> None:
+        self.sock.close()

@@ -127,6 +127,13 @@ class LLMUsageMetricsData(MetricsData):
 
 
 @dataclass(slots=True)
+class LLMTruncationMetricsData(MetricsData):
+    """An LLM reply was cut off: ``finish_reason`` is ``"length"`` or ``"content_filter"``."""
+
+    finish_reason: str = ""
+
+
+@dataclass(slots=True)
 class TTSUsageMetricsData(MetricsData):
     """Characters sent for synthesis."""
 
@@ -343,7 +350,19 @@ class LLMFullResponseStartFrame(ControlFrame):
 
 @dataclass(slots=True, eq=False)
 class LLMFullResponseEndFrame(ControlFrame):
-    """An LLM response ended (text and tool calls all streamed)."""
+    """An LLM response ended (text and tool calls all streamed).
+
+    ``finish_reason`` is the server's word for why it ended: ``"stop"``, ``"tool_calls"``,
+    ``"length"`` (cut off by the token limit) or ``"content_filter"`` (cut off by a filter);
+    ``None`` when the server gave none, or when the response failed or was interrupted.
+    """
+
+    finish_reason: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """True when the reply was cut off (``length`` or ``content_filter``)."""
+        return self.finish_reason in ("length", "content_filter")
 
 
 @dataclass(slots=True, eq=False)
@@ -431,9 +450,10 @@ class TTSAudioRawFrame(OutputAudioRawFrame):
 
 @dataclass(slots=True, eq=False)
 class TextFrame(DataFrame):
-    """A piece of text."""
+    """A piece of text. ``skip_tts``: not to be spoken (TTS services pass it on untouched)."""
 
     text: str = ""
+    skip_tts: bool = field(default=False, kw_only=True)
 
 
 @dataclass(slots=True, eq=False)

@@ -6,8 +6,9 @@ It does what a Pipecat user's client does: ``POST /start`` for ``{"wsUrl", "toke
 Pipecat pipeline ``WebsocketClientTransport.input() → recorder → .output()`` with Pipecat's
 ``ProtobufFrameSerializer`` (the browser's framing) on ``wsUrl?token=...``. It sends RTVI
 ``client-ready``, waits for ``bot-ready``, streams the caller WAV (16 kHz mono s16le) as 20 ms
-audio frames in real time, then silence, and records everything the bot sends. It stops after
-``--turns`` bot turns (a ``bot-stopped-speaking`` after audio) or ``--timeout`` seconds, then
+audio frames in real time, then silence, and records everything the bot sends. It stops once
+``--turns`` caller turns were transcribed and answered (a final ``user-input``, then bot audio,
+then ``bot-stopped-speaking``) or after ``--timeout`` seconds, then
 ends the pipeline, and prints one JSON object: the RTVI message types in arrival order, the
 messages themselves, the bot's audio (bytes and sample rates) and Pipecat's version.
 
@@ -86,14 +87,16 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     }
     bot_ready = asyncio.Event()
     done = asyncio.Event()
-    turns = {"n": 0, "audio_since_start": 0}
+    # A turn is over once the caller's final transcript came and then the bot's answer was
+    # heard to its end (bot-stopped-speaking after audio that followed the transcript).
+    turns = {"finals": 0, "audio_since_final": 0, "answered": 0}
 
     class Recorder(FrameProcessor):
         async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
             await super().process_frame(frame, direction)
             if isinstance(frame, InputAudioRawFrame):
                 record["audio_bytes"] += len(frame.audio)
-                turns["audio_since_start"] += len(frame.audio)
+                turns["audio_since_final"] += len(frame.audio)
                 if frame.sample_rate not in record["audio_rates"]:
                     record["audio_rates"].append(frame.sample_rate)
                 if record["first_audio_secs"] is None:
@@ -106,12 +109,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 kind = message.get("type") if isinstance(message, dict) else None
                 record["types"].append(kind)
                 record["messages"].append(message)
+                data = message.get("data") if isinstance(message, dict) else None
                 if kind == "bot-ready":
                     bot_ready.set()
-                elif kind == "bot-stopped-speaking" and turns["audio_since_start"]:
-                    turns["n"] += 1
-                    turns["audio_since_start"] = 0
-                    if turns["n"] >= args.turns:
+                elif kind == "user-input" and isinstance(data, dict) and data.get("final"):
+                    turns["finals"] += 1
+                    turns["audio_since_final"] = 0
+                elif kind == "bot-stopped-speaking" and turns["audio_since_final"]:
+                    turns["answered"] = turns["finals"]
+                    if turns["answered"] >= args.turns:
                         done.set()
                 return
             await self.push_frame(frame, direction)
@@ -197,7 +203,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Pipecat's Python client against a vani server")
     parser.add_argument("url", help="the server's http:// base URL")
     parser.add_argument("wav", help="caller audio: 16 kHz mono WAV")
-    parser.add_argument("--turns", type=int, default=1, help="bot turns to wait for")
+    parser.add_argument("--turns", type=int, default=1, help="answered caller turns to wait for")
     parser.add_argument("--timeout", type=float, default=40.0)
     result = asyncio.run(main(parser.parse_args()))
     print(json.dumps(result))

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Sequence
 from typing import Any
 
+from vani.errors import PipelineError
 from vani.frames import (
     EndFrame,
     Frame,
@@ -99,7 +101,8 @@ class Session:
     async def __aexit__(self, *exc: object) -> None:
         assert self._run is not None
         if not self._run.done():
-            await self.task.queue_frame(EndFrame())
+            with contextlib.suppress(PipelineError):  # it may have just finished
+                await self.task.queue_frame(EndFrame())
             try:
                 await asyncio.wait_for(asyncio.shield(self._run), 10)
             finally:

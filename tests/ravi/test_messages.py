@@ -102,7 +102,7 @@ def test_every_client_message_parses_to_its_model() -> None:
         ("dtmf", {"buttons": []}, "non-empty list"),
         ("llm-function-call-result", {"function_name": "f", "tool_call_id": "c"}, "'result'"),
         ("raw-audio", {"base64Audio": "AAAA", "sampleRate": 16000, "numChannels": 1}, "multiple"),
-        ("raw-audio", {"base64Audio": "AAAA", "sampleRate": 0, "numChannels": 1}, "8000..48000"),
+        ("raw-audio", {"base64Audio": "AAAA", "sampleRate": 0, "numChannels": 1}, "must be one of"),
         ("raw-audio", {"base64Audio": "AAAA", "sampleRate": 16000, "numChannels": 3}, "1 or 2"),
     ],
 )

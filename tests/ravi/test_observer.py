@@ -362,3 +362,65 @@ async def test_outbound_messages_do_not_wait_behind_queued_audio() -> None:
         assert "bot-stopped-speaking" not in s.types()
         await s.task.queue_frame(InterruptionFrame())
         await s.wait_for("bot-stopped-speaking")
+
+
+async def test_audio_levels_when_enabled_at_most_once_per_period() -> None:
+    import asyncio
+
+    from vani.frames import InputAudioRawFrame
+
+    loud = b"\x00\x40" * 320  # 16384: half scale
+    params = RAVIObserverParams(user_audio_level_enabled=True, audio_level_period_secs=10.0)
+    async with Session(params=params) as s:
+        await s.push(InputAudioRawFrame(audio=loud), InputAudioRawFrame(audio=loud))
+        await s.wait_for("user-audio-level")
+        await asyncio.sleep(0.05)
+    assert bare(s.client.messages) == [("user-audio-level", {"value": 0.5})]
+    async with Session() as s:  # off by default
+        await s.push(InputAudioRawFrame(audio=loud), TTSStartedFrame())
+        await s.wait_for("bot-tts-started")
+    assert s.types() == ["bot-tts-started"]
+
+
+async def test_user_llm_text_and_stt_raw_text() -> None:
+    from vani.frames import LLMContextFrame
+    from vani.processors.aggregators.llm_context import LLMContext
+
+    context = LLMContext()
+    context.add_message({"role": "user", "content": "a pizza"})
+    params = RAVIObserverParams(stt_raw_text_enabled=True, user_input_enabled=False)
+    async with Session(params=params) as s:
+        await handshake(s)
+        await s.push(LLMContextFrame(context=context), TranscriptionFrame(text="x", timestamp="t"))
+        await s.wait_for("stt-raw-text")
+    assert bare(s.client.messages) == [
+        ("user-llm-text", {"text": "a pizza"}),
+        ("stt-raw-text", {"text": "x", "user_id": "", "timestamp": "t", "final": True}),
+    ]
+
+
+async def test_create_rtvi_observer_is_pipecats_spelling() -> None:
+    from vani.ravi import RTVIObserver, RTVIProcessor
+
+    ravi = RTVIProcessor()
+    observer = ravi.create_rtvi_observer(params=RTVIObserverParams(bot_llm_enabled=False))
+    assert isinstance(observer, RTVIObserver.__mro__[1])
+
+
+async def test_vad_events_when_enabled_and_ignored_sources() -> None:
+    from vani.frames import VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame
+
+    params = RAVIObserverParams(vad_user_speaking_enabled=True)
+    async with Session(params=params) as s:
+        await s.push(VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame())
+        await s.wait_for("vad-user-stopped-speaking")
+    assert s.types() == ["vad-user-started-speaking", "vad-user-stopped-speaking"]
+
+    quiet = Failing()
+    params = RAVIObserverParams(ignored_sources=[quiet])
+    async with Session(middle=[quiet], params=params) as s:
+        await s.push(LLMTextFrame(text="x"), TTSStartedFrame())
+        await s.wait_for("bot-tts-started")
+        await s.settle()
+    # the error pushed by the ignored processor is not reported; the TTS event still is
+    assert "error" not in s.types()

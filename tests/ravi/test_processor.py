@@ -354,3 +354,40 @@ async def test_messages_are_handled_in_arrival_order_even_behind_a_slow_handler(
         "fast",
         "error-response",
     ]
+
+
+async def test_a_repeated_client_ready_is_answered_again() -> None:
+    async with Session() as s:
+        first = await s.send("client-ready", {"version": "2.2.0", "about": ABOUT})
+        await s.wait_for("bot-ready")
+        second = await s.send("client-ready", {"version": "1.0.0", "about": ABOUT})
+        again = await s.wait_for("bot-ready", 2)
+    assert [m["id"] for m in s.client.messages] == [first, second]
+    assert again["data"]["version"] == "1.0.0"
+
+
+async def test_a_flood_behind_a_slow_handler_is_refused_not_buffered() -> None:
+    import asyncio
+
+    from vani.ravi.processor import MAX_PENDING_MESSAGES
+
+    ravi = RAVIProcessor()
+    release = asyncio.Event()
+
+    @ravi.event_handler("on_client_message")
+    async def on_message(processor: RAVIProcessor, message: ClientMessage) -> JSONValue:
+        await release.wait()
+        return None
+
+    async with Session(ravi) as s:
+        await s.send("client-message", {"t": "slow"})
+        await s.settle()  # the slow one is being handled
+        for _ in range(MAX_PENDING_MESSAGES + 5):
+            await s.send("dtmf", {"buttons": ["1"]})
+        await s.wait_for("error-response", 5)
+        release.set()
+        await s.settle()
+    refused = [m for m in s.client.messages if m["type"] == "error-response"]
+    assert len(refused) == 5
+    assert "too many pending messages (max 256)" in refused[0]["data"]["error"]
+    assert len(s.seen.of(InputDTMFFrame)) == MAX_PENDING_MESSAGES

@@ -131,6 +131,11 @@ class CallClient:
     async def silence(self, secs: float, rate: int = 16000) -> None:
         await self.stream(b"\x00" * (round(rate * secs) * 2), rate)
 
+    def microphone(self, rate: int = 16000) -> Microphone:
+        """A live microphone: sends 20 ms frames in real time, silence unless told to say
+        something (:meth:`Microphone.say`)."""
+        return Microphone(self, rate)
+
     # -- reading ---------------------------------------------------------------------------
 
     def types(self) -> list[str]:
@@ -155,6 +160,28 @@ class CallClient:
                 await asyncio.wait_for(self._changed.wait(), remaining)
         return self.of_type(kind)[count - 1]
 
+    def said(self) -> str:
+        """Everything the bot has said so far (its ``bot-output`` texts)."""
+        return " ".join(str(m["data"]["text"]) for m in self.of_type("bot-output"))
+
+    async def wait_until_said(self, text: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.said():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the bot never said {text!r}; it said {self.said()!r}")
+            await asyncio.sleep(0.05)
+
+    async def wait_quiet(self, secs: float, timeout: float = 60.0) -> None:
+        """Until no bot audio has arrived for ``secs`` (the bot finished its answer)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            last = self.audio[-1][0] if self.audio else 0.0
+            if time.monotonic() - self.t0 - last >= secs:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the bot kept talking for {timeout} s")
+            await asyncio.sleep(0.05)
+
     async def close(self) -> None:
         await self.ws.close()
         if self._reader is not None:
@@ -163,3 +190,46 @@ class CallClient:
     @property
     def close_code(self) -> int | None:
         return self.ws.close_code
+
+
+class Microphone:
+    """Real-time 20 ms frames to the bot: queued speech, else silence, with no gap between."""
+
+    def __init__(self, client: CallClient, rate: int) -> None:
+        self._client = client
+        self._rate = rate
+        self._step = round(rate * FRAME_SECS) * 2
+        self._speech = bytearray()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        silence = b"\x00" * self._step
+        try:
+            while True:
+                if self._speech:
+                    chunk = bytes(self._speech[: self._step]).ljust(self._step, b"\x00")
+                    del self._speech[: self._step]
+                    if not self._speech:
+                        self._drained.set()
+                else:
+                    chunk = silence
+                await self._client.send_audio(chunk, self._rate)
+                next_at += FRAME_SECS
+                await asyncio.sleep(max(0.0, next_at - loop.time()))
+        except ConnectionClosed:
+            self._drained.set()
+
+    async def say(self, pcm: bytes) -> None:
+        """Speak ``pcm`` (after anything already queued); returns once it was all sent."""
+        self._speech += pcm
+        self._drained.clear()
+        await self._drained.wait()
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task

@@ -6,46 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.server.client import CallClient, segment, speech_16k
+from tests.server.fakes import Fakes
 from tests.server.helpers import running_server, start_call
 from vani.server import RunningServer, load_bot
-from vani.testing.fake_openai import FakeOpenAIServer, StreamResponse, text_response, tool_call
-from vani.testing.fake_sarvam_stt import FakeSarvamSTTServer
-from vani.testing.fake_sarvam_tts import FakeSarvamTTSServer
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "live_bot.py"
-
-
-@dataclass
-class Fakes:
-    openai: FakeOpenAIServer
-    stt: FakeSarvamSTTServer
-    tts: FakeSarvamTTSServer
-
-
-@pytest.fixture
-async def fakes(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Fakes]:
-    async with (
-        FakeOpenAIServer() as openai_fake,
-        FakeSarvamSTTServer(transcripts=["Are you open today?", "We arrive at seven."]) as stt,
-        FakeSarvamTTSServer() as tts,
-    ):
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-        monkeypatch.setenv("OPENAI_BASE_URL", openai_fake.base_url)
-        monkeypatch.setenv("SARVAM_API_KEY", "test-key")
-        monkeypatch.setenv("SARVAM_STT_URL", stt.base_url)
-        monkeypatch.setenv("SARVAM_TTS_URL", tts.base_url)
-        openai_fake.enqueue(StreamResponse(tool_call("call_1", "opening_hours", "{}")))
-        openai_fake.enqueue(text_response("We are open", " from 11 am to 11 pm today."))
-        openai_fake.enqueue(text_response("Lovely, see you at seven."))
-        yield Fakes(openai_fake, stt, tts)
 
 
 async def talk(running: RunningServer, fmt: str) -> CallClient:
@@ -66,6 +37,7 @@ async def talk(running: RunningServer, fmt: str) -> CallClient:
     await client.stream(segment(pcm, second["start_secs"] - 0.2, second["end_secs"]))
     streaming = asyncio.create_task(client.silence(15.0))
     await client.wait_for("bot-started-speaking", count=2, timeout=20)
+    await client.wait_until_said("see you at seven", timeout=20)
     await client.wait_for("bot-stopped-speaking", count=2, timeout=20)
     streaming.cancel()
     await client.close()
@@ -137,3 +109,27 @@ async def test_a_whole_call_with_a_tool_call_and_a_barge_in(fakes: Fakes, fmt: s
     t_second = client.time_of("bot-started-speaking", 1)
     late = [t for t, _, _ in client.audio if t_cut + 0.15 < t < t_second - 0.2]
     assert late == []
+
+
+def test_the_example_stays_short() -> None:
+    assert len(EXAMPLE.read_text().splitlines()) <= 40
+
+
+async def test_a_client_message_is_answered_by_the_bots_handler_over_the_socket() -> None:
+    bot = load_bot(Path(__file__).parent / "bots" / "echo_bot.py")
+    async with running_server(bot) as running:
+        started = await start_call(running, {"body": {"plan": "gold"}})
+        client = await CallClient.open(f"{started['wsUrl']}?token={started['token']}")
+        await client.client_ready()
+        await client.wait_for("bot-ready")
+        asked = await client.send_rtvi("client-message", {"t": "whoami", "d": None})
+        wrong = await client.send_rtvi("client-message", {"t": "nope", "d": None})
+        answer = await client.wait_for("server-response")
+        error = await client.wait_for("error-response")
+        await client.close()
+    assert answer["id"] == asked
+    assert answer["data"]["t"] == "whoami"
+    assert answer["data"]["d"]["params"] == {"plan": "gold"}
+    assert len(answer["data"]["d"]["call_id"]) == 32
+    assert error["id"] == wrong
+    assert "unknown message type 'nope'" in error["data"]["error"]

@@ -99,3 +99,19 @@ async def test_the_root_serves_the_static_client() -> None:
     assert page.headers["content-type"].startswith("text/html")
     assert "/start" in page.text
     assert missing.status_code == 404
+
+
+async def test_a_page_on_an_allowed_origin_may_post_to_start_across_origins() -> None:
+    preflight = {
+        "Origin": "http://localhost:5173",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+    }
+    async with running_server() as running, httpx.AsyncClient() as client:
+        local = await client.options(running.url + "/start", headers=preflight)
+        evil = await client.options(
+            running.url + "/start", headers={**preflight, "Origin": "https://evil.example"}
+        )
+    assert local.status_code == 200
+    assert local.headers["access-control-allow-origin"] == "http://localhost:5173"
+    assert "access-control-allow-origin" not in evil.headers

@@ -362,7 +362,11 @@ class SentenceAggregator(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if isinstance(frame, LLMTextFrame) and direction == FrameDirection.DOWNSTREAM:
+        if (
+            isinstance(frame, LLMTextFrame)
+            and direction == FrameDirection.DOWNSTREAM
+            and not frame.skip_tts
+        ):
             await self._push_sentences(self._splitter.feed(frame.text))
             return
         if isinstance(frame, LLMFullResponseEndFrame | EndFrame):

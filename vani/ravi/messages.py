@@ -16,6 +16,7 @@ from typing import TypeAlias
 
 from vani.errors import ProtocolError
 from vani.frames import JSONObject, JSONValue
+from vani.serializers._common import SUPPORTED_SAMPLE_RATES
 
 __all__ = [
     "DTMF_KEYS",
@@ -240,8 +241,9 @@ def _raw_audio(env: ClientEnvelope, data: JSONObject) -> RawAudio:
             raise RAVIMessageError(f"{where}: audio is not valid base64") from None
     rate = _int(data, "sampleRate", where)
     channels = _int(data, "numChannels", where)
-    if not 8000 <= rate <= 48000:
-        raise RAVIMessageError(f"{where}: 'sampleRate' must be 8000..48000 Hz, got {rate}")
+    if rate not in SUPPORTED_SAMPLE_RATES:
+        rates = ", ".join(map(str, SUPPORTED_SAMPLE_RATES))
+        raise RAVIMessageError(f"{where}: 'sampleRate' must be one of {rates} Hz, got {rate}")
     if channels not in (1, 2):
         raise RAVIMessageError(f"{where}: 'numChannels' must be 1 or 2, got {channels}")
     for chunk in chunks:
@@ -314,6 +316,8 @@ class ServerMessageType(enum.StrEnum):
     SERVER_MESSAGE = "server-message"
     USER_STARTED_SPEAKING = "user-started-speaking"
     USER_STOPPED_SPEAKING = "user-stopped-speaking"
+    VAD_USER_STARTED_SPEAKING = "vad-user-started-speaking"
+    VAD_USER_STOPPED_SPEAKING = "vad-user-stopped-speaking"
     BOT_STARTED_SPEAKING = "bot-started-speaking"
     BOT_STOPPED_SPEAKING = "bot-stopped-speaking"
     BOT_INTERRUPTED = "bot-interrupted"
@@ -429,12 +433,13 @@ def stt_raw_text(value: str, *, user_id: str, timestamp: str, final: bool) -> Se
     return ServerMessage(_T.STT_RAW_TEXT, data)
 
 
-def bot_output(value: str, *, segment_id: int, legacy: bool) -> ServerMessage:
-    """Text the bot has started speaking. ``legacy`` gives the 1.x form (``spoken``)."""
-    data: JSONObject = {"text": value, "output_type": "sentence", "spoken": True}
+def bot_output(value: str, *, segment_id: int, legacy: bool, spoken: bool = True) -> ServerMessage:
+    """Text the bot has started speaking, or (``spoken=False``) a reply in text only.
+    ``legacy`` gives the 1.x form (``spoken`` and ``aggregated_by``)."""
+    data: JSONObject = {"text": value, "output_type": "sentence", "spoken": spoken}
     if legacy:
         data["aggregated_by"] = "sentence"
-    else:
+    elif spoken:
         data.update(
             {
                 "segment_id": segment_id,
@@ -443,6 +448,8 @@ def bot_output(value: str, *, segment_id: int, legacy: bool) -> ServerMessage:
                 "spoken_progress": {"accumulated_text": value, "remaining_text": ""},
             }
         )
+    else:
+        data.update({"segment_id": segment_id, "will_be_spoken": False, "spoken_status": "new"})
     return ServerMessage(_T.BOT_OUTPUT, data)
 
 

@@ -22,7 +22,9 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from vani.audio.pcm import rms
 from vani.frames import (
+    BotSpeakingFrame,
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     ErrorFrame,
@@ -33,6 +35,7 @@ from vani.frames import (
     FunctionCallInProgressFrame,
     FunctionCallResultFrame,
     FunctionCallsStartedFrame,
+    InputAudioRawFrame,
     InterimTranscriptionFrame,
     InterruptionFrame,
     JSONObject,
@@ -43,15 +46,20 @@ from vani.frames import (
     LLMTextFrame,
     LLMUsageMetricsData,
     MetricsFrame,
+    OutputAudioRawFrame,
+    OutputTransportMessageUrgentFrame,
     ProcessingMetricsData,
     TranscriptionFrame,
     TTFBMetricsData,
+    TTSAudioRawFrame,
     TTSStartedFrame,
     TTSStoppedFrame,
     TTSTextFrame,
     TTSUsageMetricsData,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 from vani.pipeline.observers import BaseObserver, FramePushed
 from vani.processors.frame_processor import FrameProcessor
@@ -73,8 +81,12 @@ logger = logging.getLogger(__name__)
 _T = m.ServerMessageType
 _DOWN = FrameDirection.DOWNSTREAM
 _RAW_TEXT_VERSION = (2, 2, 0)
+_IGNORED = (OutputTransportMessageUrgentFrame, BotSpeakingFrame)
 # Frame ids remembered to report each frame once; far more than are ever in flight at once.
 _SEEN_LIMIT = 4096
+# Spoken text held until the bot speaks, at most (a pipeline that never plays audio must not
+# grow this without bound).
+_HELD_LIMIT = 256
 
 
 class FunctionCallReportLevel(enum.StrEnum):
@@ -119,6 +131,11 @@ class RAVIObserverParams:
     function_call_report_level: Mapping[str, FunctionCallReportLevel | str] = field(
         default_factory=lambda: {"*": FunctionCallReportLevel.NONE}
     )
+    user_audio_level_enabled: bool = False
+    bot_audio_level_enabled: bool = False
+    audio_level_period_secs: float = 0.15
+    vad_user_speaking_enabled: bool = False
+    ignored_sources: list[FrameProcessor] = field(default_factory=list)
 
 
 RTVIObserverParams = RAVIObserverParams
@@ -145,13 +162,24 @@ class RAVIObserver(BaseObserver):
             name: FunctionCallReportLevel(level)
             for name, level in self._params.function_call_report_level.items()
         }
+        self._ignored: set[FrameProcessor] = set(self._params.ignored_sources)
         self._seen: set[int] = set()
         self._seen_order: deque[int] = deque()
         self._bot_speaking = False
         self._held: list[TTSTextFrame] = []
         self._call_data: dict[str, JSONValue] = {}
+        self._text_only: list[str] = []  # LLM text of a reply that is not spoken (skip_tts)
+        self._level_period_ns = int(self._params.audio_level_period_secs * 1e9)
+        self._last_level_ns = {True: -self._level_period_ns, False: -self._level_period_ns}
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def add_ignored_source(self, source: FrameProcessor) -> None:
+        """Report nothing that ``source`` pushes (Pipecat's spelling)."""
+        self._ignored.add(source)
+
+    def remove_ignored_source(self, source: FrameProcessor) -> None:
+        self._ignored.discard(source)
 
     def function_call_report_level(self, function_name: str) -> FunctionCallReportLevel:
         return self._levels.get(function_name, self._levels.get("*", FunctionCallReportLevel.NONE))
@@ -180,6 +208,16 @@ class RAVIObserver(BaseObserver):
 
     async def on_push_frame(self, data: FramePushed) -> None:
         frame = data.frame
+        if isinstance(frame, InputAudioRawFrame | OutputAudioRawFrame):
+            # The bulk of all pushes: only looked at when audio levels are reported.
+            if data.direction is _DOWN:
+                await self._audio_level(data, isinstance(frame, InputAudioRawFrame))
+            return
+        if isinstance(frame, _IGNORED):
+            return  # our own messages on their way out, and the playback heartbeat
+        if self._ignored and data.source in self._ignored:
+            self._first(frame)  # and not when a processor after it passes the frame on
+            return
         if isinstance(frame, ErrorFrame):
             if self._params.errors_enabled and self._first(frame):
                 await self._send(m.error(frame.error, fatal=frame.fatal))
@@ -197,6 +235,7 @@ class RAVIObserver(BaseObserver):
             await self._bot_speaking_changed(isinstance(frame, BotStartedSpeakingFrame))
         elif isinstance(frame, InterruptionFrame):
             self._held.clear()
+            self._text_only.clear()
             if p.bot_speaking_enabled:
                 await self._send(m.event(_T.BOT_INTERRUPTED))
         elif isinstance(frame, UserStartedSpeakingFrame):
@@ -205,6 +244,11 @@ class RAVIObserver(BaseObserver):
         elif isinstance(frame, UserStoppedSpeakingFrame):
             if p.user_speaking_enabled:
                 await self._send(m.event(_T.USER_STOPPED_SPEAKING))
+        elif isinstance(frame, VADUserStartedSpeakingFrame | VADUserStoppedSpeakingFrame):
+            if p.vad_user_speaking_enabled:
+                started = isinstance(frame, VADUserStartedSpeakingFrame)
+                kind = _T.VAD_USER_STARTED_SPEAKING if started else _T.VAD_USER_STOPPED_SPEAKING
+                await self._send(m.event(kind))
         elif isinstance(frame, TranscriptionFrame | InterimTranscriptionFrame):
             await self._transcript(frame)
         elif isinstance(frame, LLMContextFrame):
@@ -216,7 +260,10 @@ class RAVIObserver(BaseObserver):
         elif isinstance(frame, LLMFullResponseEndFrame):
             if p.bot_llm_enabled:
                 await self._send(m.event(_T.BOT_LLM_STOPPED))
+            await self._flush_text_only(frame)
         elif isinstance(frame, LLMTextFrame):
+            if frame.skip_tts:
+                self._text_only.append(frame.text)
             if p.llm_raw_text_enabled and self._raw_text:
                 await self._send(m.text(_T.LLM_RAW_TEXT, frame.text))
             if p.bot_llm_enabled:
@@ -259,8 +306,25 @@ class RAVIObserver(BaseObserver):
             return
         if self._bot_speaking:
             await self._send_spoken(frame)
-        else:
+        elif len(self._held) < _HELD_LIMIT:
             self._held.append(frame)
+
+    async def _audio_level(self, data: FramePushed, user: bool) -> None:
+        frame = data.frame
+        assert isinstance(frame, InputAudioRawFrame | OutputAudioRawFrame)
+        p = self._params
+        if not (p.user_audio_level_enabled if user else p.bot_audio_level_enabled):
+            return
+        if not isinstance(frame, InputAudioRawFrame | TTSAudioRawFrame) or not frame.audio:
+            return  # bot level from the TTS's audio, as it is produced
+        if data.timestamp - self._last_level_ns[user] < self._level_period_ns:
+            return
+        if not self._first(frame):
+            return
+        self._last_level_ns[user] = data.timestamp
+        value = round(min(1.0, rms(frame.audio) / 32768.0), 4)
+        kind = _T.USER_AUDIO_LEVEL if user else _T.BOT_AUDIO_LEVEL
+        await self._send(m.audio_level(kind, value))
 
     async def _send_spoken(self, frame: TTSTextFrame) -> None:
         p = self._params
@@ -270,6 +334,16 @@ class RAVIObserver(BaseObserver):
             await self._send(m.text(_T.TTS_RAW_TEXT, frame.text))
         if p.bot_tts_enabled:
             await self._send(m.text(_T.BOT_TTS_TEXT, frame.text))
+
+    async def _flush_text_only(self, frame: Frame) -> None:
+        # A reply in text only (send-text with audio_response false) has no playback to wait
+        # for: it goes out whole when the LLM finishes it.
+        text = "".join(self._text_only).strip()
+        self._text_only.clear()
+        if text and self._params.bot_output_enabled:
+            await self._send(
+                m.bot_output(text, segment_id=frame.id, legacy=self._legacy, spoken=False)
+            )
 
     # -- user text ----------------------------------------------------------------------------
 

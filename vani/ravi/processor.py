@@ -22,11 +22,9 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from vani import __version__
-from vani.audio.pcm import stereo_to_mono
-from vani.audio.resample import StreamResampler
 from vani.frames import (
     CancelFrame,
     EndFrame,
@@ -48,12 +46,19 @@ from vani.processors.frame_processor import FrameProcessor
 from vani.ravi import messages as m
 from vani.ravi.versions import PROTOCOL_VERSION, Negotiation, negotiate
 
+if TYPE_CHECKING:
+    from vani.audio.resample import StreamResampler
+    from vani.ravi.observer import RAVIObserver, RAVIObserverParams
+
 __all__ = ["RAVIProcessor", "RTVIProcessor"]
 
 logger = logging.getLogger(__name__)
 
 # How long a graceful end waits for the client messages that already arrived to be handled.
 _DRAIN_SECS = 2.0
+# Client messages waiting behind a slow one, at most: a client that floods the session while a
+# handler runs gets error-responses instead of growing memory.
+MAX_PENDING_MESSAGES = 256
 
 ClientMessageHandler = Callable[["RAVIProcessor", m.ClientMessage], Awaitable[JSONValue]]
 
@@ -102,10 +107,11 @@ class RAVIProcessor(FrameProcessor):
         self._client_ready_id = ""
         self._client_about: JSONObject = {}
         self._bot_ready = False
-        self._messages: asyncio.Queue[m.ClientEnvelope] | None = None
+        self._messages: asyncio.Queue[m.ClientEnvelope | m.RAVIMessageError] | None = None
         self._worker: asyncio.Task[object] | None = None
         self._skip_tts = False
         self._resampler: StreamResampler | None = None
+        self._closed = False
         for event in ("on_client_ready", "on_client_message", "on_bot_started"):
             self._register_event_handler(event)
 
@@ -169,8 +175,15 @@ class RAVIProcessor(FrameProcessor):
         """Push a raw message to the client as an urgent transport message."""
         await self.push_frame(OutputTransportMessageUrgentFrame(message=message))
 
+    def create_rtvi_observer(self, *, params: RAVIObserverParams | None = None) -> RAVIObserver:
+        """A :class:`~vani.ravi.observer.RAVIObserver` sending through this processor (Pipecat's
+        spelling)."""
+        from vani.ravi.observer import RAVIObserver
+
+        return RAVIObserver(self, params=params)
+
     async def set_bot_ready(self, about: JSONObject | None = None) -> None:
-        """Send ``bot-ready`` (once; later calls do nothing)."""
+        """Send ``bot-ready`` (once per ``client-ready``; later calls do nothing)."""
         if self._bot_ready:
             return
         self._bot_ready = True
@@ -212,6 +225,7 @@ class RAVIProcessor(FrameProcessor):
         await self._call_event_handler("on_bot_started")
 
     async def stop(self, frame: EndFrame) -> None:
+        self._closed = True
         # A graceful end answers what already arrived (bounded: a stuck handler cannot hold
         # the session open).
         if self._messages is not None and self._worker is not None and not self._worker.done():
@@ -221,6 +235,7 @@ class RAVIProcessor(FrameProcessor):
         await super().stop(frame)
 
     async def cancel(self, frame: CancelFrame) -> None:
+        self._closed = True
         await self._stop_worker()
         await super().cancel(frame)
 
@@ -244,12 +259,29 @@ class RAVIProcessor(FrameProcessor):
             await self.push_frame(frame)
             return
         except m.RAVIMessageError as exc:
+            # Answered in turn, like every message: never ahead of one that arrived before it.
             logger.warning("%s: invalid RTVI message: %s", self, exc)
-            await self.send_error(f"Invalid RTVI transport message: {exc}")
+            await self._enqueue(exc)
             return
+        await self._enqueue(envelope)
+
+    async def _enqueue(self, item: m.ClientEnvelope | m.RAVIMessageError) -> None:
+        if self._closed:
+            return  # the session is ending: nothing would answer it
         self._ensure_worker()
         assert self._messages is not None
-        self._messages.put_nowait(envelope)
+        if self._messages.qsize() >= MAX_PENDING_MESSAGES:
+            logger.warning(
+                "%s: %d client messages pending; refusing more", self, MAX_PENDING_MESSAGES
+            )
+            if isinstance(item, m.ClientEnvelope):
+                await self.send_message(
+                    m.error_response(
+                        item.id, f"too many pending messages (max {MAX_PENDING_MESSAGES})"
+                    )
+                )
+            return
+        self._messages.put_nowait(item)
 
     def _ensure_worker(self) -> None:
         if self._messages is None:
@@ -262,11 +294,14 @@ class RAVIProcessor(FrameProcessor):
         if worker is not None:
             await self.cancel_task(worker)
 
-    async def _work(self, queue: asyncio.Queue[m.ClientEnvelope]) -> None:
+    async def _work(self, queue: asyncio.Queue[m.ClientEnvelope | m.RAVIMessageError]) -> None:
         while True:
-            envelope = await queue.get()
+            item = await queue.get()
             try:
-                await self._handle_one(envelope)
+                if isinstance(item, m.RAVIMessageError):
+                    await self.send_error(f"Invalid RTVI transport message: {item}")
+                else:
+                    await self._handle_one(item)
             finally:
                 queue.task_done()
 
@@ -316,6 +351,8 @@ class RAVIProcessor(FrameProcessor):
             await self.send_message(m.error_response(msg.id, f"Unsupported type {msg.type}"))
 
     async def _client_ready_message(self, msg: m.ClientReady) -> None:
+        # Every client-ready is answered (a client that repeats it is waiting for bot-ready).
+        self._bot_ready = False
         negotiation = negotiate(msg.version)
         self._negotiation = negotiation
         self._client_about = msg.about
@@ -366,6 +403,10 @@ class RAVIProcessor(FrameProcessor):
             await self.push_frame(LLMConfigureOutputFrame(skip_tts=previous))
 
     async def _raw_audio(self, msg: m.RawAudio) -> None:
+        # Imported here: audio inside JSON is rare, and the resampler's filter design needs numpy.
+        from vani.audio.pcm import stereo_to_mono
+        from vani.audio.resample import StreamResampler
+
         target = self.audio_in_sample_rate
         for chunk in msg.chunks:
             pcm = stereo_to_mono(chunk) if msg.num_channels == 2 else chunk

@@ -13,9 +13,9 @@ from vani.frames import JSONObject
 
 # 1 MiB: what Pipecat's web transport and the ``websockets`` library assume per message.
 DEFAULT_MAX_MESSAGE_BYTES = 1 << 20
-# Caller audio rates a transport can take (the input transport resamples anything in range).
-MIN_SAMPLE_RATE = 8000
-MAX_SAMPLE_RATE = 48000
+# Caller audio rates the input transport can resample (vani.audio.resample.SUPPORTED_RATES,
+# restated here so that parsing never imports numpy; a test keeps the two equal).
+SUPPORTED_SAMPLE_RATES: tuple[int, ...] = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
 MAX_CHANNELS = 2
 
 
@@ -33,10 +33,9 @@ def check_size(data: bytes | str, limit: int) -> None:
 
 
 def check_rate(sample_rate: int, what: str = "sample rate") -> int:
-    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
-        raise SerializationError(
-            f"{what} must be between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz, got {sample_rate}"
-        )
+    if sample_rate not in SUPPORTED_SAMPLE_RATES:
+        rates = ", ".join(map(str, SUPPORTED_SAMPLE_RATES))
+        raise SerializationError(f"{what} must be one of {rates} Hz, got {sample_rate}")
     return sample_rate
 
 

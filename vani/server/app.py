@@ -24,13 +24,17 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request as HTTPRequest
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
+from starlette.routing import WebSocketRoute as StarletteWebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request
 from websockets.http11 import Response as WSResponse
@@ -39,9 +43,11 @@ from vani.errors import VaniError
 from vani.frames import JSONValue
 from vani.server.admission import Admission
 from vani.server.config import ServerConfig, is_loopback
-from vani.server.session import CallInfo
+from vani.server.session import CallInfo, Session
 from vani.server.tokens import TokenAuthority, TokenClaims, TokenError
+from vani.server.wiring import transport_params
 from vani.server.wsbridge import WebSocketBridge
+from vani.transports.websocket.connection import WebSocketConnection
 
 __all__ = [
     "CLOSE_REFUSED",
@@ -58,6 +64,7 @@ CLOSE_REFUSED = 4003  # bad, expired or reused token (Pipecat's runner uses the 
 CLOSE_TRY_AGAIN_LATER = 1013  # above --max-calls: retry later or elsewhere
 _FOREIGN_TRANSPORTS = frozenset({"webrtc", "daily", "livekit", "smallwebrtc", "moq"})
 _HIDDEN_HEADERS = frozenset({"authorization", "cookie"})
+_LOOPBACK_ORIGIN = r"https?://(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?"
 
 
 class CallRefused(VaniError):
@@ -73,10 +80,16 @@ class CallRefused(VaniError):
 class CallRequest:
     """A WebSocket upgrade that passed the origin check: what a route handler receives.
 
-    ``route_token``: the token found in the URL path, if the route takes one.
+    ``connection``: the stack's own socket object — a ``websockets`` ``ServerConnection`` when
+    served by :func:`~vani.server.serve`, a Starlette ``WebSocket`` when :attr:`VaniServer.app`
+    runs under another ASGI server. ``socket``: the same socket behind the transport's
+    connection interface (what :class:`~vani.transports.websocket.WebSocketTransport` takes;
+    use it to close or to build a transport, whichever the stack). ``headers``: lowercase
+    names. ``route_token``: the token found in the URL path, if the route takes one.
     """
 
-    connection: ServerConnection
+    connection: ServerConnection | WebSocket
+    socket: WebSocketConnection
     path: str
     query: Mapping[str, str]
     headers: Mapping[str, str]
@@ -130,17 +143,27 @@ class VaniServer:
         self.started_at = time.time()
         self.refusals: dict[str, int] = {}
         self.calls: dict[str, CallInfo] = {}
-        self._call_tasks: set[asyncio.Task[None]] = set()
+        self.sessions: dict[str, Session] = {}
+        self.open_sockets = 0
         self._ws_routes: list[WebSocketRoute] = []
-        self.bridge = WebSocketBridge(self.config, self._process_request, self._on_socket)
+        # The socket limits the call's transport expects (close handshake bound, write buffer).
+        limits = transport_params(self.config)
+        self.bridge = WebSocketBridge(
+            self.config,
+            self._process_request,
+            self._on_socket,
+            close_timeout_secs=limits.close_timeout_secs,
+            write_limit_bytes=limits.write_buffer_bytes,
+        )
         static = static_dir or self.config.static_dir or _package_static()
         self.app = Starlette(
+            middleware=[self._cors()],
             routes=[
                 Route("/start", self._start, methods=["POST"]),
                 Route("/health", self._health, methods=["GET"]),
                 Route("/ready", self._ready, methods=["GET"]),
                 Mount("/", StaticFiles(directory=str(static), html=True), name="static"),
-            ]
+            ],
         )
         from vani.server.calls import handle_bot_socket
 
@@ -149,14 +172,36 @@ class VaniServer:
 
         self.ops = ServerOps(self)
 
+    def _cors(self) -> Middleware:
+        """Browsers on the allowed origins may call ``/start`` from pages served elsewhere
+        (a preflighted JSON POST)."""
+        allowed = self.config.allowed_origins
+        return Middleware(
+            CORSMiddleware,
+            allow_origins=list(allowed or ()),
+            allow_origin_regex=None if allowed else _LOOPBACK_ORIGIN,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            max_age=600,
+        )
+
     # -- routes ----------------------------------------------------------------------------
 
     def add_websocket_route(self, route: WebSocketRoute) -> None:
-        """Serve WebSocket upgrades for ``route.path`` (and ``route.path/<token>``)."""
+        """Serve WebSocket upgrades for ``route.path`` (and ``route.path/<token>``), through
+        the bridge and through :attr:`app` as ASGI."""
         path = "/" + route.path.strip("/")
-        self._ws_routes.append(
-            WebSocketRoute(path, route.handler, token_in_path=route.token_in_path)
-        )
+        route = WebSocketRoute(path, route.handler, token_in_path=route.token_in_path)
+        self._ws_routes.append(route)
+
+        async def endpoint(websocket: WebSocket) -> None:
+            await self._asgi_socket(websocket, route)
+
+        asgi = [StarletteWebSocketRoute(path, endpoint)]
+        if route.token_in_path:
+            asgi.append(StarletteWebSocketRoute(path + "/{token}", endpoint))
+        # Before the static Mount at "/", which would otherwise take the socket.
+        self.app.router.routes[0:0] = asgi
 
     def _match(self, path: str) -> tuple[WebSocketRoute, str | None] | None:
         for route in self._ws_routes:
@@ -237,7 +282,7 @@ class VaniServer:
             "max_calls": self.admission.max_calls,
             "admitted": self.admission.admitted,
             "refused": dict(self.refusals),
-            "open_sockets": len(self.bridge.connections),
+            "open_sockets": self.open_sockets,
             "tasks": len(asyncio.all_tasks()),
             "uptime_secs": round(time.time() - self.started_at, 3),
         }
@@ -272,28 +317,52 @@ class VaniServer:
         return self.ops.handshake_refusal(connection, request)
 
     async def _on_socket(self, connection: ServerConnection) -> None:
-        request = connection.request
-        assert request is not None
-        parts = urlsplit(request.path)
-        matched = self._match(parts.path)
+        """A socket upgraded through the bridge (origin and path already checked)."""
+        from vani.transports.websocket.websockets_adapter import WebsocketsConnection
+
+        conn = WebsocketsConnection(connection)
+        matched = self._match(conn.path)
         assert matched is not None
         route, route_token = matched
-        headers = {
-            k.lower(): v for k, v in request.headers.raw_items() if k.lower() not in _HIDDEN_HEADERS
-        }
-        auth = request.headers.get("Authorization")
-        headers_with_auth = headers if auth is None else {**headers, "authorization": auth}
-        peer = connection.remote_address
-        address = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else None
-        call = CallRequest(
-            connection=connection,
-            path=parts.path,
-            query=dict(parse_qsl(parts.query)),
-            headers=headers_with_auth,
-            client_address=address,
-            route_token=route_token,
-        )
-        await route.handler(self, call)
+        await self._dispatch(route, connection, conn, route_token)
+
+    async def _asgi_socket(self, websocket: WebSocket, route: WebSocketRoute) -> None:
+        """A socket that reached :attr:`app` as ASGI (the app runs under another server)."""
+        from vani.transports.websocket.starlette_adapter import StarletteConnection
+
+        origin = websocket.headers.get("origin")
+        if not self.origin_allowed(origin, websocket.headers.get("host")):
+            self.refuse("origin")
+            logger.warning("refused a WebSocket from origin %s", origin)
+            await websocket.close(code=1008)  # before accept: the server answers HTTP 403
+            return
+        conn = StarletteConnection(websocket)
+        await conn.accept()
+        token = websocket.path_params.get("token")
+        await self._dispatch(route, websocket, conn, str(token) if token else None)
+
+    async def _dispatch(
+        self,
+        route: WebSocketRoute,
+        raw: ServerConnection | WebSocket,
+        conn: WebSocketConnection,
+        route_token: str | None,
+    ) -> None:
+        self.open_sockets += 1
+        try:
+            headers = {k.lower(): v for k, v in conn.headers.items()}
+            call = CallRequest(
+                connection=raw,
+                socket=conn,
+                path=conn.path,
+                query=dict(conn.query_params),
+                headers=headers,
+                client_address=_client_address(conn.remote_address, headers),
+                route_token=route_token,
+            )
+            await route.handler(self, call)
+        finally:
+            self.open_sockets -= 1
 
     def admit(self, call: CallRequest) -> TokenClaims:
         """Check the call's token and take a call slot (release it with
@@ -329,14 +398,38 @@ class VaniServer:
         """The request's headers for :class:`CallInfo`: no ``authorization``, no ``cookie``."""
         return {k: v for k, v in call.headers.items() if k not in _HIDDEN_HEADERS}
 
-    async def shutdown(self, reason: str = "server shutting down") -> None:
-        """Refuse new calls, end the running ones and close their sockets."""
+    async def shutdown(
+        self, reason: str = "server shutting down", *, grace_secs: float = 3.0
+    ) -> None:
+        """Refuse new calls, end the running ones (each pipeline is cancelled: its services
+        close and its socket is closed with 1001), and after ``grace_secs`` cancel whatever
+        is left."""
         self.admission.drain()
         self.bridge.stop_accepting()
-        for task in list(self.bridge.tasks):
-            task.cancel()
-        if self.bridge.tasks:
-            await asyncio.wait(list(self.bridge.tasks), timeout=5.0)
+        sessions = list(self.sessions.values())
+        if sessions:
+            logger.info("ending %d call(s): %s", len(sessions), reason)
+            await asyncio.gather(*(s.cancel(reason) for s in sessions), return_exceptions=True)
+        pending = [t for t in self.bridge.tasks if not t.done()]
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=grace_secs)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1.0)
+
+
+def _client_address(peer: tuple[str, int] | None, headers: Mapping[str, str]) -> str | None:
+    """``ip:port`` of the peer; behind a proxy on this machine (as uvicorn trusts by default),
+    the first address of ``X-Forwarded-For`` instead."""
+    if peer is None:
+        return None
+    forwarded = headers.get("x-forwarded-for")
+    if forwarded and is_loopback(peer[0]):
+        first = forwarded.split(",")[0].strip()
+        if first:
+            return first
+    return f"{peer[0]}:{peer[1]}"
 
 
 def _package_static() -> Path:

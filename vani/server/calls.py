@@ -28,7 +28,7 @@ def _reason(text: str) -> str:
 
 async def handle_bot_socket(server: VaniServer, request: CallRequest) -> None:
     """The ``/ws`` route: admit the socket, build the call's transport and run the bot."""
-    connection = request.connection
+    connection = request.socket
     try:
         fmt, serializer = make_serializer(request.query, server.config)
     except ConfigurationError as exc:
@@ -59,14 +59,24 @@ async def handle_bot_socket(server: VaniServer, request: CallRequest) -> None:
 
 
 async def run_call(
-    server: VaniServer, request: CallRequest, call: CallInfo, serializer: FrameSerializer
+    server: VaniServer,
+    request: CallRequest,
+    call: CallInfo,
+    serializer: FrameSerializer,
+    *,
+    ravi: bool = True,
 ) -> None:
-    """Build the transport for ``call`` and run the server's bot on it."""
+    """Build the transport for an admitted ``call`` and run the server's bot on it; returns
+    when the bot does. Other WebSocket routes (telephony) call this after
+    ``server.admit(request)`` with their own serializer and ``CallInfo`` subclass, and release
+    the slot (``server.admission.release()``) afterwards. ``ravi=False`` for sockets that must
+    never carry RTVI messages."""
     if server.bot is None:
         logger.error("call %s: this server has no bot", call.call_id)
         return
-    transport = make_transport(request.connection, serializer, server.config)
-    session = Session(call, transport)
+    transport = make_transport(request.socket, serializer, server.config)
+    session = Session(call, transport, ravi=ravi)
+    server.sessions[call.call_id] = session
     logger.info(
         "call %s from %s started (%s%s)",
         call.call_id,
@@ -80,4 +90,5 @@ async def run_call(
         except Exception:
             logger.exception("call %s: the bot failed", call.call_id)
         finally:
+            server.sessions.pop(call.call_id, None)
             logger.info("call %s ended", call.call_id)

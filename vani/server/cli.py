@@ -123,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from vani.server.demo_bot import DemoBotOptions, make_demo_bot
+    from vani.server.demo_bot import DemoBotOptions, make_demo_bot, warm_up
     from vani.server.serve import serve
 
     config = _config(args)
@@ -136,7 +136,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     bot, engines = make_demo_bot(options)
     print(f"vani serve: the pizza-shop demo bot ({engines})", flush=True)
-    serve(bot, config, name="the demo bot")
+    serve(bot, config, name="the demo bot", warm_up=lambda: warm_up(options))
     return 0
 
 

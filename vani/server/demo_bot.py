@@ -20,7 +20,7 @@ from vani.processors import FrameProcessor
 from vani.processors.aggregators import LLMContext, LLMContextAggregatorPair
 from vani.server.session import Session
 
-__all__ = ["DemoBotOptions", "make_demo_bot"]
+__all__ = ["DemoBotOptions", "make_demo_bot", "warm_up"]
 
 OUT_RATE = 24000
 
@@ -75,6 +75,29 @@ def _engines(options: DemoBotOptions) -> tuple[FrameProcessor, FrameProcessor, F
         scripted.register_function("place_order", place_order)
         llm = scripted
     return stt, llm, tts
+
+
+def warm_up(options: DemoBotOptions | None = None) -> None:
+    """Load what the first call would otherwise wait for: the engines' modules, the Silero
+    session, and (offline) the Whisper model and the Piper voice. Blocking and thread-safe:
+    ``vani serve`` runs it in a thread once it listens, while no call has come yet."""
+    opts = options or DemoBotOptions()
+    sarvam, use_llm = _describe(opts)
+    from vani.audio.silero import silero_session
+
+    silero_session()
+    if sarvam:
+        import vani.services.sarvam
+    else:
+        from vani.services.local.piper import load_piper_voice
+        from vani.services.local.whisper import load_whisper_model
+
+        load_whisper_model()
+        load_piper_voice()
+    if use_llm:
+        import openai  # noqa: F401
+
+        import vani.services.openai  # noqa: F401
 
 
 def make_demo_bot(

@@ -12,6 +12,8 @@ import contextlib
 import logging
 import socket
 import sys
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import cast
@@ -134,25 +136,38 @@ class RunningServer:
         await self.stop()
 
 
+def _warm(warm_up: Callable[[], None]) -> None:
+    started = time.perf_counter()
+    try:
+        warm_up()
+    except Exception:
+        logger.exception("warming up failed (the first call will load what it needs)")
+    else:
+        logger.info("warmed up in %.0f ms", (time.perf_counter() - started) * 1000)
+
+
 def serve(
     bot: Callable[..., Awaitable[None]],
     config: ServerConfig,
     *,
     name: str = "bot",
     on_ready: Callable[[RunningServer], None] | None = None,
+    warm_up: Callable[[], None] | None = None,
     sock: socket.socket | None = None,
 ) -> None:
     """Serve ``bot`` until a signal; prints the URL to open. ``vani run`` calls this.
 
     ``SIGTERM`` drains, ``SIGINT`` stops (see :mod:`vani.server.drain`). With
     ``config.workers > 1`` this process supervises that many workers on one port
-    (:mod:`vani.server.workers`) and exits with their status. ``sock``: a listening socket to
-    serve on instead of opening one.
+    (:mod:`vani.server.workers`) and exits with their status. ``warm_up``: blocking work that
+    makes the first call faster (importing engines, loading models), run in a thread once the
+    server listens (in each worker); a call that comes first waits only for what it needs.
+    ``sock``: a listening socket to serve on instead of opening one.
     """
     if config.workers > 1:
         from vani.server.workers import serve_workers
 
-        raise SystemExit(serve_workers(bot, config, name=name))
+        raise SystemExit(serve_workers(bot, config, name=name, warm_up=warm_up))
     if sock is None:
         for warning in config.exposure_warnings():
             logger.warning("%s", warning)
@@ -172,6 +187,10 @@ def serve(
         )
         if on_ready is not None:
             on_ready(running)
+        if warm_up is not None:
+            threading.Thread(
+                target=_warm, args=(warm_up,), name="vani-warm-up", daemon=True
+            ).start()
         from vani.server.drain import serve_until_signalled
 
         await serve_until_signalled(running)

@@ -29,7 +29,7 @@ from vani.processors import FrameProcessor
 from vani.transports.websocket import WebSocketTransport
 
 if TYPE_CHECKING:
-    from vani.ravi import RAVIProcessor
+    from vani.ravi import RAVIObserverParams, RAVIProcessor
 
 __all__ = ["CallInfo", "Session", "WireFormat", "new_call_id"]
 
@@ -139,14 +139,18 @@ class Session:
         params: PipelineParams | None = None,
         observers: Sequence[BaseObserver] = (),
         idle_timeout_secs: float | None = None,
+        ravi_params: RAVIObserverParams | None = None,
     ) -> PipelineTask:
         """A task for ``pipeline`` with this call's RAVI observer attached (when the session
-        speaks RAVI and the pipeline uses :meth:`input`)."""
+        speaks RAVI and the pipeline uses :meth:`input`). ``ravi_params``: the observer's
+        settings (which events to send, function-call report levels; ``docs/protocol.md``).
+        ``idle_timeout_secs``: ``None`` by default, since the transport ends a call whose client
+        left and bounds every call's length."""
         extra: list[BaseObserver] = list(observers)
         if self._ravi_enabled and self._ravi is not None:
             from vani.ravi import RAVIObserver
 
-            extra.append(RAVIObserver(self._ravi))
+            extra.append(RAVIObserver(self._ravi, params=ravi_params))
         task = PipelineTask(
             pipeline,
             params=params or self._params,

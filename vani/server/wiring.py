@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from websockets.asyncio.server import ServerConnection
-
 from vani.errors import ConfigurationError
 from vani.serializers import FrameSerializer, ProtobufFrameSerializer, RawPCMSerializer
 from vani.server.config import ServerConfig
 from vani.server.session import WireFormat
-from vani.transports.websocket import WebSocketParams, WebSocketTransport
+from vani.transports.websocket import WebSocketConnection, WebSocketParams, WebSocketTransport
 
 __all__ = ["make_serializer", "make_transport", "transport_params"]
 
@@ -40,6 +38,6 @@ def transport_params(config: ServerConfig) -> WebSocketParams:
 
 
 def make_transport(
-    connection: ServerConnection, serializer: FrameSerializer, config: ServerConfig
+    connection: WebSocketConnection, serializer: FrameSerializer, config: ServerConfig
 ) -> WebSocketTransport:
     return WebSocketTransport(connection, serializer, transport_params(config))

@@ -254,7 +254,13 @@ class Supervisor:
         return 0 if all(c == 0 for c in codes) else 1
 
 
-def serve_workers(bot: Callable[..., Awaitable[None]], config: ServerConfig, *, name: str) -> int:
+def serve_workers(
+    bot: Callable[..., Awaitable[None]],
+    config: ServerConfig,
+    *,
+    name: str,
+    warm_up: Callable[[], None] | None = None,
+) -> int:
     """``vani run/serve --workers N``: reserve the port, fork ``config.workers`` servers on it
     and supervise them; returns the exit status (0 when every worker drained cleanly)."""
     import dataclasses
@@ -278,7 +284,8 @@ def serve_workers(bot: Callable[..., Awaitable[None]], config: ServerConfig, *, 
 
     def worker(index: int) -> int:
         sock = listen_socket(config.host, port, reuse_port=True)
-        serve(bot, worker_config, name=f"{name} (worker {index}, pid {os.getpid()})", sock=sock)
+        label = f"{name} (worker {index}, pid {os.getpid()})"
+        serve(bot, worker_config, name=label, warm_up=warm_up, sock=sock)
         return 0
 
     def worker_exited(pid: int) -> None:

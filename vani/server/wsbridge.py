@@ -70,11 +70,13 @@ class WebSocketBridge:
         handler: Handler,
         *,
         close_timeout_secs: float = 0.5,
+        write_limit_bytes: int = 1 << 16,
     ) -> None:
         self._limits = limits
         self._process_request = process_request
         self._handler = handler
         self._close_timeout = close_timeout_secs
+        self._write_limit = write_limit_bytes
         self._server: _BridgeServer | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.connections: set[ServerConnection] = set()
@@ -95,6 +97,7 @@ class WebSocketBridge:
             ping_timeout=limits.ping_timeout_secs,
             close_timeout=self._close_timeout,
             max_queue=16,
+            write_limit=self._write_limit,
         )
 
     def stop_accepting(self) -> None:

@@ -39,7 +39,14 @@ from vani.errors import (
 )
 from vani.frames import CancelFrame, EndFrame, FunctionCallFromLLM, JSONObject, JSONValue
 from vani.processors.aggregators.llm_context import LLMContext
-from vani.services.llm.base import LLMEvent, LLMService, LLMTextChunk, LLMToolCalls, LLMUsage
+from vani.services.llm.base import (
+    LLMEvent,
+    LLMFinish,
+    LLMService,
+    LLMTextChunk,
+    LLMToolCalls,
+    LLMUsage,
+)
 
 if TYPE_CHECKING:
     import openai
@@ -189,6 +196,7 @@ class OpenAILLMService(LLMService):
 
         builders: list[_CallBuilder] = []
         by_index: dict[int, _CallBuilder] = {}
+        finish_reason: str | None = None
         try:
             async for chunk in stream:
                 usage = chunk.usage
@@ -204,6 +212,8 @@ class OpenAILLMService(LLMService):
                     delta = choice.delta
                     if delta.content:
                         yield LLMTextChunk(delta.content)
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
                     for fragment in delta.tool_calls or ():
                         current = by_index.get(fragment.index)
                         if current is None or (
@@ -236,6 +246,8 @@ class OpenAILLMService(LLMService):
         )
         if calls:
             yield LLMToolCalls(calls)
+        if finish_reason is not None:
+            yield LLMFinish(finish_reason)
 
 
 def _env_key() -> str:

@@ -141,8 +141,12 @@ class FakeWebSocketServer:
         return None
 
     def _key_ok(self, headers: Headers) -> bool:
-        if headers.get(AUTH_HEADER) == self.api_key:
-            return True
+        # Sarvam's SDK sends the key header twice when the key is also given to connect()
+        # (``api-subscription-key`` and ``Api-Subscription-Key``, the same value): accept
+        # repeats, as long as every copy carries the right key.
+        keys = headers.get_all(AUTH_HEADER)
+        if keys:
+            return all(key == self.api_key for key in keys)
         for value in headers.get_all("Sec-WebSocket-Protocol"):
             for proto in value.split(","):
                 if proto.strip() == AUTH_SUBPROTOCOL_PREFIX + self.api_key:

@@ -42,6 +42,7 @@ from vani.testing._fake_ws import (
 )
 
 __all__ = [
+    "STT_DEFAULT_MODEL",
     "STT_LANGUAGES",
     "STT_MODELS",
     "FakeSarvamSTTServer",
@@ -52,6 +53,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 STT_MODELS = frozenset({"saaras:v3", "saaras:v4", "saarika:v2.5", "saarika:v2"})
+STT_DEFAULT_MODEL = "saaras:v4"
+"""The model the service uses when the query names none (the SDK documents saaras:v4)."""
 STT_LANGUAGES = frozenset(
     {
         "unknown",
@@ -201,7 +204,7 @@ class FakeSarvamSTTServer(FakeWebSocketServer):
     # -- handshake -----------------------------------------------------------------------------
 
     def _validate_params(self, params: dict[str, str]) -> str | None:
-        model = params.get("model", "saarika:v2.5")
+        model = params.get("model", STT_DEFAULT_MODEL)
         if model not in STT_MODELS:
             return f"invalid model {model!r}"
         language = params.get("language-code", params.get("language_code", "unknown"))
@@ -234,8 +237,6 @@ class FakeSarvamSTTServer(FakeWebSocketServer):
             language=language,
         )
         state.last_message_at = asyncio.get_running_loop().time()
-        if "model" not in params:
-            record.anomalies.append("no model parameter")
         if self.close_after_connect is not None:
             code, reason = self.close_after_connect
             record.close_code = code
@@ -467,7 +468,8 @@ class FakeSarvamSTTServer(FakeWebSocketServer):
                     json.dumps(
                         {
                             "type": "error",
-                            "data": {"error": failure.reason, "code": failure.error_code},
+                            # The SDK's ErrorData types ``code`` as a string.
+                            "data": {"error": failure.reason, "code": str(failure.error_code)},
                         }
                     )
                 )

@@ -1,9 +1,17 @@
 """A protocol-faithful fake of Sarvam's streaming text-to-speech WebSocket, on 127.0.0.1.
 
-Speaks ``/text-to-speech/ws`` (protocols.md B): ``config`` first, then ``text``, ``flush`` and
-``ping``; answers each flush with base64 ``linear16`` audio chunks
-(``{"type":"audio","data":{"content_type","audio","request_id"}}``) and, when the query says
-``send_completion_event=true``, a ``{"type":"event","data":{"event_type":"final"}}``.
+Speaks ``/text-to-speech/ws`` (see ``docs/testing.md``): ``config`` first, then ``text``,
+``flush`` and ``ping``; answers each flush with base64 audio chunks in the configured
+``output_audio_codec`` (``{"type":"audio","data":{"content_type","audio","request_id"}}``) and,
+when the query says ``send_completion_event=true``, a
+``{"type":"event","data":{"event_type":"final"}}``. Every codec the service offers is produced
+for real: ``linear16`` PCM, ``wav``, G.711 ``mulaw``/``alaw``, and ``mp3`` (the service's
+default), ``aac``, ``opus`` and ``flac`` streams encoded by FFmpeg through PyAV.
+
+Speakers are checked per model as Sarvam documents them: the seven ``bulbul:v2`` voices, the 37
+``bulbul:v3`` voices, and ``bulbul:v4-flash`` persona voices named ``<name>_<language>_<style>``
+(``simran_en_customer``), for which the v2/v3 names are not valid. When the query names no model,
+the SDK's and the API's documented defaults disagree (v2 and v3), so both voice lists are accepted.
 
 The audio is a deterministic voice-like signal (a gliding harmonic tone shaped into syllables)
 whose length follows the text (``ms_per_char``), at the configured ``speech_sample_rate``.
@@ -25,7 +33,7 @@ import itertools
 import json
 import logging
 import random
-import struct
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Literal
@@ -41,11 +49,22 @@ from vani.testing._fake_ws import (
     parse_message,
     serve_until_cancelled,
 )
+from vani.testing._tts_codecs import (
+    TTS_BITRATES,
+    TTS_OUTPUT_CODECS,
+    content_type,
+    encode,
+    wav_header,
+)
 
 __all__ = [
+    "TTS_BITRATES",
     "TTS_LANGUAGES",
     "TTS_MODELS",
+    "TTS_OUTPUT_CODECS",
     "TTS_SAMPLE_RATES",
+    "V2_SPEAKERS",
+    "V3_SPEAKERS",
     "FakeSarvamTTSServer",
     "SynthesisRecord",
     "TTSError",
@@ -71,10 +90,17 @@ TTS_LANGUAGES = frozenset(
     }
 )
 TTS_SAMPLE_RATES = frozenset({8000, 16000, 22050, 24000})
-_V2_SPEAKERS = frozenset({"anushka", "manisha", "vidya", "arya", "abhilash", "karun", "hitesh"})
-_V3_SPEAKERS = frozenset(
-    {"shubh", "aditya", "ritu", "priya", "neha", "rahul", "pooja", "rohan", "simran", "kavya"}
-)
+V2_SPEAKERS = frozenset({"anushka", "manisha", "vidya", "arya", "abhilash", "karun", "hitesh"})
+V3_SPEAKERS = frozenset(
+    {
+        "shubh", "aditya", "ritu", "priya", "neha", "rahul", "pooja", "rohan", "simran", "kavya",
+        "amit", "dev", "ishita", "shreya", "ratan", "varun", "manan", "sumit", "roopa", "kabir",
+        "aayan", "ashutosh", "advait", "anand", "tanya", "tarun", "sunny", "mani", "gokul",
+        "vijay", "shruti", "suhani", "mohit", "kavitha", "rehan", "soham", "rupali",
+    }
+)  # fmt: skip
+# bulbul:v4-flash voices are personas: <name>_<language>_<style>, e.g. shubh_hi_devotional.
+_PERSONA = re.compile(r"[a-z]+_(?:en|hi|enhi|bn|gu|kn|ml|mr|od|pa|ta|te)_[a-z]+(?:_[a-z]+)*")
 MAX_TEXT_CHARS = 2500
 
 
@@ -187,8 +213,6 @@ class FakeSarvamTTSServer(FakeWebSocketServer):
         )
         loop = asyncio.get_running_loop()
         state.last_message_at = loop.time()
-        if "model" not in record.params:
-            record.anomalies.append("no model parameter")
         if self.close_after_connect is not None:
             code, reason = self.close_after_connect
             record.close_code = code
@@ -234,22 +258,26 @@ class FakeSarvamTTSServer(FakeWebSocketServer):
         with contextlib.suppress(ConnectionClosed):
             await ws.send(json.dumps(payload))
 
-    def _config_problem(self, data: dict[str, JSONValue], model: str) -> str | None:
+    def _config_problem(self, data: dict[str, JSONValue], model: str | None) -> str | None:
         language = data.get("target_language_code", data.get("language_code"))
         if language not in TTS_LANGUAGES:
             return f"invalid target_language_code {language!r}"
         speaker = data.get("speaker")
-        speakers = _V2_SPEAKERS if model == "bulbul:v2" else _V3_SPEAKERS
-        if speaker is not None and (not isinstance(speaker, str) or speaker not in speakers):
-            return f"invalid speaker {speaker!r} for model {model}"
+        if speaker is not None and not _speaker_ok(speaker, model):
+            return f"invalid speaker {speaker!r} for model {model or 'bulbul:v3'}"
         rate = data.get("speech_sample_rate", 22050)
         if isinstance(rate, str) and rate.isdigit():
             rate = int(rate)
         if rate not in TTS_SAMPLE_RATES:
             return f"invalid speech_sample_rate {rate!r}"
         codec = data.get("output_audio_codec", "mp3")
-        if codec != "linear16":
-            return f"the fake only produces linear16, got output_audio_codec {codec!r}"
+        if codec not in TTS_OUTPUT_CODECS:
+            expected = ", ".join(sorted(TTS_OUTPUT_CODECS))
+            return f"invalid output_audio_codec {codec!r}, expected one of {expected}"
+        bitrate = data.get("output_audio_bitrate", "128k")
+        if bitrate not in TTS_BITRATES:
+            expected = ", ".join(sorted(TTS_BITRATES))
+            return f"invalid output_audio_bitrate {bitrate!r}, expected one of {expected}"
         return None
 
     async def _on_message(
@@ -262,7 +290,7 @@ class FakeSarvamTTSServer(FakeWebSocketServer):
             if not isinstance(data, dict):
                 await self._send_error(ws, "config without data", 400)
                 return
-            problem = self._config_problem(data, record.params.get("model", "bulbul:v2"))
+            problem = self._config_problem(data, record.params.get("model"))
             if problem is not None:
                 record.anomalies.append(problem)
                 await self._send_error(ws, problem, 400)
@@ -328,12 +356,23 @@ class FakeSarvamTTSServer(FakeWebSocketServer):
         state.syntheses.append(record)
         duration_ms = max(self.min_audio_ms, self.ms_per_char * len(text))
         pcm = synthesize_voice_like(text, rate, duration_ms)
-        if self.riff_header:
-            pcm = _wav_header(len(pcm), rate) + pcm
+        codec = str(config.get("output_audio_codec", "mp3"))
+        if codec == "linear16" and self.riff_header:
+            pcm = wav_header(len(pcm), rate) + pcm
+        # Chunks keep the PCM's timing (chunk_ms of audio each); a compressed stream is cut into
+        # as many pieces, each paired with the PCM it stands for.
+        pcm_chunks = self._chunks(pcm, rate)
+        if codec == "linear16":
+            wire_chunks = pcm_chunks
+        else:
+            wire_chunks = _split(
+                encode(pcm, rate, codec, str(config.get("output_audio_bitrate", "128k"))),
+                len(pcm_chunks),
+            )
         disconnect = self._disconnects.pop(0) if self._disconnects else None
         if self.first_chunk_delay_s:
             await asyncio.sleep(self.first_chunk_delay_s)
-        for index, chunk in enumerate(self._chunks(pcm, rate)):
+        for index, (chunk, wire) in enumerate(zip(pcm_chunks, wire_chunks, strict=True)):
             if disconnect is not None and index == disconnect[1]:
                 kind, _, code = disconnect
                 if kind == "abort":
@@ -343,9 +382,11 @@ class FakeSarvamTTSServer(FakeWebSocketServer):
                     state.record.close_code = code
                     await ws.close(code, "internal error during synthesis")
                 return
+            if not wire:
+                continue
             data: dict[str, JSONValue] = {
-                "content_type": "audio/pcm",
-                "audio": base64.b64encode(chunk).decode("ascii"),
+                "content_type": content_type(codec),
+                "audio": base64.b64encode(wire).decode("ascii"),
             }
             if self.include_request_id:
                 data["request_id"] = request_id
@@ -387,15 +428,22 @@ class FakeSarvamTTSServer(FakeWebSocketServer):
         )
 
 
-def _wav_header(data_bytes: int, rate: int) -> bytes:
-    return (
-        b"RIFF"
-        + struct.pack("<I", 36 + data_bytes)
-        + b"WAVEfmt "
-        + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
-        + b"data"
-        + struct.pack("<I", data_bytes)
-    )
+def _speaker_ok(speaker: JSONValue, model: str | None) -> bool:
+    if not isinstance(speaker, str):
+        return False
+    if model == "bulbul:v2":
+        return speaker in V2_SPEAKERS
+    if model == "bulbul:v4-flash":
+        return _PERSONA.fullmatch(speaker) is not None
+    if model is None:
+        return speaker in V2_SPEAKERS or speaker in V3_SPEAKERS
+    return speaker in V3_SPEAKERS
+
+
+def _split(data: bytes, pieces: int) -> list[bytes]:
+    """``data`` in ``pieces`` consecutive, nearly equal parts (the last ones may be empty)."""
+    size = -(-len(data) // max(pieces, 1))
+    return [data[i * size : (i + 1) * size] for i in range(max(pieces, 1))]
 
 
 def synthesize_voice_like(text: str, sample_rate: int, duration_ms: float) -> bytes:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
@@ -29,9 +31,11 @@ async def drain(ws: object, until: float = 0.3) -> tuple[int, list[object]]:
             messages.append(json.loads(data))
 
 
-async def test_a_call_plays_audio_out_and_takes_audio_in_then_ends_on_request() -> None:
+async def test_a_call_plays_audio_out_and_takes_audio_in_then_ends_on_request(
+    serve: Callable[..., Any],
+) -> None:
     sessions = Sessions(serializer_factory=lambda: PCMJSONSerializer(in_rate=48000))
-    async with websockets_server(sessions) as url, connect(url) as ws:
+    async with serve(sessions) as url, connect(url) as ws:
         session = await sessions.next()
         await ws.send(tone(0.2, 48000))  # 48 kHz in, resampled to the pipeline's 16 kHz
         await ws.send(json.dumps({"say": 0.3}))
@@ -48,9 +52,9 @@ async def test_a_call_plays_audio_out_and_takes_audio_in_then_ends_on_request() 
     assert session.tail.texts() == ["sentence 1"]
 
 
-async def test_a_client_that_closes_ends_the_session_once() -> None:
+async def test_a_client_that_closes_ends_the_session_once(serve: Callable[..., Any]) -> None:
     sessions = Sessions()
-    async with websockets_server(sessions) as url:
+    async with serve(sessions) as url:
         async with connect(url) as ws:
             session = await sessions.next()
             await ws.send(json.dumps({"say": 2.0}))
@@ -61,10 +65,11 @@ async def test_a_client_that_closes_ends_the_session_once() -> None:
     assert session.tail.count(BotStoppedSpeakingFrame) == 1
 
 
-async def test_bad_messages_are_dropped_and_the_call_goes_on() -> None:
+async def test_bad_messages_are_dropped_and_the_call_goes_on(serve: Callable[..., Any]) -> None:
     params = WebSocketParams(audio_out_sample_rate=OUT_RATE, max_message_size=1000)
     sessions = Sessions(params)
-    async with websockets_server(sessions, max_size=10_000) as url, connect(url) as ws:
+    library_limit = {"max_size": 10_000} if serve is websockets_server else {"ws_max_size": 10_000}
+    async with serve(sessions, **library_limit) as url, connect(url) as ws:
         session = await sessions.next()
         await ws.send("not json")
         await ws.send("[1, 2]")

@@ -206,6 +206,7 @@ class LLMAssistantContextAggregator(FrameProcessor):
         self._current: int | None = None
         self._llm_text: list[str] = []
         self._tts_text: list[str] = []
+        self._text_only = False  # the current reply is not spoken (LLMTextFrame.skip_tts)
 
     @property
     def context(self) -> LLMContext:
@@ -213,7 +214,7 @@ class LLMAssistantContextAggregator(FrameProcessor):
 
     def heard_text(self) -> str:
         """What the user has heard of the reply being played."""
-        if self._tts_seen and self._source != "llm":
+        if self._tts_seen and self._source != "llm" and not self._text_only:
             return join_text(self._tts_text)
         return "".join(self._llm_text).strip()
 
@@ -223,11 +224,13 @@ class LLMAssistantContextAggregator(FrameProcessor):
             self._current = frame.id
             self._llm_text.clear()
             self._tts_text.clear()
+            self._text_only = False
         elif isinstance(frame, TTSTextFrame):
             self._tts_seen = True
             self._tts_text.append(frame.text)
         elif isinstance(frame, LLMTextFrame):
             self._llm_text.append(frame.text)
+            self._text_only = self._text_only or frame.skip_tts
         elif isinstance(frame, LLMFullResponseEndFrame):
             if self._current is not None:
                 self._context.response_played(self._current)

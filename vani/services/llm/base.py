@@ -8,8 +8,14 @@ What a service does with frames:
   ``LLMSetToolChoiceFrame`` change the context. These frames are consumed; everything else is
   passed on.
 * Each LLM run pushes ``LLMFullResponseStartFrame``, one ``LLMTextFrame`` per streamed token and
-  ``LLMFullResponseEndFrame`` downstream, plus ``MetricsFrame`` s (time to first token, usage)
-  when metrics are enabled. The reply is written into the context (see ``LLMContext``).
+  ``LLMFullResponseEndFrame`` (with the server's ``finish_reason``) downstream, plus
+  ``MetricsFrame`` s (time to first token, usage) when metrics are enabled. The reply is written
+  into the context (see ``LLMContext``).
+* A reply the server cut off (``finish_reason`` ``length`` or ``content_filter``) is logged as a
+  warning, reported as ``LLMTruncationMetricsData`` (always, metrics on or off) and through the
+  ``on_response_truncated`` event (``handler(service, finish_reason, text)``). Its text enters
+  the context as it stands; tool calls it started are dropped (their arguments may be cut in the
+  middle), so the context stays valid for the next request.
 * When the reply asks for tools: ``FunctionCallsStartedFrame``, then one
   ``FunctionCallInProgressFrame`` per call; the calls run concurrently; each ends with a
   ``FunctionCallResultFrame`` (preceded by ``FunctionCallDataFrame`` for a data handler, and a
@@ -43,6 +49,7 @@ from vani.frames import (
     FunctionCallsStartedFrame,
     InterruptionFrame,
     JSONValue,
+    LLMConfigureOutputFrame,
     LLMContextFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
@@ -52,6 +59,7 @@ from vani.frames import (
     LLMSetToolChoiceFrame,
     LLMSetToolsFrame,
     LLMTextFrame,
+    LLMTruncationMetricsData,
     LLMUsageMetricsData,
     MetricsFrame,
     TTFBMetricsData,
@@ -68,7 +76,7 @@ from vani.services.llm.functions import (
     parse_direct_function,
 )
 
-__all__ = ["LLMEvent", "LLMService", "LLMTextChunk", "LLMToolCalls", "LLMUsage"]
+__all__ = ["LLMEvent", "LLMFinish", "LLMService", "LLMTextChunk", "LLMToolCalls", "LLMUsage"]
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +105,14 @@ class LLMUsage:
     cached_tokens: int | None = None
 
 
-LLMEvent = LLMTextChunk | LLMToolCalls | LLMUsage
+@dataclass(frozen=True, slots=True)
+class LLMFinish:
+    """Why the server ended the response (its ``finish_reason``)."""
+
+    reason: str
+
+
+LLMEvent = LLMTextChunk | LLMToolCalls | LLMUsage | LLMFinish
 
 
 @dataclass(slots=True, eq=False)
@@ -136,6 +151,9 @@ class LLMService(FrameProcessor):
         self._context: LLMContext | None = None
         self._generation = 0
         self._calls: dict[str, _RunningCall] = {}
+        # Set by LLMConfigureOutputFrame: text of the responses after it is not to be spoken.
+        self._skip_tts = False
+        self._register_event_handler("on_response_truncated")
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -246,6 +264,9 @@ class LLMService(FrameProcessor):
             self.context.set_tools(frame.tools)
         elif isinstance(frame, LLMSetToolChoiceFrame):
             self.context.set_tool_choice(frame.tool_choice)
+        elif isinstance(frame, LLMConfigureOutputFrame):
+            self._skip_tts = frame.skip_tts
+            await self.push_frame(frame, direction)
         elif isinstance(frame, InterruptionFrame):
             await self._interrupted()
             await self.push_frame(frame, direction)
@@ -287,6 +308,7 @@ class LLMService(FrameProcessor):
         await self.push_frame(start)
         text: list[str] = []
         calls: list[FunctionCallFromLLM] = []
+        finish_reason: str | None = None
         started = time.monotonic()
         first = True
         stream = self._stream(context, tool_choice)
@@ -300,9 +322,13 @@ class LLMService(FrameProcessor):
                 if isinstance(event, LLMTextChunk):
                     if event.text:
                         text.append(event.text)
-                        await self.push_frame(LLMTextFrame(text=event.text))
+                        await self.push_frame(
+                            LLMTextFrame(text=event.text, skip_tts=self._skip_tts)
+                        )
                 elif isinstance(event, LLMToolCalls):
                     calls.extend(event.calls)
+                elif isinstance(event, LLMFinish):
+                    finish_reason = event.reason
                 else:
                     await self._push_usage(event)
         except asyncio.CancelledError:
@@ -324,9 +350,27 @@ class LLMService(FrameProcessor):
         if generation != self._generation:
             context.write_response(start.id, "".join(text), ())
             return []
+        end = LLMFullResponseEndFrame(finish_reason=finish_reason)
+        if end.truncated:
+            calls = []
+            await self._report_truncation(end, "".join(text))
         context.write_response(start.id, "".join(text), calls)
-        await self.push_frame(LLMFullResponseEndFrame())
+        await self.push_frame(end)
         return calls
+
+    async def _report_truncation(self, end: LLMFullResponseEndFrame, text: str) -> None:
+        reason = end.finish_reason or ""
+        logger.warning(
+            "%s: the LLM reply was cut off (finish_reason=%s) after %d characters",
+            self,
+            reason,
+            len(text),
+        )
+        data = LLMTruncationMetricsData(
+            processor=self.name, model=self._model or None, finish_reason=reason
+        )
+        await self.push_frame(MetricsFrame(data=[data]))
+        await self._call_event_handler("on_response_truncated", reason, text)
 
     async def _execute(self, context: LLMContext, calls: list[FunctionCallFromLLM]) -> bool:
         """Run one round of calls concurrently; report them in call order. True: run the LLM."""

@@ -28,7 +28,14 @@ from dataclasses import dataclass, field
 
 from vani.frames import FunctionCallFromLLM, JSONObject, JSONValue
 from vani.processors.aggregators.llm_context import LLMContext
-from vani.services.llm.base import LLMEvent, LLMService, LLMTextChunk, LLMToolCalls, LLMUsage
+from vani.services.llm.base import (
+    LLMEvent,
+    LLMFinish,
+    LLMService,
+    LLMTextChunk,
+    LLMToolCalls,
+    LLMUsage,
+)
 
 __all__ = ["ScriptRule", "ScriptedLLMService", "ScriptedToolCall", "ScriptedTurn"]
 
@@ -135,6 +142,7 @@ class ScriptedLLMService(LLMService):
             )
         if calls:
             yield LLMToolCalls(tuple(calls))
+        yield LLMFinish("tool_calls" if calls else "stop")
         prompt = sum(len(json.dumps(m)) for m in context.messages) // 4
         completion = len(tokens) + len(calls)
         yield LLMUsage(prompt, completion, prompt + completion)

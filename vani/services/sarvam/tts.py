@@ -263,6 +263,8 @@ class SarvamTTSService(FrameProcessor):
             self._in_response = True
             self._splitter.reset()
             await self.push_frame(frame, direction)
+        elif isinstance(frame, TextFrame) and frame.skip_tts:
+            await self.push_frame(frame, direction)  # text-only turn: not for us to speak
         elif isinstance(frame, LLMTextFrame):
             for sentence in self._splitter.feed(frame.text):
                 await self._speak(sentence)

@@ -54,7 +54,9 @@ class StarletteConnection(WebSocketConnection):
             raise self._mark(None, str(exc)) from None
         kind = message["type"]
         if kind == "websocket.disconnect":
-            raise self._mark(int(message.get("code", 1005)), str(message.get("reason") or ""))
+            code = int(message.get("code", 1005))
+            # 1006 is never sent on the wire: it means the TCP connection just dropped.
+            raise self._mark(None if code == 1006 else code, str(message.get("reason") or ""))
         data = message.get("bytes")
         if data is not None:
             return bytes(data)

@@ -51,6 +51,7 @@ from vani.frames import (
     OutputAudioRawFrame,
     OutputTransportMessageUrgentFrame,
     StartFrame,
+    SystemFrame,
 )
 from vani.processors import FrameProcessor
 from vani.serializers import FrameSerializer
@@ -314,8 +315,9 @@ class _WebSocketOutput(BaseOutputTransport):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         if direction is FrameDirection.DOWNSTREAM:
-            if isinstance(frame, OutputAudioRawFrame) and self._t.closing:
-                return  # nobody to play it to: do not pace it out
+            if self._t.closing and frame.interruptible and not isinstance(frame, SystemFrame):
+                # Nobody to play it to: audio is not paced out, and text is not "heard".
+                return
             if isinstance(frame, EndFrame | CancelFrame):
                 self._t._ending = True
         await super().process_frame(frame, direction)
@@ -342,8 +344,13 @@ class _WebSocketOutput(BaseOutputTransport):
             await self.cancel_task(task, timeout=self._t.params.close_timeout_secs)
 
     def discard(self) -> None:
-        """The client is gone: drop queued audio and stop pacing; frames still flow on."""
-        self._pq = deque(item for item in self._pq if isinstance(item, _PlaybackMarker))
+        """The client is gone: drop what is queued as an interruption would (the user never
+        hears it) and stop pacing; uninterruptible frames (the EndFrame) still flow on."""
+        self._pq = deque(
+            item
+            for item in self._pq
+            if isinstance(item, _PlaybackMarker) and not item.frame.interruptible
+        )
         self._playing_until = min(self._playing_until, self.clock.now())
         self._next_send = self._playing_until
         self._poke()
@@ -414,6 +421,7 @@ class WebSocketTransport(Transport, EventEmitter):
         self._ending = False
         self._session_timer: ClockHandle | None = None
         self.closing = False
+        self._close_known = False
         self.close_code: int | None = None
         self.close_reason = ""
         self.messages_received = 0
@@ -527,7 +535,7 @@ class WebSocketTransport(Transport, EventEmitter):
         self._writer.close()
         if by_client:
             logger.info("%s: client left (%s %s)", self, code, reason)
-            self.close_code, self.close_reason = code, reason
+            self._record_close(code, reason)
         await self._close(CLOSE_NORMAL if code is None or by_client else code, reason)
         if self._ending:
             return
@@ -554,6 +562,11 @@ class WebSocketTransport(Transport, EventEmitter):
                 CancelTaskFrame(reason="client disconnected"), FrameDirection.UPSTREAM
             )
 
+    def _record_close(self, code: int | None, reason: str) -> None:
+        if not self._close_known:
+            self._close_known = True
+            self.close_code, self.close_reason = code, reason
+
     async def _close(self, code: int, reason: str) -> None:
         """Close the socket (bounded by ``close_timeout_secs``) and fire the disconnect event."""
         self.closing = True
@@ -561,8 +574,7 @@ class WebSocketTransport(Transport, EventEmitter):
         if not self._close_started:
             self._close_started = True
             self._close_done = asyncio.Event()
-            if self.close_code is None:
-                self.close_code, self.close_reason = code, reason
+            self._record_close(code, reason)
             try:
                 async with asyncio.timeout(self.params.close_timeout_secs):
                     await self.connection.close(code, reason)

@@ -28,7 +28,8 @@ __all__ = ["WebsocketsConnection", "websockets_serve_kwargs"]
 
 
 def _closed(exc: ConnectionClosed) -> ConnectionClosedError:
-    close = exc.rcvd
+    # The peer's close frame if it sent one, else ours (a limit the library enforced: 1009).
+    close = exc.rcvd or exc.sent
     if close is None:
         return ConnectionClosedError(None, "")
     return ConnectionClosedError(close.code, close.reason)
