@@ -44,7 +44,8 @@ OUT_RATE = 24000
 
 
 class PCMJSONSerializer(FrameSerializer):
-    """Test-only wire format: binary = s16le mono PCM at ``in_rate``, text = JSON objects.
+    """Test-only wire format: binary = s16le mono PCM at ``in_rate``, text = JSON objects
+    (``{"rate": n}`` sets ``in_rate``).
 
     Outbound: audio as binary, messages as ``{"message": ...}``, the interruption as
     ``{"interrupt": true}``.
@@ -76,6 +77,9 @@ class PCMJSONSerializer(FrameSerializer):
             raise SerializationError(f"expected JSON text, got {data[:40]!r}: {exc}") from exc
         if not isinstance(message, dict):
             raise SerializationError(f"expected a JSON object, got {type(message).__name__}")
+        if set(message) == {"rate"}:  # the client announces its input rate
+            self.in_rate = int(message["rate"])
+            return []
         return [InputTransportMessageFrame(message=message)]
 
 
@@ -116,10 +120,20 @@ class ScriptedBot(FrameProcessor):
                 await self.broadcast_interruption()
             elif message.get("end"):
                 await self.push_frame(EndTaskFrame(reason="client asked"), FrameDirection.UPSTREAM)
+            elif message.get("hang"):
+                await asyncio.sleep(3600)  # a stuck service: the EndFrame waits behind it
             elif "echo" in message:
                 await self.push_frame(OutputTransportMessageUrgentFrame(message=message["echo"]))
             return
         await self.push_frame(frame, direction)
+
+    async def say_later(self, secs: float) -> None:
+        """Speak from outside the pipeline (as a test would drive a TTS)."""
+        await self.say(secs)
+
+    async def interrupt_later(self) -> None:
+        """Barge in from outside the pipeline (as the VAD would)."""
+        await self.broadcast_interruption()
 
     async def say(self, secs: float) -> None:
         self.said += 1
@@ -183,7 +197,9 @@ class Sessions:
         clock_factory: Callable[[], Clock] | None = None,
         serializer_factory: Callable[[], FrameSerializer] = PCMJSONSerializer,
         customize: Callable[[Session], Awaitable[None] | None] | None = None,
+        ravi: bool = False,
     ) -> None:
+        self.ravi = ravi
         self.params = params or WebSocketParams(audio_out_sample_rate=OUT_RATE)
         self.clock_factory = clock_factory
         self.serializer_factory = serializer_factory
@@ -200,9 +216,18 @@ class Sessions:
             clock=clock,
         )
         bot, tail = ScriptedBot(), Tail()
+        middle: list[FrameProcessor] = [bot]
+        observers = []
+        if self.ravi:
+            from vani.ravi import RAVIObserver, RAVIProcessor
+
+            ravi = RAVIProcessor(transport=transport)
+            middle = [ravi, bot]
+            observers.append(RAVIObserver(ravi))
         task = PipelineTask(
-            Pipeline([transport.input(), bot, transport.output(), tail]),
+            Pipeline([transport.input(), *middle, transport.output(), tail]),
             idle_timeout_secs=None,
+            observers=observers,
         )
         session = Session(transport, task, bot, tail)
 
@@ -411,3 +436,50 @@ class RawClient:
 
     def close(self) -> None:
         self.sock.close()
+
+
+class MemoryConnection(WebSocketConnection):
+    """An in-memory WebSocket for edge cases a real socket cannot stage on cue: ``gate``
+    holds every send until it is set (a network that stalls)."""
+
+    def __init__(self) -> None:
+        self.inbox: asyncio.Queue[bytes | str | None] = asyncio.Queue()
+        self.sent: list[bytes | str] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.closed_with: tuple[int, str] | None = None
+
+    async def accept(self) -> None:
+        return None
+
+    async def recv(self) -> bytes | str:
+        from vani.transports.websocket import ConnectionClosedError
+
+        message = await self.inbox.get()
+        if message is None:
+            raise ConnectionClosedError(1000, "bye")
+        return message
+
+    async def send(self, message: bytes | str) -> None:
+        await self.gate.wait()
+        self.sent.append(message)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        self.closed_with = (code, reason)
+        self.inbox.put_nowait(None)
+
+    @property
+    def path(self) -> str:
+        return "/ws"
+
+    @property
+    def query_params(self) -> dict[str, str]:
+        return {}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    @property
+    def remote_address(self) -> tuple[str, int] | None:
+        return None

@@ -145,7 +145,6 @@ async def test_the_close_handshake_is_bounded_when_the_client_never_answers(
     serve: Callable[..., Any],
 ) -> None:
     sessions = Sessions()
-    loop = asyncio.get_running_loop()
     # The library's own close timeout is long: only the transport's 0.5 s bound can end it.
     library = {"close_timeout": 30} if serve is websockets_server else {}
     async with serve(sessions, **library) as url:
@@ -153,13 +152,12 @@ async def test_the_close_handshake_is_bounded_when_the_client_never_answers(
         session = await sessions.next()
         ws.transport.pause_reading()  # never sees, so never answers, the server's close frame
         await ws.send(json.dumps({"end": True}))
-        t0 = loop.time()
+        # The library would wait 30 s for the client's answer: ending within 10 s means the
+        # transport's own bound (close_timeout_secs, 0.5 s) cut the handshake short.
         await asyncio.wait_for(session.done.wait(), 10)
-        elapsed = loop.time() - t0
         ws.transport.abort()
         await ws.close()
     ended_once(session)
-    assert elapsed < 5  # far below the library's 30 s: the transport's bound cut it short
 
 
 async def test_a_start_failure_in_a_live_session_ends_it_with_an_error(
@@ -182,3 +180,18 @@ async def test_a_start_failure_in_a_live_session_ends_it_with_an_error(
     assert any(e.fatal and "no model" in e.error for e in session.errors)
     assert isinstance(session.task, PipelineTask) and session.task.finished
     assert session.events.count("disconnected") == session.events.count("connected")
+
+
+async def test_a_pipeline_stuck_after_the_client_left_is_cancelled(
+    serve: Callable[..., Any],
+) -> None:
+    params = WebSocketParams(audio_out_sample_rate=OUT_RATE, end_timeout_secs=0.3)
+    sessions = Sessions(params)
+    async with serve(sessions) as url:
+        async with connect(url) as ws:
+            session = await sessions.next()
+            await ws.send(json.dumps({"hang": True}))
+            await asyncio.sleep(0.05)
+        await asyncio.wait_for(session.done.wait(), 10)
+    ended_once(session)
+    assert session.tail.count(CancelFrame) == 1  # the EndFrame could not get through

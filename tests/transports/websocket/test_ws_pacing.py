@@ -10,7 +10,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from ws_support import OUT_RATE, ManualClock, Session, Sessions, settle, websockets_server
+from ws_support import (
+    OUT_RATE,
+    ManualClock,
+    MemoryConnection,
+    Session,
+    Sessions,
+    settle,
+    websockets_server,
+)
 
 from vani.frames import BotStartedSpeakingFrame, BotStoppedSpeakingFrame
 from vani.transports.websocket import WebSocketParams
@@ -175,3 +183,29 @@ async def test_interruption_drops_queued_audio_tells_the_client_and_keeps_only_w
     assert client.audio_secs == sent_at_interrupt  # nothing of the cut sentence after that
     assert session.tail.texts() == ["sentence 1"]  # the cut sentence is not counted as heard
     assert session.speaking_changes == ["started", "stopped"]
+
+
+async def test_an_interruption_drops_audio_stuck_behind_a_slow_network() -> None:
+    clock = ManualClock()
+    params = WebSocketParams(audio_out_sample_rate=OUT_RATE, audio_out_send_ahead_secs=SEND_AHEAD)
+    sessions = Sessions(params, clock_factory=lambda: clock)
+    conn = MemoryConnection()
+    serving = asyncio.create_task(sessions.serve(conn))
+    session = await sessions.next()
+    conn.gate.clear()  # the network stalls: nothing leaves the writer
+    await conn.inbox.put(json.dumps({"say": 0.5}))
+    for _ in range(80):  # by the pacing clock all of it has played by t = 0.8
+        clock.advance(0.01)
+        await settle(10)
+    assert session.transport.send_queue_bytes > 0
+    assert not session.transport.output().bot_speaking
+    await session.bot.interrupt_later()
+    assert session.transport.send_queue_bytes < 100  # only the interruption message is left
+    conn.gate.set()
+    await settle(20)
+    first_interrupt = conn.sent.index(json.dumps({"interrupt": True}))
+    assert all(isinstance(m, str) for m in conn.sent[first_interrupt:])
+    assert sum(len(m) for m in conn.sent if isinstance(m, bytes)) < 0.5 * BYTES_PER_SEC
+    await conn.inbox.put(None)  # the client leaves
+    await asyncio.wait_for(serving, 10)
+    assert session.events == ["connected", "disconnected", "finished"]

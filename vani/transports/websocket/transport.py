@@ -65,6 +65,7 @@ from vani.transports.base import (
 from vani.transports.clock import Clock, ClockHandle
 from vani.transports.websocket.connection import (
     CLOSE_GOING_AWAY,
+    CLOSE_INTERNAL_ERROR,
     CLOSE_NORMAL,
     CLOSE_POLICY_VIOLATION,
     ConnectionClosedError,
@@ -133,6 +134,26 @@ class WebSocketParams(TransportParams):
                 raise ConfigurationError(f"{name} must be positive, got {value}")
 
 
+async def _bounded(aw: Coroutine[object, None, object], timeout: float) -> bool:  # noqa: ASYNC109
+    """Run ``aw`` in a task of its own for at most ``timeout`` seconds; False if it ran over
+    (it is then cancelled). Re-raises its exception.
+
+    Not ``asyncio.timeout``: processor code may start in one task and finish in another (the
+    spine runs calls inline until they suspend), and a timeout scope would cancel the wrong task.
+    """
+    task: asyncio.Task[object] = asyncio.get_running_loop().create_task(aw)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    finally:
+        if not task.done():
+            task.cancel()
+    if task in done:
+        task.result()
+        return True
+    await asyncio.wait({task})
+    return False
+
+
 def _adapt(
     connection: WebSocketConnection | WebSocket | ServerConnection,
 ) -> WebSocketConnection:
@@ -190,10 +211,12 @@ class _Writer:
         self._idle.clear()
         self._wake.set()
 
-    def drop_audio(self) -> None:
-        for message in self._audio:
-            self.queued_bytes -= len(message)
+    def drop_audio(self) -> int:
+        """Drop the audio not yet written; returns how many bytes that was."""
+        dropped = sum(len(message) for message in self._audio)
+        self.queued_bytes -= dropped
         self._audio.clear()
+        return dropped
 
     def close(self) -> None:
         self.closed = True
@@ -207,10 +230,7 @@ class _Writer:
         """Wait until everything queued has been written (at most ``timeout`` seconds)."""
         if self.closed or self._idle.is_set():
             return
-        try:
-            async with asyncio.timeout(timeout):
-                await self._idle.wait()
-        except TimeoutError:
+        if not await _bounded(self._idle.wait(), timeout):
             logger.info("%s: %d bytes still unsent at the end", self._t, self.queued_bytes)
 
     async def run(self) -> None:
@@ -238,6 +258,10 @@ class _Writer:
                 return
             except ConnectionClosedError as exc:
                 self._t._lose(exc.code, exc.reason or "closed while sending", by_client=True)
+                return
+            except Exception as exc:  # the socket library failed: the call cannot go on
+                logger.exception("%s: sending failed", self._t)
+                self._t._lose(CLOSE_INTERNAL_ERROR, f"send failed: {exc}")
                 return
             self.messages_sent += 1
             self.bytes_sent += len(message)
@@ -283,6 +307,10 @@ class _WebSocketInput(BaseInputTransport):
                 except SerializationError as exc:
                     t._bad_message(str(exc))
                     continue
+                except Exception as exc:  # a serializer bug must not end the reader
+                    logger.exception("%s: the serializer raised on a message", t)
+                    t._bad_message(f"serializer error: {exc}")
+                    continue
                 for frame in frames:
                     await self._push_received(frame)
         except ConnectionClosedError as exc:
@@ -305,6 +333,7 @@ class _WebSocketOutput(BaseOutputTransport):
         super().__init__(transport.params, transport.clock, name=name)
         self._t = transport
         self._writer_task: asyncio.Task[object] | None = None
+        self._cleared = False
 
     async def start(self, frame: StartFrame) -> None:
         await super().start(frame)
@@ -320,6 +349,15 @@ class _WebSocketOutput(BaseOutputTransport):
                 return
             if isinstance(frame, EndFrame | CancelFrame):
                 self._t._ending = True
+            elif isinstance(frame, InterruptionFrame):
+                # Audio still in the writer (a slow network) goes too, even when the pacing
+                # clock says playback already ended; the client is told either way.
+                dropped = self._t._writer.drop_audio()
+                self._cleared = False
+                await super().process_frame(frame, direction)
+                if dropped and not self._cleared:
+                    await self.clear_playback(at=self.clock.now())
+                return
         await super().process_frame(frame, direction)
 
     async def stop(self, frame: EndFrame) -> None:
@@ -368,6 +406,7 @@ class _WebSocketOutput(BaseOutputTransport):
 
     async def clear_playback(self, *, at: float) -> None:
         t = self._t
+        self._cleared = True
         t._writer.drop_audio()
         if t.closing:
             return
@@ -576,11 +615,12 @@ class WebSocketTransport(Transport, EventEmitter):
             self._close_done = asyncio.Event()
             self._record_close(code, reason)
             try:
-                async with asyncio.timeout(self.params.close_timeout_secs):
-                    await self.connection.close(code, reason)
-            except TimeoutError:
-                logger.info("%s: close handshake timed out; dropping the connection", self)
-                self.connection.abort()
+                closed = await _bounded(
+                    self.connection.close(code, reason), self.params.close_timeout_secs
+                )
+                if not closed:
+                    logger.info("%s: close handshake timed out; dropping the connection", self)
+                    self.connection.abort()
             except Exception as exc:
                 logger.debug("%s: close failed: %s", self, exc)
                 self.connection.abort()
