@@ -49,6 +49,8 @@ async def vani_process(
 ) -> AsyncIterator[ServerProcess]:
     """``vani <args>`` in a child process (the installed command's module, this interpreter);
     yields once it printed the URL it serves on, and stops it with SIGTERM at the end."""
+    if args and args[0] in ("run", "serve") and not any(a.startswith("--workers") for a in args):
+        args = (*args, "--workers", "1")  # one process, unless a test asks for workers
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

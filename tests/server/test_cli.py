@@ -50,8 +50,8 @@ def test_a_bot_file_imports_its_neighbours(tmp_path: Path) -> None:
 def test_the_command_says_what_is_wrong(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "no-such-bot.py"]) == 1
     assert "no bot file at no-such-bot.py" in capsys.readouterr().err
-    assert main(["run", str(ECHO_BOT), "--workers", "2"]) == 1
-    assert "--workers 2: worker processes are not available" in capsys.readouterr().err
+    assert main(["run", str(ECHO_BOT), "--workers", "0"]) == 1
+    assert "workers must be at least 1, got 0" in capsys.readouterr().err
     assert main(["run", str(ECHO_BOT), "--max-calls", "0"]) == 1
     assert "max_calls must be at least 1, got 0" in capsys.readouterr().err
 
@@ -69,7 +69,10 @@ def test_listening_beyond_this_machine_without_a_secret_or_origins_warns(
 
 
 async def test_sigterm_ends_the_running_calls_and_the_process() -> None:
-    async with vani_process("run", str(ECHO_BOT), "--port", "0", "--secret", SECRET) as server:
+    # SIGTERM drains (tests/server_ops); with no drain time left the calls end at once.
+    async with vani_process(
+        "run", str(ECHO_BOT), "--port", "0", "--secret", SECRET, "--drain-timeout", "0"
+    ) as server:
         started = await start_call_at(server.url)
         client = await CallClient.open(f"{started['wsUrl']}?token={started['token']}")
         await client.client_ready()
@@ -77,7 +80,7 @@ async def test_sigterm_ends_the_running_calls_and_the_process() -> None:
         server.proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(client._reader, 10)  # type: ignore[arg-type]
         code = await asyncio.wait_for(server.proc.wait(), 10)
-    assert client.close_code == 1001
+    assert client.close_code in (1000, 1001)  # a close frame: goodbye (1000) or going away
     assert code == 0
 
 
