@@ -1,6 +1,6 @@
 """Every frame that flows through a vani pipeline.
 
-A frame is one of three kinds, and the kind decides how it travels (see DESIGN.md):
+A frame is one of three kinds, and the kind decides how it travels (see ``docs/concepts.md``):
 
 * **System** frames (:class:`SystemFrame`) are processed at once: they never wait behind a
   queued or in-flight frame and an interruption never drops them.
@@ -205,7 +205,7 @@ class HeartbeatFrame(SystemFrame):
 @dataclass(slots=True, eq=False)
 class InterruptionFrame(SystemFrame):
     """The user barged in: every processor drops queued interruptible frames and cancels
-    in-flight interruptible work (DESIGN.md, "The interruption contract")."""
+    in-flight interruptible work (``docs/concepts.md``, "The interruption contract")."""
 
 
 @dataclass(slots=True, eq=False)

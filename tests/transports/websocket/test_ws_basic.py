@@ -17,18 +17,25 @@ from vani.frames import BotStartedSpeakingFrame, BotStoppedSpeakingFrame
 from vani.transports.websocket import WebSocketParams
 
 
-async def drain(ws: object, until: float = 0.3) -> tuple[int, list[object]]:
-    """Read until nothing arrives for ``until`` seconds; audio bytes and JSON messages."""
-    audio, messages = 0, []
-    while True:
-        try:
-            data = await asyncio.wait_for(ws.recv(), until)  # type: ignore[attr-defined]
-        except TimeoutError:
-            return audio, messages
-        if isinstance(data, bytes):
-            audio += len(data)
-        else:
-            messages.append(json.loads(data))
+async def read_until(
+    ws: object, *, audio: int | None = None, message: object = None, timeout: float = 10.0
+) -> tuple[int, list[object]]:
+    """Read until ``audio`` bytes of audio or ``message`` arrived; audio bytes and messages."""
+    got, messages = 0, []
+
+    async def read() -> None:
+        nonlocal got
+        while (audio is not None and got < audio) or (
+            message is not None and message not in messages
+        ):
+            data = await ws.recv()  # type: ignore[attr-defined]
+            if isinstance(data, bytes):
+                got += len(data)
+            else:
+                messages.append(json.loads(data))
+
+    await asyncio.wait_for(read(), timeout)
+    return got, messages
 
 
 async def test_a_call_plays_audio_out_and_takes_audio_in_then_ends_on_request(
@@ -39,8 +46,9 @@ async def test_a_call_plays_audio_out_and_takes_audio_in_then_ends_on_request(
         session = await sessions.next()
         await ws.send(tone(0.2, 48000))  # 48 kHz in, resampled to the pipeline's 16 kHz
         await ws.send(json.dumps({"say": 0.3}))
-        audio, _ = await drain(ws)
-        assert audio == round(0.3 * OUT_RATE) * 2  # 300 ms at 24 kHz, whole 10 ms chunks
+        expected = round(0.3 * OUT_RATE) * 2  # 300 ms at 24 kHz, in whole 10 ms chunks
+        audio, _ = await read_until(ws, audio=expected)
+        assert audio == expected
         assert session.bot.audio_in > 0.15 * 16000 * 2
         await ws.send(json.dumps({"end": True}))
         with pytest.raises(ConnectionClosed):
@@ -76,7 +84,7 @@ async def test_bad_messages_are_dropped_and_the_call_goes_on(serve: Callable[...
         await ws.send(bytes(3))  # odd byte count: not int16
         await ws.send(bytes(2000))  # over the transport's 1000 byte limit
         await ws.send(json.dumps({"echo": "still here"}))
-        _, messages = await drain(ws)
+        _, messages = await read_until(ws, message={"message": "still here"})
         assert messages == [{"message": "still here"}]
         assert session.transport.messages_dropped == 4
         await ws.send(json.dumps({"end": True}))

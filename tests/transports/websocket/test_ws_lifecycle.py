@@ -98,10 +98,13 @@ async def test_a_client_that_stops_reading_is_disconnected(serve: Callable[..., 
         session = await sessions.next()
         client.send_text(json.dumps({"say": 60.0}))  # then it never reads again
         high_water = 0
-        while not session.done.is_set():
+        for _ in range(3000):  # the session must end long before 60 s of audio has played
+            if session.done.is_set():
+                break
             high_water = max(high_water, session.transport.send_queue_bytes)
             await asyncio.sleep(0.01)
         client.close()
+        await asyncio.wait_for(session.done.wait(), 5)
     assert high_water <= params.max_send_queue_bytes
     ended_once(session)
     assert session.transport.close_code == 1008
@@ -195,3 +198,18 @@ async def test_a_pipeline_stuck_after_the_client_left_is_cancelled(
         await asyncio.wait_for(session.done.wait(), 10)
     ended_once(session)
     assert session.tail.count(CancelFrame) == 1  # the EndFrame could not get through
+
+
+async def test_a_client_that_stops_answering_pings_is_dropped(serve: Callable[..., Any]) -> None:
+    params = WebSocketParams(
+        audio_out_sample_rate=OUT_RATE, ping_interval_secs=0.1, ping_timeout_secs=0.2
+    )
+    sessions = Sessions(params)
+    async with serve(sessions) as url:
+        ws = await connect(url, ping_interval=None)
+        session = await sessions.next()
+        ws.transport.pause_reading()  # a frozen client: it never reads, so it never pongs
+        await asyncio.wait_for(session.done.wait(), 10)
+        ws.transport.abort()
+        await ws.close()
+    ended_once(session)

@@ -61,7 +61,7 @@ class Client:
 async def synced(session: Session, client: Client) -> None:
     """Wait until the client has read everything the server has written."""
     writer = session.transport._writer
-    for _ in range(2000):
+    for _ in range(10000):
         await settle(5)
         if writer.queued_bytes == 0 and client.wire_bytes == writer.bytes_sent:
             return

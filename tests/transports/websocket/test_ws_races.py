@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
-from ws_support import OUT_RATE, Sessions, tone, websockets_server
+from ws_support import OUT_RATE, Sessions, tone
 
 from vani.frames import BotStartedSpeakingFrame, BotStoppedSpeakingFrame
 from vani.transports.websocket import WebSocketParams
@@ -56,7 +58,7 @@ async def act(ws: ClientConnection, session: object, action: tuple[str, object])
 )
 @given(actions=st.lists(ACTIONS, max_size=12), ending=ENDINGS)
 async def test_random_interleavings_never_leave_a_stuck_session(
-    actions: list[tuple[str, object]], ending: str
+    serve: Callable[..., Any], actions: list[tuple[str, object]], ending: str
 ) -> None:
     params = WebSocketParams(
         audio_out_sample_rate=OUT_RATE,
@@ -64,7 +66,7 @@ async def test_random_interleavings_never_leave_a_stuck_session(
         end_timeout_secs=1.0,
     )
     sessions = Sessions(params)
-    async with websockets_server(sessions) as url:
+    async with serve(sessions) as url:
         ws = await connect(url)
         session = await sessions.next()
         drain = asyncio.create_task(_drain(ws), name="test-drain")

@@ -23,10 +23,11 @@ What a service does with frames:
   ``FunctionCallCancelFrame``. Then the LLM runs once more with every result. At most
   ``max_tool_rounds`` rounds run; the next run is made with ``tool_choice="none"``.
 
-On ``InterruptionFrame`` (DESIGN.md, the interruption contract): the running stream is closed
-(the base class cancels the in-flight run), no token of it is pushed afterwards; running calls
-registered with ``cancel_on_interruption=True`` are cancelled and their tool message says so;
-the others finish, their results enter the context, and the LLM is not run for them.
+On ``InterruptionFrame`` (``docs/concepts.md``, the interruption contract): the running stream
+is closed (the base class cancels the in-flight run), no token of it is pushed afterwards;
+running calls registered with ``cancel_on_interruption=True`` are cancelled and their tool
+message says so; the others finish, their results enter the context, and the LLM is not run for
+them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Sarvam streaming text-to-speech over its WebSocket (protocols.md B).
+"""Sarvam streaming text-to-speech over its WebSocket (see ``docs/services.md``).
 
 One socket, opened at start and kept open with ``{"type":"ping"}`` every ``ping_interval_s``:
 ``config`` first (``linear16`` at the output rate, ``send_completion_event=true`` in the query),
