@@ -153,3 +153,30 @@ async def test_prometheus_metrics_follow_the_call(tmp_path: Path) -> None:
     assert samples[("vani_tts_characters_total", ())] == agg.totals.tts_characters
     assert samples[("vani_llm_tokens_total", (("kind", "prompt"),))] == agg.totals.prompt_tokens
     assert ("process_resident_memory_bytes", ()) in samples
+
+
+async def test_the_stereo_recording_is_written_beside_the_report(tmp_path: Path) -> None:
+    agg, _ = await _call(tmp_path, 4, tracing=False, record=True)
+    assert agg.ended is not None
+    _check_recording(tmp_path, agg.ended)
+
+
+def _check_recording(tmp_path: Path, call_secs: float) -> None:
+    import wave
+
+    import numpy as np
+
+    report = json.loads((tmp_path / "call-1.json").read_text())
+    path = Path(report["recording"])
+    assert path == tmp_path / "call-1.wav" and path.exists()
+    assert not list(tmp_path.glob("*.part"))  # the temporary tracks are gone
+    with wave.open(str(path)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (2, 2, 16000)
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
+    assert abs(len(pcm) / 16000 - call_secs) < 3.0
+    loud = np.abs(pcm.astype(np.int32)) > 1000
+    # The caller speaks on the left, the bot on the right; each is silent a good part of the time.
+    assert 0.05 < loud[:, 0].mean() < 0.8
+    assert 0.05 < loud[:, 1].mean() < 0.8
+    # The bot answers after the caller: its first sound comes after the caller's first words.
+    assert np.argmax(loud[:, 1]) > np.argmax(loud[:, 0])

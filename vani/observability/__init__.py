@@ -15,6 +15,7 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from vani.errors import ConfigurationError
 from vani.frames import Frame
 from vani.observability.aggregator import MetricsAggregator, SessionListener, service_role
 from vani.observability.logs import (
@@ -93,13 +94,16 @@ def observe(
     clock: Callable[[], float] | None = None,
     listeners: Sequence[SessionListener] = (),
     max_turns: int = 1000,
+    record: bool = False,
 ) -> MetricsAggregator:
     """Watch ``task``'s call and return its :class:`MetricsAggregator`.
 
     Turns the task's metrics and usage metrics on (before it runs). ``report_dir`` /
     ``report_callback``: write / hand over the session report when the call ends.
     ``metrics``: feed this process's Prometheus metrics. ``tracing``: trace the call with
-    OpenTelemetry (default: when it is installed). The aggregator finishes when the task does.
+    OpenTelemetry (default: when it is installed). ``record``: write the call's stereo WAV
+    beside the report (``report_dir`` needed) and name it in the report. The aggregator
+    finishes when the task does.
     """
     params = task.params
     params.enable_metrics = True
@@ -119,6 +123,14 @@ def observe(
                 tracer_provider=tracer_provider, traceparent=traceparent, attributes=attrs
             )
         )
+    recorder = None
+    if record:
+        if report_dir is None:
+            raise ConfigurationError("record=True needs a report_dir to write the recording to")
+        from vani.observability.recording import CallRecorder
+
+        recorder = CallRecorder(report_dir)
+        attached.append(recorder)  # before the report, which names the file
     if report_dir is not None or report_callback is not None:
         attached.append(SessionReportWriter(report_dir, callback=report_callback, facts=facts))
     attached.extend(listeners)
@@ -126,6 +138,8 @@ def observe(
         session_id=session_id, listeners=attached, clock=clock, max_turns=max_turns
     )
     task.add_observer(aggregator)
+    if recorder is not None:
+        task.add_observer(recorder)
 
     async def on_finished(_task: PipelineTask, frame: Frame) -> None:
         await aggregator.finish(getattr(frame, "reason", None))

@@ -81,6 +81,11 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         help="write each call's session report (JSON) here (default: $VANI_REPORT_DIR, or none)",
     )
     group.add_argument(
+        "--record",
+        action="store_true",
+        help="with --report-dir: also write each call's stereo WAV (caller left, bot right)",
+    )
+    group.add_argument(
         "--no-metrics", action="store_true", help="do not serve Prometheus metrics at /metrics"
     )
     group.add_argument(
@@ -101,6 +106,7 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         workers=args.workers if args.workers is not None else usable_cores(),
         drain_timeout_secs=args.drain_timeout,
         report_dir=args.report_dir,
+        record_calls=args.record,
         metrics_enabled=not args.no_metrics,
         max_calls=args.max_calls,
         secret=args.secret,

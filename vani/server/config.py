@@ -62,6 +62,7 @@ class ServerConfig:
     drain_goodbye: str = "Sorry, I have to end our call now. Goodbye!"
     metrics_enabled: bool = True
     report_dir: str | None = None
+    record_calls: bool = False
     tracing: bool | None = None
     tune_gc: bool = True
     secret_generated: bool = field(default=False, init=False)

@@ -151,6 +151,7 @@ class ServerOps:
             metrics=self.metrics,
             tracing=tracing,
             traceparent=call.headers.get("traceparent"),
+            record=config.record_calls and config.report_dir is not None,
         )
 
     # -- drain ---------------------------------------------------------------------------------
