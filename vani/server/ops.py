@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -141,7 +142,7 @@ class ServerOps:
             "wire_format": call.wire_format,
             "user_agent": call.user_agent,
             "custom_parameters": dict(call.custom_parameters),
-            "pid": __import__("os").getpid(),
+            "pid": os.getpid(),
         }
         self.aggregators[call.call_id] = observe(
             task,
