@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+    sys.path.append(str(ROOT))  # after site-packages: the installed vani wins
 
 
 async def one_call(minutes: float, urls: list[str], variant: str, tmp: str) -> dict[str, float]:
@@ -76,7 +76,7 @@ async def one_call(minutes: float, urls: list[str], variant: str, tmp: str) -> d
 
 
 def measure(minutes: float, rounds: int) -> dict[str, object]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*sys.path, str(ROOT)])}
     fakes = subprocess.Popen(
         [
             sys.executable,

@@ -51,7 +51,7 @@ class FakeURLs:
 @contextlib.contextmanager
 def fakes_process(words: int = 12) -> Iterator[FakeURLs]:
     """Run the fakes in a child process for the block."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*sys.path, str(ROOT)])}
     child = subprocess.Popen(
         [sys.executable, __file__, "--words", str(words)],
         stdout=subprocess.PIPE,

@@ -29,7 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 ROOT = HERE.parents[2]
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+    sys.path.append(str(ROOT))  # after site-packages: the installed vani wins
 
 
 async def serve_fakes(turns: int) -> None:
@@ -183,7 +183,7 @@ def main() -> None:
         [sys.executable, str(HERE), "--serve-fakes", str(cycles_for(args.minutes) + 10)],
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([*sys.path, str(ROOT)])},
     )
     try:
         assert child.stdout is not None

@@ -19,7 +19,7 @@ SCRIPT = Path(__file__).with_name("long_call.py")
 @pytest.mark.slow
 def test_ten_simulated_minutes_of_talking_barging_in_and_tools_leave_nothing_behind() -> None:
     root = str(Path(__file__).parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *sys.path])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*sys.path, root])}
     out = subprocess.run(
         [sys.executable, str(SCRIPT), "--minutes", "10", "--warmup-minutes", "3"],
         capture_output=True,

@@ -81,7 +81,7 @@ def urls() -> Iterator[FakeURLs]:
 
 
 async def _clients(running: RunningServer, *args: str) -> tuple[int, str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*sys.path, str(ROOT)])}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(CLIENTS),

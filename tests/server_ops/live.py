@@ -54,7 +54,7 @@ class VaniProcess:
         full_env = {
             **os.environ,
             "VANI_SECRET": SECRET,
-            "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path]),
+            "PYTHONPATH": os.pathsep.join([*sys.path, str(ROOT)]),
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }
