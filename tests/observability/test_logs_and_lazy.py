@@ -90,3 +90,23 @@ def test_importing_observability_loads_neither_prometheus_nor_opentelemetry() ->
         "assert 'prometheus_client' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_vani_run_logs_name_the_call(tmp_path: object) -> None:
+    import logging as lg
+
+    from vani.observability.logs import use_session_format
+
+    root = lg.getLogger()
+    handler = lg.StreamHandler()
+    root.addHandler(handler)
+    try:
+        use_session_format()
+        record = lg.LogRecord("vani.server", lg.INFO, __file__, 1, "call ended", None, None)
+        with session_context("c-9"):
+            record = lg.getLogRecordFactory()(
+                "vani.server", lg.INFO, __file__, 1, "call ended", None, None
+            )
+        assert handler.format(record) == "INFO [c-9] vani.server: call ended"
+    finally:
+        root.removeHandler(handler)

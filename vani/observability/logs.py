@@ -22,6 +22,7 @@ __all__ = [
     "current_session_id",
     "install_session_logging",
     "session_context",
+    "use_session_format",
 ]
 
 DEFAULT_FORMAT = "%(asctime)s %(levelname)s [%(session_id)s] %(name)s: %(message)s"
@@ -97,3 +98,11 @@ class SessionLoggerAdapter(logging.LoggerAdapter[logging.Logger]):
         with session_context(self.session_id):
             kwargs.setdefault("stacklevel", 2)
             super().log(level, msg, *args, **kwargs)
+
+
+def use_session_format(fmt: str = "%(levelname)s [%(session_id)s] %(name)s: %(message)s") -> None:
+    """Install the session id on every record and switch the root logger's handlers to
+    ``fmt`` (``vani run`` / ``vani serve`` do this), so every line names its call."""
+    install_session_logging()
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(logging.Formatter(fmt))

@@ -97,6 +97,9 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> ServerConfig:
+    from vani.observability.logs import use_session_format
+
+    use_session_format()  # every log line names its call
     from vani.server.config import ServerConfig
     from vani.server.workers import usable_cores
 
