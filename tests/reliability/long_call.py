@@ -165,6 +165,14 @@ async def run(
             key: round(after[-1][key] - after[0][key], 2) if after else 0.0
             for key in ("rss_mib", "tasks", "objects", "sockets")
         },
+        # A sample may catch a task or socket in flight (an LLM run, a reconnect); a leak raises
+        # the floor: the least seen over the last three samples against the first three.
+        "floor_growth_after_warmup": {
+            key: round(min(x[key] for x in after[-3:]) - min(x[key] for x in after[:3]), 2)
+            if len(after) >= 3
+            else 0.0
+            for key in ("rss_mib", "tasks", "objects", "sockets")
+        },
         "samples": [{k: round(v, 2) for k, v in s.items()} for s in samples],
     }
 
