@@ -30,7 +30,10 @@ def test_ten_simulated_minutes_of_talking_barging_in_and_tools_leave_nothing_beh
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     # The call really happened: every turn answered, barge-ins and tool calls throughout.
-    assert result["turns"] >= result["transcripts_expected"] >= 80
+    # (A barge-in that comes before the reply started continues its turn, so a turn or two
+    # may merge: the fakes run in another process, and their replies take real time.)
+    assert result["transcripts_expected"] >= 80
+    assert result["turns"] >= 0.95 * result["transcripts_expected"]
     assert result["interruptions"] >= 25
     assert result["tool_calls"] >= 15
     assert result["errors"] == []
