@@ -141,6 +141,13 @@ class TTSUsageMetricsData(MetricsData):
 
 
 @dataclass(slots=True)
+class STTUsageMetricsData(MetricsData):
+    """Seconds of audio sent for transcription since the last report (Pipecat's ``STTUsage``)."""
+
+    audio_seconds: float = 0.0
+
+
+@dataclass(slots=True)
 class FunctionCallFromLLM:
     """One tool call as the LLM asked for it. ``arguments`` is the raw JSON string."""
 

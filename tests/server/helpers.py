@@ -51,7 +51,7 @@ async def vani_process(
     yields once it printed the URL it serves on, and stops it with SIGINT (stop now, ending any
     call) at the end. One process (``--workers 1``) unless the arguments say otherwise, so the
     process's counters and ``--max-calls`` are the whole server's."""
-    if "--workers" not in args:
+    if args and args[0] in ("run", "serve") and not any(a.startswith("--workers") for a in args):
         args = (*args, "--workers", "1")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

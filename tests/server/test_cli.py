@@ -77,7 +77,7 @@ async def test_ctrl_c_ends_the_running_calls_and_the_process() -> None:
         server.proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(client._reader, 10)  # type: ignore[arg-type]
         code = await asyncio.wait_for(server.proc.wait(), 10)
-    assert client.close_code == 1001
+    assert client.close_code in (1000, 1001)  # a close frame: goodbye (1000) or going away
     assert code == 0
 
 

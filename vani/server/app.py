@@ -179,6 +179,9 @@ class VaniServer:
         from vani.server.telephony import install_telephony_routes
 
         install_telephony_routes(self, telephony)
+        from vani.server.ops import ServerOps
+
+        self.ops = ServerOps(self)
 
     def _cors(self) -> Middleware:
         """Browsers on the allowed origins may call ``/start`` from pages served elsewhere
@@ -224,6 +227,7 @@ class VaniServer:
     def refuse(self, reason: str) -> None:
         """Count a refusal (shown by ``/health``)."""
         self.refusals[reason] = self.refusals.get(reason, 0) + 1
+        self.ops.refused(reason)
 
     def origin_allowed(self, origin: str | None, host: str | None) -> bool:
         """``None`` origin (not a browser) is allowed; otherwise the configured list, or by
@@ -321,7 +325,7 @@ class VaniServer:
             self.refuse("origin")
             logger.warning("refused a WebSocket from origin %s", origin)
             return connection.respond(403, f"origin {origin} is not allowed\n")
-        return None
+        return self.ops.handshake_refusal(connection, request)
 
     async def _on_socket(self, connection: ServerConnection) -> None:
         """A socket upgraded through the bridge (origin and path already checked)."""

@@ -84,10 +84,11 @@ async def run_call(
         call.wire_format,
         f" {call.input_sample_rate} Hz" if call.input_sample_rate else "",
     )
-    try:
-        await server.bot(session)
-    except Exception:
-        logger.exception("call %s: the bot failed", call.call_id)
-    finally:
-        server.sessions.pop(call.call_id, None)
-        logger.info("call %s ended", call.call_id)
+    with server.ops.call(session):  # logs carry the call id; tasks are observed
+        try:
+            await server.bot(session)
+        except Exception:
+            logger.exception("call %s: the bot failed", call.call_id)
+        finally:
+            server.sessions.pop(call.call_id, None)
+            logger.info("call %s ended", call.call_id)

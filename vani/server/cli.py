@@ -28,7 +28,11 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     group.add_argument(
-        "--workers", type=int, default=1, help="worker processes sharing the port (default 1)"
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes sharing the port, each with its own calls and models"
+        " (default: the number of CPUs this process may use)",
     )
     group.add_argument(
         "--max-calls",
@@ -80,6 +84,25 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         " the pipecat-ai-prebuilt package: choose WebSocket in its menu) or a directory",
     )
     group.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=300.0,
+        help="on SIGTERM, seconds to let calls in progress finish before ending them (300)",
+    )
+    group.add_argument(
+        "--report-dir",
+        default=os.environ.get("VANI_REPORT_DIR"),
+        help="write each call's session report (JSON) here (default: $VANI_REPORT_DIR, or none)",
+    )
+    group.add_argument(
+        "--record",
+        action="store_true",
+        help="with --report-dir: also write each call's stereo WAV (caller left, bot right)",
+    )
+    group.add_argument(
+        "--no-metrics", action="store_true", help="do not serve Prometheus metrics at /metrics"
+    )
+    group.add_argument(
         "--max-message-bytes",
         type=int,
         default=1 << 20,
@@ -88,13 +111,21 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> ServerConfig:
+    from vani.observability.logs import use_session_format
     from vani.server.clients import client_dir
+
+    use_session_format()  # every log line names its call
     from vani.server.config import ServerConfig
+    from vani.server.workers import usable_cores
 
     return ServerConfig(
         host=args.host,
         port=args.port,
-        workers=args.workers,
+        workers=args.workers if args.workers is not None else usable_cores(),
+        drain_timeout_secs=args.drain_timeout,
+        report_dir=args.report_dir,
+        record_calls=args.record,
+        metrics_enabled=not args.no_metrics,
         max_calls=args.max_calls,
         secret=args.secret,
         allowed_origins=args.allowed_origins,

@@ -60,6 +60,15 @@ class ServerConfig:
     workers: int = 1
     static_dir: str | None = None
     session_timeout_secs: float | None = 3600.0
+    # Operations (docs/deployment.md, docs/observability.md): drain on SIGTERM, metrics,
+    # session reports, traces.
+    drain_timeout_secs: float = 300.0
+    drain_goodbye: str = "Sorry, I have to end our call now. Goodbye!"
+    metrics_enabled: bool = True
+    report_dir: str | None = None
+    record_calls: bool = False
+    tracing: bool | None = None
+    tune_gc: bool = True
     secret_generated: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
@@ -76,6 +85,10 @@ class ServerConfig:
         if self.session_timeout_secs is not None and self.session_timeout_secs <= 0:
             raise ConfigurationError(
                 f"session timeout must be positive or None, got {self.session_timeout_secs}"
+            )
+        if self.drain_timeout_secs < 0:
+            raise ConfigurationError(
+                f"drain timeout must be 0 or more seconds, got {self.drain_timeout_secs}"
             )
         if self.workers < 1:
             raise ConfigurationError(f"workers must be at least 1, got {self.workers}")

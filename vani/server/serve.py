@@ -153,26 +153,31 @@ def serve(
     name: str = "bot",
     on_ready: Callable[[RunningServer], None] | None = None,
     warm_up: Callable[[], None] | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Serve ``bot`` until SIGINT/SIGTERM; prints the URL to open. ``vani run`` calls this.
+    """Serve ``bot`` until a signal; prints the URL to open. ``vani run`` calls this.
 
-    ``warm_up``: blocking work that makes the first call faster (importing engines, loading
-    models), run in a thread once the server listens; a call that comes first waits only for
-    what it needs.
+    ``SIGTERM`` drains, ``SIGINT`` stops (see :mod:`vani.server.drain`). With
+    ``config.workers > 1`` this process supervises that many workers on one port
+    (:mod:`vani.server.workers`) and exits with their status. ``warm_up``: blocking work that
+    makes the first call faster (importing engines, loading models), run in a thread once the
+    server listens (in each worker); a call that comes first waits only for what it needs.
+    ``sock``: a listening socket to serve on instead of opening one.
     """
     if config.workers > 1:
-        raise ConfigurationError(
-            f"--workers {config.workers}: worker processes are not available in this version;"
-            " run one process per core behind a load balancer, or use --workers 1"
-        )
-    for warning in config.exposure_warnings():
-        logger.warning("%s", warning)
-        print(f"vani: warning: {warning}", file=sys.stderr, flush=True)
-    sock = listen_socket(config.host, config.port)
+        from vani.server.workers import serve_workers
+
+        raise SystemExit(serve_workers(bot, config, name=name, warm_up=warm_up))
+    if sock is None:
+        for warning in config.exposure_warnings():
+            logger.warning("%s", warning)
+            print(f"vani: warning: {warning}", file=sys.stderr, flush=True)
+        sock = listen_socket(config.host, config.port)
+    listening = sock
 
     async def main() -> None:
         server = VaniServer(bot, config)
-        running = RunningServer(server, sock)
+        running = RunningServer(server, listening)
         await running.start()
         assert running._uvicorn is not None
         print(
@@ -186,20 +191,8 @@ def serve(
             threading.Thread(
                 target=_warm, args=(warm_up,), name="vani-warm-up", daemon=True
             ).start()
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        import signal
+        from vani.server.drain import serve_until_signalled
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-        waiter = asyncio.create_task(stop.wait())
-        await asyncio.wait(
-            [waiter, running._task] if running._task else [waiter],
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-        waiter.cancel()
-        print("vani: stopping", flush=True)
-        await running.stop()
+        await serve_until_signalled(running)
 
     asyncio.run(main())

@@ -18,11 +18,11 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from vani.frames import JSONValue
+from vani.frames import EndFrame, JSONValue, TTSSpeakFrame
 from vani.pipeline import Pipeline, PipelineParams, PipelineRunner, PipelineTask
 from vani.pipeline.observers import BaseObserver
 from vani.processors import FrameProcessor
@@ -104,6 +104,8 @@ class Session:
         self._ravi: RAVIProcessor | None = None
         self._params = pipeline_params
         self._tasks: list[PipelineTask] = []
+        # Called with each task :meth:`task` builds (the server attaches its observability).
+        self.task_hooks: list[Callable[[Session, PipelineTask], None]] = []
         self._runner = PipelineRunner(name=f"call {call.call_id}", handle_sigint=False)
 
     @property
@@ -156,6 +158,8 @@ class Session:
             idle_timeout_secs=idle_timeout_secs,
             name=f"call-{self.call.call_id[:8]}",
         )
+        for hook in self.task_hooks:
+            hook(self, task)
         return task
 
     async def run(self, pipeline_or_task: FrameProcessor | PipelineTask) -> None:
@@ -170,6 +174,16 @@ class Session:
             await self._runner.run(task)
         finally:
             self._tasks.remove(task)
+
+    async def end(self, reason: str | None = None, *, goodbye: str | None = None) -> None:
+        """End the call gracefully (server drain): speak ``goodbye`` when the pipeline has a
+        TTS, then an ``EndFrame``: what is queued plays out and the socket closes normally."""
+        for task in list(self._tasks):
+            if task.finished:
+                continue
+            if goodbye:
+                await task.queue_frame(TTSSpeakFrame(text=goodbye))
+            await task.queue_frame(EndFrame(reason=reason))
 
     async def cancel(self, reason: str | None = None) -> None:
         """End the call now (server shutdown): every running task is cancelled."""

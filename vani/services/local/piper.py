@@ -49,6 +49,7 @@ from vani.frames import (
     TTSStartedFrame,
     TTSStoppedFrame,
     TTSTextFrame,
+    TTSUsageMetricsData,
 )
 from vani.processors import FrameProcessor
 from vani.processors.text import SentenceSplitter, clean_text_for_speech
@@ -237,6 +238,9 @@ class PiperTTSService(FrameProcessor):
             self._context_id = f"piper-{next(self._context_ids)}"
             await self.push_frame(TTSStartedFrame(context_id=self._context_id))
         rate = self.sample_rate
+        if self.usage_metrics_enabled:
+            usage = TTSUsageMetricsData(self.name, "piper", characters=len(text))
+            await self.push_frame(MetricsFrame(data=[usage]))
         started = time.perf_counter()
         pcm = await asyncio.get_running_loop().run_in_executor(
             None, synthesize, self._voice, text, rate

@@ -37,7 +37,9 @@ from vani.frames import (
     MetricsFrame,
     ProcessingMetricsData,
     StartFrame,
+    STTUsageMetricsData,
     TranscriptionFrame,
+    TTFBMetricsData,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
     VADUserStartedSpeakingFrame,
@@ -254,11 +256,20 @@ class WhisperSTTService(FrameProcessor):
                     "%s: %.2f s of speech in %.2f s: %r", self, len(pcm) / 32000, elapsed, text
                 )
                 if self.metrics_enabled:
+                    # The whole turn is transcribed at once: its first (and only) result
+                    # comes after the processing time.
                     await self.push_frame(
                         MetricsFrame(
-                            data=[ProcessingMetricsData(self.name, "whisper", value=elapsed)]
+                            data=[
+                                TTFBMetricsData(self.name, "whisper", value=elapsed),
+                                ProcessingMetricsData(self.name, "whisper", value=elapsed),
+                            ]
                         )
                     )
+                if self.usage_metrics_enabled:
+                    seconds = len(pcm) / (2 * WHISPER_SAMPLE_RATE)
+                    usage = STTUsageMetricsData(self.name, "whisper", audio_seconds=seconds)
+                    await self.push_frame(MetricsFrame(data=[usage]))
                 if text:
                     await self.push_frame(
                         TranscriptionFrame(

@@ -44,6 +44,7 @@ from vani.frames import (
     JSONValue,
     MetricsFrame,
     StartFrame,
+    STTUsageMetricsData,
     TranscriptionFrame,
     TTFBMetricsData,
     UserStartedSpeakingFrame,
@@ -145,6 +146,7 @@ class SarvamSTTService(FrameProcessor):
         self._model = model
         self._language = language
         self._sample_rate = sample_rate
+        self._usage_bytes = 0  # audio sent since the last usage report
         self._vad_source = vad_source
         self._preroll_ms = preroll_ms
         self._keepalive_interval_s = keepalive_interval_s
@@ -276,6 +278,7 @@ class SarvamSTTService(FrameProcessor):
                 self._preroll_bytes -= len(self._preroll.popleft())
 
     def _audio_message(self, pcm: bytes) -> str:
+        self._usage_bytes += len(pcm)
         return self._msg_head + base64.b64encode(pcm).decode("ascii") + self._msg_tail
 
     # -- local VAD: turns ----------------------------------------------------------------------
@@ -385,6 +388,11 @@ class SarvamSTTService(FrameProcessor):
     ) -> None:
         if language is None and self._language != "unknown":
             language = self._language
+        if self._usage_bytes and self.usage_metrics_enabled:
+            seconds = self._usage_bytes / (2 * self._sample_rate)
+            usage = STTUsageMetricsData(self.name, self._model, audio_seconds=seconds)
+            await self.push_frame(MetricsFrame(data=[usage]))
+        self._usage_bytes = 0
         await self.push_frame(
             TranscriptionFrame(
                 text=text,

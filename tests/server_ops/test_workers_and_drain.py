@@ -1,0 +1,127 @@
+"""``vani run --workers N`` and drain, as real processes with real sockets: calls spread over the
+workers, a worker killed with SIGKILL takes only its own calls down and is replaced, metrics add
+up across workers, SIGTERM drains (no new calls, calls in progress go on, then a goodbye)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from websockets.exceptions import InvalidStatus
+
+from tests.server.client import CallClient
+from tests.server_ops.live import (
+    VaniProcess,
+    open_call,
+    say,
+    start_token,
+    wait_until,
+    whoami,
+)
+
+
+def _metric(url: str, name: str) -> float:
+    body = httpx.get(url + "/metrics", timeout=5).text
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            if sample.name == name and not sample.labels:
+                return float(sample.value)
+    raise AssertionError(f"{name} not in /metrics")
+
+
+async def _calls_on_every_worker(
+    url: str, workers: int, per_worker: int
+) -> dict[int, list[CallClient]]:
+    by_pid: dict[int, list[CallClient]] = {}
+    for _ in range(60):
+        client = await open_call(url)
+        by_pid.setdefault(await whoami(client), []).append(client)
+        if len(by_pid) == workers and all(len(c) >= per_worker for c in by_pid.values()):
+            break
+    return by_pid
+
+
+async def test_workers_share_calls_and_a_killed_worker_ends_only_its_calls() -> None:
+    with VaniProcess.start(workers=2) as server:
+        by_pid = await _calls_on_every_worker(server.url, 2, 2)
+        assert len(by_pid) == 2, "the kernel gave every call to one worker"
+        clients = [c for cs in by_pid.values() for c in cs]
+        # Prometheus multiprocess mode: any worker's /metrics counts the whole server.
+        assert _metric(server.url, "vani_active_calls") == len(clients)
+        victim, survivor = sorted(by_pid)
+        os.kill(victim, signal.SIGKILL)
+        # The victim's calls end (their sockets drop); the survivor's calls go on talking.
+        for client in by_pid[victim]:
+            assert await wait_until(lambda c=client: c._reader is not None and c._reader.done())
+        for client in by_pid[survivor]:
+            await say(client, "still there")
+        # The parent starts a replacement: a new pid takes calls.
+        new_pids: set[int] = set()
+        for _ in range(40):
+            client = await open_call(server.url)
+            pid = await whoami(client)
+            await client.close()
+            new_pids.add(pid)
+            if pid not in by_pid:
+                break
+        assert new_pids - set(by_pid), "no replacement worker took a call"
+        live = len(by_pid[survivor])
+        assert await wait_until(lambda: _metric(server.url, "vani_active_calls") == live)
+        for client in by_pid[survivor]:
+            await client.close()
+        server.signal(signal.SIGTERM)
+        assert server.wait(30) == 0
+
+
+async def test_sigterm_drains_new_calls_are_refused_and_the_call_in_progress_goes_on() -> None:
+    with VaniProcess.start(workers=1) as server:
+        call = await open_call(server.url)
+        await say(call, "first")
+        server.signal(signal.SIGTERM)
+        assert await wait_until(
+            lambda: httpx.get(server.url + "/ready", timeout=5).status_code == 503
+        )
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(server.url + "/health")).status_code == 200
+            refused = await http.post(server.url + "/start", json={})
+        assert refused.status_code == 503
+        # A token issued before the drain (or by another instance) gets 1013 here...
+        token = await _token_from_elsewhere()
+        late = await CallClient.open(f"ws://127.0.0.1:{server.port}/ws?token={token}")
+        await wait_until(lambda: late._reader is not None and late._reader.done())
+        assert late.close_code == 1013
+        # ... and through a proxy the upgrade itself is refused, so the proxy tries elsewhere.
+        with pytest.raises(InvalidStatus) as info:
+            await CallClient.open(
+                f"ws://127.0.0.1:{server.port}/ws?token={token}",
+                additional_headers={"X-Forwarded-For": "10.0.0.1"},
+            )
+        assert info.value.response.status_code == 503
+        # The call in progress is not disturbed, and when it ends the process exits cleanly.
+        await say(call, "second")
+        await say(call, "third")
+        assert server.proc.poll() is None
+        await call.close()
+        assert await asyncio.to_thread(server.wait, 30) == 0
+    assert any("draining" in line for line in server.lines)
+
+
+async def _token_from_elsewhere() -> str:
+    with VaniProcess.start(workers=1) as other:
+        return (await start_token(other.url))["token"]
+
+
+async def test_calls_still_running_at_the_drain_timeout_get_a_goodbye() -> None:
+    with VaniProcess.start("--drain-timeout=1", workers=1) as server:
+        call = await open_call(server.url)
+        await say(call, "hello")
+        server.signal(signal.SIGTERM)
+        assert await wait_until(lambda: call._reader is not None and call._reader.done(), 20)
+        spoken = " ".join(m["data"]["text"] for m in call.of_type("bot-output"))
+        assert "Goodbye!" in spoken
+        assert call.close_code == 1000  # a normal close, not a dropped socket
+        assert await asyncio.to_thread(server.wait, 30) == 0
