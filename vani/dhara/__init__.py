@@ -25,7 +25,7 @@ from vani.dhara.model import (
     FlowFunction,
     Node,
 )
-from vani.dhara.validate import flow_problems, validate_flow
+from vani.dhara.validate import flow_problems, flow_warnings, validate_flow
 
 if TYPE_CHECKING:
     from vani.dhara.manager import FlowManager
@@ -42,6 +42,7 @@ __all__ = [
     "flow_from_dict",
     "flow_problems",
     "flow_schema",
+    "flow_warnings",
     "load_flow",
     "read_flow_file",
     "validate_flow",
