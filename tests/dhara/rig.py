@@ -70,6 +70,11 @@ class Speaker(FrameProcessor):
                 await self._stop()
         await self.push_frame(frame, direction)
 
+    @property
+    def reports_bot_speech(self) -> bool:
+        """Like an output transport, the FlowManager waits for this speaker's stop."""
+        return not self.silent
+
     def of(self, kind: type[Frame] | tuple[type[Frame], ...]) -> list[Frame]:
         return [f for f in self.log if isinstance(f, kind)]
 

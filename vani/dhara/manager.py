@@ -102,9 +102,11 @@ class FlowManager(EventEmitter):
     ``async def h(args[, flow_manager])`` and function-action handlers
     ``async def h(action, flow_manager)``); ``action_handlers`` adds user action types.
     ``summarizer`` replaces the LLM-written summary of ``reset_with_summary``;
-    ``summary_timeout_secs`` bounds it. ``post_actions_after="response_end"`` runs post-actions
-    when the node's first response has been generated instead of when the bot has stopped
-    speaking it: for text pipelines, which have no output transport to say so.
+    ``summary_timeout_secs`` bounds it. Post-actions run when the bot has stopped speaking the
+    node's first response where the pipeline has an output transport (or something else that
+    reports the bot's speech), and when that response has been generated where it has none
+    (text bots, tests, evals): ``post_actions_after="auto"``, the default, decides per call;
+    ``"bot_stopped_speaking"`` or ``"response_end"`` force one.
 
     Build it before the task runs (it watches the pipeline through an observer of the task).
 
@@ -123,9 +125,7 @@ class FlowManager(EventEmitter):
         action_handlers: Mapping[str, ActionHandler] | None = None,
         summarizer: Summarizer | None = None,
         summary_timeout_secs: float = 15.0,
-        post_actions_after: Literal["bot_stopped_speaking", "response_end"] = (
-            "bot_stopped_speaking"
-        ),
+        post_actions_after: Literal["auto", "bot_stopped_speaking", "response_end"] = "auto",
     ) -> None:
         self._task = task
         self._llm = llm
@@ -140,12 +140,12 @@ class FlowManager(EventEmitter):
         self._nodes: dict[str, Node] = {n.name: n for n in self._flow.nodes} if self._flow else {}
         self._summarizer = summarizer
         self._summary_timeout_secs = summary_timeout_secs
-        if post_actions_after not in ("bot_stopped_speaking", "response_end"):
+        if post_actions_after not in ("auto", "bot_stopped_speaking", "response_end"):
             raise ConfigurationError(
-                "expected post_actions_after 'bot_stopped_speaking' or 'response_end', "
+                "expected post_actions_after 'auto', 'bot_stopped_speaking' or 'response_end', "
                 f"got {post_actions_after!r}"
             )
-        self._post_on_response_end = post_actions_after == "response_end"
+        self._post_after = post_actions_after
         self.state: dict[str, object] = {}
         self._node: Node | None = None
         # Bumped at every node change: a tool call started in an older epoch cannot move the flow.
@@ -421,7 +421,7 @@ class FlowManager(EventEmitter):
             post.response_started_ns = data.timestamp
         elif isinstance(frame, LLMFullResponseEndFrame) and data.source is self._llm:
             post.responded = post.response_started_ns is not None
-            if post.responded and self._post_on_response_end:
+            if post.responded and self._post_on_response_end(post):
                 self._fire_post(post)
         elif isinstance(frame, BotStartedSpeakingFrame):
             # Speech that started after the response began is (at least partly) the response;
@@ -430,6 +430,13 @@ class FlowManager(EventEmitter):
                 post.speaking = True
         elif isinstance(frame, BotStoppedSpeakingFrame) and post.responded and post.speaking:
             self._fire_post(post)
+
+    def _post_on_response_end(self, post: _PostActions) -> bool:
+        if self._post_after != "auto":
+            return self._post_after == "response_end"
+        if post.speaking:
+            return False  # something reports the bot's speech: wait until it stops
+        return not _has_output_transport(self._task)
 
     def _fire_post(self, post: _PostActions) -> None:
         self._post = None
@@ -495,6 +502,20 @@ class _FlowObserver(BaseObserver):
     async def on_push_frame(self, data: FramePushed) -> None:
         if isinstance(data.frame, _WATCHED):
             self._manager._on_frame(data)
+
+
+def _has_output_transport(task: PipelineTask) -> bool:
+    """True when the task's pipeline holds an output transport, or a processor that says it
+    reports the bot's speech (``reports_bot_speech = True``, for stand-ins in tests)."""
+    from vani.transports.base import BaseOutputTransport
+
+    pipeline = task.pipeline
+    tree = getattr(pipeline, "processors_tree", None)
+    processors = tree() if callable(tree) else [pipeline]
+    return any(
+        isinstance(p, BaseOutputTransport) or getattr(p, "reports_bot_speech", False) is True
+        for p in processors
+    )
 
 
 def _attach_observer(task: PipelineTask, observer: BaseObserver) -> None:
