@@ -9,12 +9,26 @@ and tools of the node the conversation is in.
   dict or a JSON/YAML file validated against ``flow.schema.json`` (:func:`flow_schema`).
 * :func:`validate_flow` / :func:`flow_problems`: every problem of a flow at once, with locations.
 * :class:`FlowManager`: runs a flow against a pipeline task, an LLM and a context aggregator.
+* Pipecat Flows' spelling (:mod:`vani.dhara.flows`): ``NodeConfig``, direct functions,
+  ``FlowsFunctionSchema``, ``ContextStrategyConfig``: a Flows program runs by changing its
+  imports (``docs/dhara.md``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vani.dhara.flows import (
+    ConsolidatedFunctionResult,
+    ContextStrategyConfig,
+    FlowArgs,
+    FlowResult,
+    FlowsFunctionSchema,
+    NodeConfig,
+    flows_direct_function,
+    flows_tool_options,
+    node_from_config,
+)
 from vani.dhara.load import flow_from_dict, flow_schema, load_flow, read_flow_file
 from vani.dhara.model import (
     BUILTIN_ACTION_TYPES,
@@ -33,17 +47,26 @@ if TYPE_CHECKING:
 __all__ = [
     "BUILTIN_ACTION_TYPES",
     "Action",
+    "ConsolidatedFunctionResult",
     "ContextStrategy",
+    "ContextStrategyConfig",
     "ContextStrategyKind",
     "Flow",
+    "FlowArgs",
     "FlowFunction",
     "FlowManager",
+    "FlowResult",
+    "FlowsFunctionSchema",
     "Node",
+    "NodeConfig",
     "flow_from_dict",
     "flow_problems",
     "flow_schema",
     "flow_warnings",
+    "flows_direct_function",
+    "flows_tool_options",
     "load_flow",
+    "node_from_config",
     "read_flow_file",
     "validate_flow",
 ]

@@ -40,10 +40,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, cast
 
+from vani.dhara.flows import ContextStrategyConfig, NodeConfig, function_from_spec, node_from_config
 from vani.dhara.load import FlowSource, load_flow
 from vani.dhara.model import (
     Action,
     ActionHandler,
+    ContextStrategy,
     ContextStrategyKind,
     Flow,
     FlowFunction,
@@ -117,7 +119,7 @@ class FlowManager(EventEmitter):
     def __init__(
         self,
         *,
-        task: PipelineTask,
+        task: PipelineTask | None = None,
         llm: LLMService,
         context_aggregator: _ContextSource | None = None,
         flow: FlowSource | None = None,
@@ -126,8 +128,21 @@ class FlowManager(EventEmitter):
         summarizer: Summarizer | None = None,
         summary_timeout_secs: float = 15.0,
         post_actions_after: Literal["auto", "bot_stopped_speaking", "response_end"] = "auto",
+        worker: PipelineTask | None = None,
+        context_strategy: ContextStrategy | ContextStrategyConfig | None = None,
+        global_functions: Sequence[object] | None = None,
+        transport: object | None = None,
     ) -> None:
+        if task is None:
+            task = worker
+        if task is None:
+            raise ConfigurationError("expected the pipeline task: pass task= (or worker=)")
         self._task = task
+        self._transport = transport
+        if isinstance(context_strategy, ContextStrategyConfig):
+            context_strategy = context_strategy.to_strategy()
+        self._default_strategy = context_strategy
+        self._global_functions = [function_from_spec(f) for f in global_functions or ()]
         self._llm = llm
         self._aggregator = context_aggregator
         self._handlers: dict[str, FlowHandler | ActionHandler] = dict(handlers or {})
@@ -153,6 +168,7 @@ class FlowManager(EventEmitter):
         self._offered: dict[str, FlowFunction] = {}
         self._task_messages: list[JSONObject] = []
         self._role: JSONObject | None = None
+        self._role_text: str | None = self._flow.role_message if self._flow else None
         self._transition: tuple[str | None, str] = (None, "")
         self._post: _PostActions | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -193,11 +209,18 @@ class FlowManager(EventEmitter):
             return self._aggregator.context
         return self._llm.context
 
+    @property
+    def transport(self) -> object | None:
+        """The transport given to the constructor (Flows' spelling), if any."""
+        return self._transport
+
     def register_action(self, action_type: str, handler: ActionHandler) -> None:
         """Handle actions of ``action_type`` with ``async def handler(action, flow_manager)``."""
         self._action_handlers[action_type] = handler
 
-    async def initialize(self, initial_node: str | Node | None = None) -> None:
+    async def initialize(
+        self, initial_node: str | Node | NodeConfig | Mapping[str, object] | None = None
+    ) -> None:
         """Enter the initial node (the flow's, or ``initial_node``): set the role message, the
         node's prompt and tools, and run the LLM if the node responds immediately."""
         if self._initialized:
@@ -206,7 +229,11 @@ class FlowManager(EventEmitter):
         self._initialized = True
         await self.set_node(target)
 
-    async def set_node(self, node: str | Node) -> None:
+    async def set_node_from_config(self, node_config: NodeConfig | Mapping[str, object]) -> None:
+        """Pipecat Flows' name for :meth:`set_node` with a ``NodeConfig``."""
+        await self.set_node(node_config)
+
+    async def set_node(self, node: str | Node | NodeConfig | Mapping[str, object]) -> None:
         """Move to ``node`` (a name, or a node built at run time) from outside a tool call:
         run its pre-actions, apply it, announce it, and run the LLM if it responds
         immediately."""
@@ -226,7 +253,9 @@ class FlowManager(EventEmitter):
             raise FlowError("no flow was given: pass the initial node to initialize()")
         return self._flow.initial_node
 
-    def _resolve(self, node: str | Node) -> Node:
+    def _resolve(self, node: str | Node | Mapping[str, object]) -> Node:
+        if isinstance(node, Mapping):
+            node = node_from_config(node, default_strategy=self._default_strategy)
         if isinstance(node, Node):
             problems = node_problems(
                 node,
@@ -256,6 +285,8 @@ class FlowManager(EventEmitter):
         kind = node.context_strategy.kind
         if kind is ContextStrategyKind.RESET_WITH_SUMMARY and summary is None:
             kind = ContextStrategyKind.APPEND if self._node is not None else kind
+        if node.role_message:
+            self._role_text = node.role_message
         role = self._role_message()
         task_messages = [render_message(m, self.state) for m in node.task_messages]
         if self._node is None or kind is ContextStrategyKind.APPEND:
@@ -299,9 +330,9 @@ class FlowManager(EventEmitter):
         await self._call_event_handler("on_transition", from_node, to_node)
 
     def _role_message(self) -> JSONObject | None:
-        if self._flow is None or not self._flow.role_message:
+        if not self._role_text:
             return None
-        return {"role": "system", "content": render(self._flow.role_message, self.state)}
+        return {"role": "system", "content": render(self._role_text, self.state)}
 
     def _is_flow_message(self, message: JSONObject) -> bool:
         """True for the role message and the current node's task messages (replaced on entry)."""
@@ -312,7 +343,8 @@ class FlowManager(EventEmitter):
 
     def _functions_of(self, node: Node) -> dict[str, FlowFunction]:
         offered: dict[str, FlowFunction] = {}
-        for function in [*node.functions, *(self._flow.global_functions if self._flow else [])]:
+        flow_globals = self._flow.global_functions if self._flow else []
+        for function in [*node.functions, *flow_globals, *self._global_functions]:
             offered.setdefault(function.name, function)
         return offered
 
@@ -341,7 +373,7 @@ class FlowManager(EventEmitter):
                 "%s: %r asked to move to %r after the flow had already moved; ignored",
                 self,
                 name,
-                next_node if isinstance(next_node, str) else next_node.name,
+                next_node if isinstance(next_node, str) else getattr(next_node, "name", None),
             )
             return result
         target = self._resolve(next_node)
@@ -357,7 +389,7 @@ class FlowManager(EventEmitter):
 
     async def _run_handler(
         self, function: FlowFunction, arguments: Mapping[str, JSONValue]
-    ) -> tuple[object, str | Node | None]:
+    ) -> tuple[object, str | Node | Mapping[str, object] | None]:
         handler = function.handler
         if handler is None:
             return _STAY_OK, None
@@ -375,10 +407,10 @@ class FlowManager(EventEmitter):
                     "expected (result, next_node)"
                 )
             result, next_node = returned
-            if next_node is not None and not isinstance(next_node, str | Node):
+            if next_node is not None and not isinstance(next_node, str | Node | Mapping):
                 raise FlowError(
                     f"handler of {function.name!r} returned next_node of type "
-                    f"{type(next_node).__name__}; expected a node name or a Node"
+                    f"{type(next_node).__name__}; expected a node name, a Node or a NodeConfig"
                 )
             return (_STAY_OK if result is None else result), next_node
         return returned, None
@@ -436,7 +468,7 @@ class FlowManager(EventEmitter):
             return self._post_after == "response_end"
         if post.speaking:
             return False  # something reports the bot's speech: wait until it stops
-        return not _has_output_transport(self._task)
+        return self._transport is None and not _has_output_transport(self._task)
 
     def _fire_post(self, post: _PostActions) -> None:
         self._post = None
