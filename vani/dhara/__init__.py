@@ -12,6 +12,8 @@ and tools of the node the conversation is in.
 * Pipecat Flows' spelling (:mod:`vani.dhara.flows`): ``NodeConfig``, direct functions,
   ``FlowsFunctionSchema``, ``ContextStrategyConfig``: a Flows program runs by changing its
   imports (``docs/dhara.md``).
+* Sub-tasks (:mod:`vani.dhara.tasks`): node groups that return a typed value to the node that
+  started them (name, phone number, date, confirmation).
 """
 
 from __future__ import annotations
@@ -39,6 +41,16 @@ from vani.dhara.model import (
     FlowFunction,
     Node,
 )
+from vani.dhara.tasks import (
+    CollectDate,
+    CollectName,
+    CollectPhoneNumber,
+    Confirm,
+    FlowTask,
+    PersonName,
+    PhoneNumber,
+    TaskDone,
+)
 from vani.dhara.validate import flow_problems, flow_warnings, validate_flow
 
 if TYPE_CHECKING:
@@ -47,6 +59,10 @@ if TYPE_CHECKING:
 __all__ = [
     "BUILTIN_ACTION_TYPES",
     "Action",
+    "CollectDate",
+    "CollectName",
+    "CollectPhoneNumber",
+    "Confirm",
     "ConsolidatedFunctionResult",
     "ContextStrategy",
     "ContextStrategyConfig",
@@ -56,9 +72,13 @@ __all__ = [
     "FlowFunction",
     "FlowManager",
     "FlowResult",
+    "FlowTask",
     "FlowsFunctionSchema",
     "Node",
     "NodeConfig",
+    "PersonName",
+    "PhoneNumber",
+    "TaskDone",
     "flow_from_dict",
     "flow_problems",
     "flow_schema",

@@ -55,6 +55,7 @@ from vani.dhara.model import (
 from vani.dhara.results import declared_target, takes_flow_manager, without_llm_run
 from vani.dhara.state import render, render_message
 from vani.dhara.summary import llm_summary
+from vani.dhara.tasks import FlowTask, TaskDone
 from vani.dhara.validate import node_problems
 from vani.errors import ConfigurationError, FlowError, FlowValidationError
 from vani.events import EventEmitter
@@ -172,6 +173,7 @@ class FlowManager(EventEmitter):
         self._transition: tuple[str | None, str] = (None, "")
         self._post: _PostActions | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._tasks: list[_RunningTask] = []
         self._initialized = False
         for event in ("on_transition", "on_actions_done"):
             self._register_event_handler(event)
@@ -219,7 +221,13 @@ class FlowManager(EventEmitter):
         self._action_handlers[action_type] = handler
 
     async def initialize(
-        self, initial_node: str | Node | NodeConfig | Mapping[str, object] | None = None
+        self,
+        initial_node: str
+        | Node
+        | NodeConfig
+        | Mapping[str, object]
+        | FlowTask[object]
+        | None = None,
     ) -> None:
         """Enter the initial node (the flow's, or ``initial_node``): set the role message, the
         node's prompt and tools, and run the LLM if the node responds immediately."""
@@ -233,15 +241,22 @@ class FlowManager(EventEmitter):
         """Pipecat Flows' name for :meth:`set_node` with a ``NodeConfig``."""
         await self.set_node(node_config)
 
-    async def set_node(self, node: str | Node | NodeConfig | Mapping[str, object]) -> None:
+    @property
+    def current_task(self) -> FlowTask[object] | None:
+        """The sub-task the flow is in (the innermost one), or None."""
+        return self._tasks[-1].task if self._tasks else None
+
+    async def set_node(
+        self, node: str | Node | NodeConfig | Mapping[str, object] | FlowTask[object]
+    ) -> None:
         """Move to ``node`` (a name, or a node built at run time) from outside a tool call:
         run its pre-actions, apply it, announce it, and run the LLM if it responds
         immediately."""
         if not self._initialized:
             raise FlowError("call initialize() before set_node()")
-        target = self._resolve(node)
+        target, move = self._plan(node)
         summary = await self._prepare(target)
-        self._apply(target, summary)
+        self._apply(target, summary, move)
         await self._announce()
         if target.respond_immediately:
             await self._task.queue_frame(LLMContextFrame(context=self.context))
@@ -252,6 +267,30 @@ class FlowManager(EventEmitter):
         if self._flow is None:
             raise FlowError("no flow was given: pass the initial node to initialize()")
         return self._flow.initial_node
+
+    def _plan(self, node: object) -> tuple[Node, _Move]:
+        """The node to enter for ``node`` (a name, Node, NodeConfig, a sub-task to start, or a
+        finished sub-task to return from), and what entering it does to the task stack."""
+        if isinstance(node, FlowTask):
+            return self._resolve(node.entry()), _Move(start=node)
+        if isinstance(node, TaskDone):
+            if not self._tasks or self._tasks[-1].task is not node.task:
+                raise FlowError(f"{node.task!r} finished but is not the task the flow is in")
+            back = self._tasks[-1].return_to
+            # Back where the task started: the conversation kept, entry actions not run again.
+            resumed = dataclasses.replace(
+                back,
+                context_strategy=ContextStrategy.append(),
+                pre_actions=[],
+                post_actions=[],
+                respond_immediately=True,
+            )
+            return resumed, _Move(finish=node)
+        if isinstance(node, str | Node | Mapping):
+            return self._resolve(node), _Move()
+        raise FlowError(
+            f"expected a node name, a Node, a NodeConfig or a FlowTask, got {type(node).__name__}"
+        )
 
     def _resolve(self, node: str | Node | Mapping[str, object]) -> Node:
         if isinstance(node, Mapping):
@@ -279,8 +318,11 @@ class FlowManager(EventEmitter):
             return await self._summarize(node.context_strategy.summary_prompt)
         return None
 
-    def _apply(self, node: Node, summary: str | None) -> None:
+    def _apply(self, node: Node, summary: str | None, move: _Move | None = None) -> None:
         """Enter ``node`` in one synchronous step (see the module docstring)."""
+        if move is not None and move.start is not None:
+            if self._node is None:
+                raise FlowError("a sub-task needs a node to return to; it cannot be the first")
         context = self.context
         kind = node.context_strategy.kind
         if kind is ContextStrategyKind.RESET_WITH_SUMMARY and summary is None:
@@ -322,6 +364,22 @@ class FlowManager(EventEmitter):
         self._post = (
             _PostActions(node, self._epoch, time.monotonic_ns()) if node.post_actions else None
         )
+        if move is not None:
+            self._move_tasks(previous, move)
+
+    def _move_tasks(self, previous: Node | None, move: _Move) -> None:
+        """Push a started sub-task / pop a finished one (part of the synchronous entry)."""
+        if move.start is not None and previous is not None:
+            self._tasks.append(_RunningTask(move.start, previous))
+        if move.finish is not None:
+            self._tasks.pop()
+            task, value = move.finish.task, move.finish.value
+            self.state[task.result_key] = value
+            if task.on_result is not None:
+                try:
+                    task.on_result(value, self)
+                except Exception:
+                    logger.exception("%s: on_result of %r failed", self, task)
 
     async def _announce(self) -> None:
         """Tell the pipeline and the event handlers about the node change just applied."""
@@ -376,11 +434,11 @@ class FlowManager(EventEmitter):
                 next_node if isinstance(next_node, str) else getattr(next_node, "name", None),
             )
             return result
-        target = self._resolve(next_node)
+        target, move = self._plan(next_node)
         summary = await self._prepare(target)
         if epoch != self._epoch:
             return result  # another call moved the flow while this one prepared
-        self._apply(target, summary)
+        self._apply(target, summary, move)
         # The service writes the result in this same step; what follows cannot be cancelled.
         self._spawn(self._announce())
         if not target.respond_immediately:
@@ -389,7 +447,7 @@ class FlowManager(EventEmitter):
 
     async def _run_handler(
         self, function: FlowFunction, arguments: Mapping[str, JSONValue]
-    ) -> tuple[object, str | Node | Mapping[str, object] | None]:
+    ) -> tuple[object, object]:
         handler = function.handler
         if handler is None:
             return _STAY_OK, None
@@ -407,7 +465,9 @@ class FlowManager(EventEmitter):
                     "expected (result, next_node)"
                 )
             result, next_node = returned
-            if next_node is not None and not isinstance(next_node, str | Node | Mapping):
+            if next_node is not None and not isinstance(
+                next_node, str | Node | Mapping | FlowTask | TaskDone
+            ):
                 raise FlowError(
                     f"handler of {function.name!r} returned next_node of type "
                     f"{type(next_node).__name__}; expected a node name, a Node or a NodeConfig"
@@ -507,6 +567,18 @@ class FlowManager(EventEmitter):
 
     def __repr__(self) -> str:
         return f"FlowManager(node={self.current_node!r})"
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class _Move:
+    start: FlowTask[object] | None = None
+    finish: TaskDone[object] | None = None
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class _RunningTask:
+    task: FlowTask[object]
+    return_to: Node
 
 
 @dataclasses.dataclass(slots=True)
