@@ -272,6 +272,8 @@ class FlowManager(EventEmitter):
         """The node to enter for ``node`` (a name, Node, NodeConfig, a sub-task to start, or a
         finished sub-task to return from), and what entering it does to the task stack."""
         if isinstance(node, FlowTask):
+            if self._node is None:
+                raise FlowError("a sub-task needs a node to return to; it cannot be the first")
             return self._resolve(node.entry()), _Move(start=node)
         if isinstance(node, TaskDone):
             if not self._tasks or self._tasks[-1].task is not node.task:
@@ -320,9 +322,6 @@ class FlowManager(EventEmitter):
 
     def _apply(self, node: Node, summary: str | None, move: _Move | None = None) -> None:
         """Enter ``node`` in one synchronous step (see the module docstring)."""
-        if move is not None and move.start is not None:
-            if self._node is None:
-                raise FlowError("a sub-task needs a node to return to; it cannot be the first")
         context = self.context
         kind = node.context_strategy.kind
         if kind is ContextStrategyKind.RESET_WITH_SUMMARY and summary is None:
