@@ -12,6 +12,8 @@ and tools of the node the conversation is in.
 * Pipecat Flows' spelling (:mod:`vani.dhara.flows`): ``NodeConfig``, direct functions,
   ``FlowsFunctionSchema``, ``ContextStrategyConfig``: a Flows program runs by changing its
   imports (``docs/dhara.md``).
+* Agents (:mod:`vani.dhara.agents`): several personas in one call, each with its prompt, tools,
+  LLM settings and voice; a tool hands the call from one to another.
 * Sub-tasks (:mod:`vani.dhara.tasks`): node groups that return a typed value to the node that
   started them (name, phone number, date, confirmation).
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vani.dhara.agents import Agent, Handoff
 from vani.dhara.flows import (
     ConsolidatedFunctionResult,
     ContextStrategyConfig,
@@ -57,6 +60,8 @@ if TYPE_CHECKING:
     from vani.dhara.manager import FlowManager
 
 __all__ = [
+    "Agent",
+    "Handoff",
     "BUILTIN_ACTION_TYPES",
     "Action",
     "CollectDate",

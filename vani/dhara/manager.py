@@ -40,6 +40,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, cast
 
+from vani.dhara.agents import Agent, Handoff, handoff_message
 from vani.dhara.flows import ContextStrategyConfig, NodeConfig, function_from_spec, node_from_config
 from vani.dhara.load import FlowSource, load_flow
 from vani.dhara.model import (
@@ -69,7 +70,9 @@ from vani.frames import (
     LLMContextFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
+    OutputTransportMessageUrgentFrame,
     TTSSpeakFrame,
+    TTSUpdateSettingsFrame,
 )
 from vani.pipeline.observers import BaseObserver, FramePushed
 
@@ -114,7 +117,8 @@ class FlowManager(EventEmitter):
     Build it before the task runs (it watches the pipeline through an observer of the task).
 
     Events: ``on_transition(flow_manager, from_node: str | None, to_node: str)`` after each node
-    change; ``on_actions_done(flow_manager, node: str, kind: "pre" | "post")``.
+    change; ``on_handoff(flow_manager, handoff: Handoff)`` after each change of agent;
+    ``on_actions_done(flow_manager, node: str, kind: "pre" | "post")``.
     """
 
     def __init__(
@@ -174,8 +178,13 @@ class FlowManager(EventEmitter):
         self._post: _PostActions | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._tasks: list[_RunningTask] = []
+        self._agent: str | None = None
+        self._handoff: Handoff | None = None
+        self._tts_settings: Mapping[str, JSONValue] = {}
+        #: The reason given to the handoff being made (set by ``Agent.handoff_function``).
+        self.handoff_reason = ""
         self._initialized = False
-        for event in ("on_transition", "on_actions_done"):
+        for event in ("on_transition", "on_actions_done", "on_handoff"):
             self._register_event_handler(event)
         _attach_observer(task, _FlowObserver(self))
         task.add_event_handler("on_pipeline_finished", self._on_pipeline_finished)
@@ -242,6 +251,11 @@ class FlowManager(EventEmitter):
         await self.set_node(node_config)
 
     @property
+    def current_agent(self) -> str | None:
+        """The agent talking now (None when the flow's nodes are not agents)."""
+        return self._agent
+
+    @property
     def current_task(self) -> FlowTask[object] | None:
         """The sub-task the flow is in (the innermost one), or None."""
         return self._tasks[-1].task if self._tasks else None
@@ -271,6 +285,8 @@ class FlowManager(EventEmitter):
     def _plan(self, node: object) -> tuple[Node, _Move]:
         """The node to enter for ``node`` (a name, Node, NodeConfig, a sub-task to start, or a
         finished sub-task to return from), and what entering it does to the task stack."""
+        if isinstance(node, Agent):
+            return self._resolve(node.node()), _Move()
         if isinstance(node, FlowTask):
             if self._node is None:
                 raise FlowError("a sub-task needs a node to return to; it cannot be the first")
@@ -316,9 +332,29 @@ class FlowManager(EventEmitter):
         """Everything that may take time before a node is entered: its pre-actions, then the
         summary. Cancelling here leaves the flow where it was."""
         await self._run_actions(node, node.pre_actions, "pre")
+        summary = None
         if node.context_strategy.kind is ContextStrategyKind.RESET_WITH_SUMMARY and self._node:
-            return await self._summarize(node.context_strategy.summary_prompt)
-        return None
+            summary = await self._summarize(node.context_strategy.summary_prompt)
+        await self._switch_voice(node)
+        return summary
+
+    async def _switch_voice(self, node: Node) -> None:
+        """Before a handoff is applied: the new agent's voice, in order with the speech (the
+        last thing that may be cancelled; a cancelled switch is put back)."""
+        if node.agent is None or node.agent == self._agent or not node.tts_settings:
+            return
+        previous = self._tts_settings
+        try:
+            self._tts_settings = dict(node.tts_settings)
+            await self._llm.push_frame(TTSUpdateSettingsFrame(settings=dict(node.tts_settings)))
+        except asyncio.CancelledError:
+            self._spawn(self._restore_voice(previous))
+            raise
+
+    async def _restore_voice(self, settings: Mapping[str, JSONValue]) -> None:
+        if settings and settings != self._tts_settings:
+            self._tts_settings = dict(settings)
+            await self._llm.push_frame(TTSUpdateSettingsFrame(settings=dict(settings)))
 
     def _apply(self, node: Node, summary: str | None, move: _Move | None = None) -> None:
         """Enter ``node`` in one synchronous step (see the module docstring)."""
@@ -352,6 +388,12 @@ class FlowManager(EventEmitter):
                 cancel_on_interruption=function.cancel_on_interruption,
                 timeout_secs=function.timeout_secs,
             )
+        if node.agent is not None and node.llm_settings:
+            self._llm.update_settings(node.llm_settings)
+        if node.agent is not None and node.agent != self._agent:
+            self._handoff = Handoff(self._agent, node.agent, self.handoff_reason)
+            self._agent = node.agent
+            self.handoff_reason = ""
         previous = self._node
         self._nodes.setdefault(node.name, node)
         self._node = node
@@ -385,6 +427,11 @@ class FlowManager(EventEmitter):
         from_node, to_node = self._transition
         await self._task.queue_frame(FlowTransitionFrame(from_node=from_node, to_node=to_node))
         await self._call_event_handler("on_transition", from_node, to_node)
+        handoff, self._handoff = self._handoff, None
+        if handoff is not None:
+            message = OutputTransportMessageUrgentFrame(message=handoff_message(handoff))
+            await self._task.queue_frame(message)
+            await self._call_event_handler("on_handoff", handoff)
 
     def _role_message(self) -> JSONObject | None:
         if not self._role_text:
@@ -436,7 +483,10 @@ class FlowManager(EventEmitter):
         target, move = self._plan(next_node)
         summary = await self._prepare(target)
         if epoch != self._epoch:
-            return result  # another call moved the flow while this one prepared
+            # Another call moved the flow while this one prepared: its voice stays.
+            if self._node is not None:
+                self._spawn(self._restore_voice(self._node.tts_settings))
+            return result
         self._apply(target, summary, move)
         # The service writes the result in this same step; what follows cannot be cancelled.
         self._spawn(self._announce())
@@ -465,7 +515,7 @@ class FlowManager(EventEmitter):
                 )
             result, next_node = returned
             if next_node is not None and not isinstance(
-                next_node, str | Node | Mapping | FlowTask | TaskDone
+                next_node, str | Node | Mapping | FlowTask | TaskDone | Agent
             ):
                 raise FlowError(
                     f"handler of {function.name!r} returned next_node of type "

@@ -198,6 +198,11 @@ class Node:
     post_actions: list[Action] = field(default_factory=list)
     respond_immediately: bool = True
     role_message: str | None = None
+    #: Set on the nodes of an :class:`~vani.dhara.agents.Agent`: entering one from another
+    #: agent's node is a handoff (LLM and TTS settings change, the client is told).
+    agent: str | None = None
+    llm_settings: Mapping[str, JSONValue] = field(default_factory=dict)
+    tts_settings: Mapping[str, JSONValue] = field(default_factory=dict)
 
     @property
     def is_end_node(self) -> bool:
