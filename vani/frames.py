@@ -571,16 +571,20 @@ class LLMConfigureOutputFrame(DataFrame):
 
 
 @dataclass(slots=True, eq=False)
-class LLMUpdateSettingsFrame(DataFrame):
+class LLMUpdateSettingsFrame(ControlFrame):
     """Change the LLM service's settings for the requests after it (``model``,
-    ``temperature``, ...): an agent handoff sends one. Pipecat's name (see docs/dhara.md)."""
+    ``temperature``, ...): an agent handoff sends one. Pipecat's name (see docs/dhara.md).
+    Uninterruptible: a barge-in must not leave a service on the wrong settings."""
 
+    interruptible: ClassVar[bool] = False
     settings: Mapping[str, JSONValue] = field(default_factory=dict)
 
 
 @dataclass(slots=True, eq=False)
-class TTSUpdateSettingsFrame(DataFrame):
+class TTSUpdateSettingsFrame(ControlFrame):
     """Change the TTS service's settings from the next sentence on (``voice``, ``language``,
-    ...), in order with the text before and after it. Pipecat's name (see docs/dhara.md)."""
+    ...), in order with the text before and after it. Pipecat's name (see docs/dhara.md).
+    Uninterruptible: a barge-in must not leave the TTS on the wrong voice."""
 
+    interruptible: ClassVar[bool] = False
     settings: Mapping[str, JSONValue] = field(default_factory=dict)

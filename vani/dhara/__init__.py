@@ -60,10 +60,9 @@ if TYPE_CHECKING:
     from vani.dhara.manager import FlowManager
 
 __all__ = [
-    "Agent",
-    "Handoff",
     "BUILTIN_ACTION_TYPES",
     "Action",
+    "Agent",
     "CollectDate",
     "CollectName",
     "CollectPhoneNumber",
@@ -79,6 +78,7 @@ __all__ = [
     "FlowResult",
     "FlowTask",
     "FlowsFunctionSchema",
+    "Handoff",
     "Node",
     "NodeConfig",
     "PersonName",
