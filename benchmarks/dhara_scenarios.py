@@ -229,8 +229,15 @@ def compare(pipecat_python: str, transitions: int, rounds: int) -> dict[str, dic
         for _ in range(rounds):
             for name, python in (("vani", sys.executable), ("pipecat", pipecat_python)):
                 out = subprocess.run(
-                    [python, __file__, name, "--transitions", str(transitions), "--scenario"]
-                    + [scenario],
+                    [
+                        python,
+                        __file__,
+                        name,
+                        "--transitions",
+                        str(transitions),
+                        "--scenario",
+                        scenario,
+                    ],
                     check=True,
                     capture_output=True,
                     text=True,
