@@ -587,14 +587,28 @@ class FlowManager(EventEmitter):
 
     async def _summarize(self, prompt: str) -> str | None:
         messages = self.context.get_messages()
+
+        async def write() -> str:
+            if self._summarizer is not None:
+                return await self._summarizer(messages, prompt)
+            return await llm_summary(self._llm, messages, prompt)
+
+        # The summary runs in a task of its own, bounded with asyncio.wait: no asyncio.timeout
+        # around an await, since the caller's await may be moved to another task (a processor
+        # running inline), where a timeout scope bound to the first task would misfire.
+        job = asyncio.get_running_loop().create_task(write())
         try:
-            async with asyncio.timeout(self._summary_timeout_secs):
-                if self._summarizer is not None:
-                    return await self._summarizer(messages, prompt)
-                return await llm_summary(self._llm, messages, prompt)
-        except (TimeoutError, Exception) as exc:  # any failure falls back to append
-            if isinstance(exc, asyncio.CancelledError):
-                raise
+            done, _ = await asyncio.wait({job}, timeout=self._summary_timeout_secs)
+        except asyncio.CancelledError:
+            job.cancel()
+            raise
+        if not done:
+            job.cancel()
+            logger.warning("%s: summary timed out; keeping the conversation instead", self)
+            return None
+        try:
+            return job.result()
+        except Exception as exc:  # any failure falls back to append
             logger.warning("%s: summary failed (%s); keeping the conversation instead", self, exc)
             return None
 
