@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import socket
 import statistics
 import sys
@@ -97,7 +98,7 @@ async def _one(command: list[str], env: dict[str, str], pipecat_port: int = 0) -
                     marks["server_cpu_ms"] = (cpu.user + cpu.system) * 1000
                     break
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)  # stop now (SIGTERM may drain)
         await proc.wait()
     return marks
 
@@ -116,7 +117,7 @@ async def measure(
     measure Pipecat's same bot instead (``benchmarks/live_pipecat_bot.py``)."""
     env = dict(os.environ)
     env.pop("VANI_SECRET", None)
-    vani = [sys.executable, "-m", "vani.cli", "serve", "--port", "0"]
+    vani = [sys.executable, "-m", "vani.cli", "serve", "--port", "0", "--workers", "1"]
     runs: list[dict[str, float]] = []
     if offline:
         for _ in range(repeat):

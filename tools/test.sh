@@ -55,12 +55,17 @@ for other in "$WORK"/wheelhouse/vani-*-manylinux*.whl; do
   [ "$other" = "$WHEEL" ] && continue
   tag=$(basename "$other" | cut -d- -f3)
   py=""
-  for cand in "python${tag:2:1}.${tag:3}" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"${tag:2:1}.${tag:3}".*/bin/python3; do
-    if command -v "$cand" >/dev/null 2>&1; then py=$(command -v "$cand"); break; fi
+  for cand in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"${tag:2:1}.${tag:3}".*/bin/python3 \
+    "python${tag:2:1}.${tag:3}"; do
+    # A pyenv shim is on PATH even for versions it will refuse to run: try each candidate.
+    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import venv' 2>/dev/null; then
+      py=$(command -v "$cand")
+      break
+    fi
   done
   [ -n "$py" ] || { echo "   $tag: no interpreter to try it with"; continue; }
   "$py" -m venv "$WORK/smoke-$tag"
-  PATH="$WORK/nocc:$PATH" "$WORK/smoke-$tag/bin/pip" install -q --no-deps "$other" >/dev/null
+  PATH="$WORK/nocc:$PATH" "$WORK/smoke-$tag/bin/pip" install -q --no-deps "$other" numpy >/dev/null
   (cd "$WORK" && "$WORK/smoke-$tag/bin/python" -c '
 import vani._core.pcm as p, vani._core.vad, vani._core.queue, vani._core.processor
 import vani._core.resample, vani._core.ring, vani._core.chunker

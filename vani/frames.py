@@ -483,9 +483,11 @@ class InterimTranscriptionFrame(TextFrame):
 
 @dataclass(slots=True, eq=False)
 class TTSSpeakFrame(DataFrame):
-    """Speak this text as is (bypasses the LLM)."""
+    """Speak this text as is (bypasses the LLM). ``uninterruptible``: the user's speech does
+    not cut it (an ``InterruptionGate`` holds the barge-in; the user's words are kept)."""
 
     text: str = ""
+    uninterruptible: bool = False
 
 
 @dataclass(slots=True, eq=False)

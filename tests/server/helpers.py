@@ -48,7 +48,11 @@ async def vani_process(
     *args: str, env: dict[str, str] | None = None
 ) -> AsyncIterator[ServerProcess]:
     """``vani <args>`` in a child process (the installed command's module, this interpreter);
-    yields once it printed the URL it serves on, and stops it with SIGTERM at the end."""
+    yields once it printed the URL it serves on, and stops it with SIGINT (stop now, ending any
+    call) at the end. One process (``--workers 1``) unless the arguments say otherwise, so the
+    process's counters and ``--max-calls`` are the whole server's."""
+    if "--workers" not in args:
+        args = (*args, "--workers", "1")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -75,7 +79,7 @@ async def vani_process(
         yield ServerProcess(proc, url)
     finally:
         if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signal.SIGINT)
             try:
                 await asyncio.wait_for(proc.wait(), 10)
             except TimeoutError:

@@ -1,4 +1,4 @@
-"""``vani run`` / ``vani serve``: loading the bot, clear errors, the printed URL, SIGTERM, and the
+"""``vani run`` / ``vani serve``: loading the bot, clear errors, the printed URL, Ctrl-C, and the
 demo bot behind the command line with the Sarvam and OpenAI fakes."""
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ def test_a_bot_file_imports_its_neighbours(tmp_path: Path) -> None:
 def test_the_command_says_what_is_wrong(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "no-such-bot.py"]) == 1
     assert "no bot file at no-such-bot.py" in capsys.readouterr().err
-    assert main(["run", str(ECHO_BOT), "--workers", "2"]) == 1
-    assert "--workers 2: worker processes are not available" in capsys.readouterr().err
+    assert main(["run", str(ECHO_BOT), "--workers", "0"]) == 1
+    assert "workers must be at least 1, got 0" in capsys.readouterr().err
     assert main(["run", str(ECHO_BOT), "--max-calls", "0"]) == 1
     assert "max_calls must be at least 1, got 0" in capsys.readouterr().err
 
@@ -68,13 +68,13 @@ def test_listening_beyond_this_machine_without_a_secret_or_origins_warns(
     assert safe.exposure_warnings() == []
 
 
-async def test_sigterm_ends_the_running_calls_and_the_process() -> None:
+async def test_ctrl_c_ends_the_running_calls_and_the_process() -> None:
     async with vani_process("run", str(ECHO_BOT), "--port", "0", "--secret", SECRET) as server:
         started = await start_call_at(server.url)
         client = await CallClient.open(f"{started['wsUrl']}?token={started['token']}")
         await client.client_ready()
         await client.wait_for("bot-ready")
-        server.proc.send_signal(signal.SIGTERM)
+        server.proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(client._reader, 10)  # type: ignore[arg-type]
         code = await asyncio.wait_for(server.proc.wait(), 10)
     assert client.close_code == 1001

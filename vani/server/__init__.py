@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from vani.server.serve import serve as serve
     from vani.server.session import CallInfo as CallInfo
     from vani.server.session import Session as Session
+    from vani.server.telephony import TelephonyCallInfo as TelephonyCallInfo
+    from vani.server.telephony import TelephonySettings as TelephonySettings
+    from vani.server.telephony import dial_out as dial_out
     from vani.server.tokens import TokenAuthority as TokenAuthority
     from vani.server.tokens import TokenClaims as TokenClaims
     from vani.server.tokens import TokenError as TokenError
@@ -52,6 +55,9 @@ _LAZY = {
     "serve": "vani.server.serve",
     "CallInfo": "vani.server.session",
     "Session": "vani.server.session",
+    "TelephonyCallInfo": "vani.server.telephony",
+    "TelephonySettings": "vani.server.telephony",
+    "dial_out": "vani.server.telephony",
     "TokenAuthority": "vani.server.tokens",
     "TokenClaims": "vani.server.tokens",
     "TokenError": "vani.server.tokens",

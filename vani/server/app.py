@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -48,6 +49,9 @@ from vani.server.tokens import TokenAuthority, TokenClaims, TokenError
 from vani.server.wiring import transport_params
 from vani.server.wsbridge import WebSocketBridge
 from vani.transports.websocket.connection import WebSocketConnection
+
+if TYPE_CHECKING:
+    from vani.server.telephony import TelephonySettings
 
 __all__ = [
     "CLOSE_REFUSED",
@@ -119,9 +123,11 @@ class WebSocketRoute:
 
 
 class VaniServer:
-    """The server application: HTTP routes (:attr:`app`, an ASGI app) and the WebSocket calls
-    (:attr:`bridge`, for uvicorn's ``ws`` setting). ``call_handler`` runs one admitted call
-    (by default :func:`vani.server.calls.run_bot_call` with ``bot``).
+    """The server application: HTTP routes and ``/ws`` as an ASGI app (:attr:`app`), and the
+    WebSocket bridge for uvicorn's ``ws`` setting (:attr:`bridge`). ``bot``: the user's
+    ``async def bot(session)``, called once per admitted call (``None``: calls are admitted and
+    closed, for a server that only hosts other routes). :attr:`sessions` holds the running
+    calls; :attr:`admission` and :attr:`tokens` decide which calls run.
 
     Extra WebSocket routes (telephony providers) are added with :meth:`add_websocket_route`;
     extra HTTP routes with ``server.app.add_route``. Use from one event loop.
@@ -133,6 +139,7 @@ class VaniServer:
         config: ServerConfig | None = None,
         *,
         static_dir: str | Path | None = None,
+        telephony: TelephonySettings | None = None,
     ) -> None:
         self.config = config or ServerConfig()
         self.bot = bot
@@ -168,6 +175,10 @@ class VaniServer:
         from vani.server.calls import handle_bot_socket
 
         self.add_websocket_route(WebSocketRoute("/ws", handle_bot_socket))
+        # Phone calls: provider webhooks and media streams (docs/telephony.md).
+        from vani.server.telephony import install_telephony_routes
+
+        install_telephony_routes(self, telephony)
 
     def _cors(self) -> Middleware:
         """Browsers on the allowed origins may call ``/start`` from pages served elsewhere

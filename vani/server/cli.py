@@ -66,6 +66,20 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
         " the request's Host)",
     )
     group.add_argument(
+        "--session-timeout",
+        type=float,
+        default=3600.0,
+        metavar="SECS",
+        help="the longest a call may last before the server ends it (default 3600; 0: no limit)",
+    )
+    group.add_argument(
+        "--client",
+        default="vani",
+        metavar="CLIENT",
+        help="the web client at /: 'vani' (default), 'pipecat' (Pipecat's prebuilt client, from"
+        " the pipecat-ai-prebuilt package: choose WebSocket in its menu) or a directory",
+    )
+    group.add_argument(
         "--max-message-bytes",
         type=int,
         default=1 << 20,
@@ -74,6 +88,7 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> ServerConfig:
+    from vani.server.clients import client_dir
     from vani.server.config import ServerConfig
 
     return ServerConfig(
@@ -87,7 +102,18 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         require_token=not args.no_token,
         public_url=args.public_url,
         max_message_bytes=args.max_message_bytes,
+        session_timeout_secs=args.session_timeout or None,
+        static_dir=str(client_dir(args.client)),
     )
+
+
+def _client_hint(args: argparse.Namespace) -> None:
+    if args.client == "pipecat":
+        print(
+            "vani: serving Pipecat's prebuilt client: choose WebSocket in its transport menu,"
+            " then Connect",
+            flush=True,
+        )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -95,6 +121,7 @@ def _run(args: argparse.Namespace) -> int:
     from vani.server.serve import serve
 
     config = _config(args)
+    _client_hint(args)
     bot = load_bot(args.bot)
     serve(bot, config, name=args.bot)
     return 0
@@ -105,6 +132,7 @@ def _serve(args: argparse.Namespace) -> int:
     from vani.server.serve import serve
 
     config = _config(args)
+    _client_hint(args)
     options = DemoBotOptions(
         offline=args.offline,
         llm_base_url=args.llm_base_url,

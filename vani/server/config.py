@@ -39,7 +39,10 @@ class ServerConfig:
     ``require_token``: ``False`` lets a socket in without a token (development only).
     ``public_url``: the ``ws://``/``wss://`` base ``/start`` hands out when the server sits
     behind a proxy (default: from the request's Host header). ``max_message_bytes``: the largest
-    WebSocket message accepted (larger closes the socket with 1009).
+    WebSocket message accepted (larger closes the socket with 1009). ``session_timeout_secs``:
+    the longest a call may last; the server then ends it and closes the socket with 1000
+    "session timeout" (``None``: no limit). ``static_dir``: the web client served at ``/``
+    (default: vani's own page; see :mod:`vani.server.clients`).
     """
 
     host: str = "127.0.0.1"
@@ -56,6 +59,7 @@ class ServerConfig:
     open_timeout_secs: float = 10.0
     workers: int = 1
     static_dir: str | None = None
+    session_timeout_secs: float | None = 3600.0
     secret_generated: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
@@ -68,6 +72,10 @@ class ServerConfig:
         if self.max_message_bytes < 1024:
             raise ConfigurationError(
                 f"max_message_bytes must be at least 1024, got {self.max_message_bytes}"
+            )
+        if self.session_timeout_secs is not None and self.session_timeout_secs <= 0:
+            raise ConfigurationError(
+                f"session timeout must be positive or None, got {self.session_timeout_secs}"
             )
         if self.workers < 1:
             raise ConfigurationError(f"workers must be at least 1, got {self.workers}")

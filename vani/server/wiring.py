@@ -34,6 +34,7 @@ def transport_params(config: ServerConfig) -> WebSocketParams:
         max_message_size=config.max_message_bytes,
         ping_interval_secs=config.ping_interval_secs,
         ping_timeout_secs=config.ping_timeout_secs,
+        session_timeout_secs=config.session_timeout_secs,
     )
 
 

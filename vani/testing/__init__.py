@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from vani.testing.fake_openai import tool_call as tool_call
     from vani.testing.fake_sarvam_stt import FakeSarvamSTTServer as FakeSarvamSTTServer
     from vani.testing.fake_sarvam_tts import FakeSarvamTTSServer as FakeSarvamTTSServer
+    from vani.testing.fake_telephony_api import FakeTelephonyAPI as FakeTelephonyAPI
+    from vani.testing.telephony import TelephonySimulator as TelephonySimulator
 
 # Lazily loaded names -> the module that defines them.
 _LAZY = {
@@ -30,6 +32,8 @@ _LAZY = {
     "tool_call": "vani.testing.fake_openai",
     "FakeSarvamSTTServer": "vani.testing.fake_sarvam_stt",
     "FakeSarvamTTSServer": "vani.testing.fake_sarvam_tts",
+    "FakeTelephonyAPI": "vani.testing.fake_telephony_api",
+    "TelephonySimulator": "vani.testing.telephony",
 }
 
 __all__ = ["SleepFrame", "run_test", *sorted(_LAZY)]

@@ -251,6 +251,11 @@ class BaseOutputTransport(FrameProcessor):
         self._unit_bytes = 0
         self._send_ahead = params.audio_out_send_ahead_secs
         self._pq: deque[bytes | _PlaybackMarker] = deque()
+        # Frames that wait for the audio before them to finish playing, with the clock time
+        # they may leave. They wait here, beside the queue, so the audio queued after them keeps
+        # flowing at the send-ahead: holding it behind them would empty the client's buffer at
+        # every sentence and leave a gap.
+        self._held: deque[tuple[float, _PlaybackMarker]] = deque()
         self._wake: asyncio.Future[None] | None = None
         self._resamplers: dict[int, StreamResampler] = {}
         self._playback: asyncio.Task[object] | None = None
@@ -377,6 +382,7 @@ class BaseOutputTransport(FrameProcessor):
             if isinstance(item, _PlaybackMarker) and not item.frame.interruptible:
                 kept.append(item)
         self._pq = kept
+        self._held.clear()  # every held frame is interruptible: the user never heard its audio
         for resampler in self._resamplers.values():
             resampler.flush()  # drop the filter state of the cut utterance
         now = self._clock.now()
@@ -392,7 +398,10 @@ class BaseOutputTransport(FrameProcessor):
     # -- playback --------------------------------------------------------------------------
 
     async def _wait(self, deadline: float | None) -> None:
-        """Wait for new queued items, or until ``deadline`` on the clock."""
+        """Wait for new queued items, or until ``deadline`` (or a held frame's time) comes."""
+        if self._held:
+            due = self._held[0][0]
+            deadline = due if deadline is None else min(deadline, due)
         loop = asyncio.get_running_loop()
         self._wake = loop.create_future()
         handle: ClockHandle | None = None
@@ -450,6 +459,11 @@ class BaseOutputTransport(FrameProcessor):
         bytes_per_sec = self._out_rate * 2 * self._channels
         while True:
             now = self._clock.now()
+            if self._held and self._held[0][0] <= now:
+                _, marker = self._held.popleft()
+                self._track_response(marker.frame)
+                await self._release(marker)
+                continue
             if not self._pq:
                 if self._speaking:
                     # Mid-response (TTS started, not yet stopped) more audio may be on its way:
@@ -465,10 +479,19 @@ class BaseOutputTransport(FrameProcessor):
                 continue
             head = self._pq[0]
             if isinstance(head, _PlaybackMarker):
-                if head.frame.interruptible and now < self._playing_until:
-                    # A frame queued after audio leaves once that audio has finished playing:
-                    # the user has heard it then, and a barge-in before drops it with the audio.
-                    await self._wait(self._playing_until)
+                if head.frame.interruptible:
+                    due = self._marker_due(head.frame)
+                    if now < due or self._held:
+                        # A frame queued after audio leaves once that audio has finished
+                        # playing: the user has heard it then, and a barge-in before drops it
+                        # with the audio. Frames leave in their order.
+                        if self._held:
+                            due = max(due, self._held[-1][0])
+                        self._pq.popleft()
+                        self._held.append((due, head))
+                        continue
+                elif self._held:
+                    await self._wait(self._held[0][0])  # the held frames go first, in order
                     continue
                 self._pq.popleft()
                 self._track_response(head.frame)
@@ -504,6 +527,12 @@ class BaseOutputTransport(FrameProcessor):
             if start - self._last_speaking_frame >= self._params.bot_speaking_interval_secs:
                 self._last_speaking_frame = start
                 await self._push_both(BotSpeakingFrame)
+
+    def _marker_due(self, frame: Frame) -> float:
+        """Clock time an interruptible frame queued after audio may be released: when that audio
+        has played out by the pacing clock. A subclass that learns playback from the peer (phone
+        providers' marks) returns 0 and holds the frame itself until the peer confirms."""
+        return self._playing_until
 
     def _track_response(self, frame: Frame) -> None:
         if isinstance(frame, TTSStartedFrame | LLMFullResponseStartFrame):

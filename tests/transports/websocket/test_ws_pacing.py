@@ -209,3 +209,26 @@ async def test_an_interruption_drops_audio_stuck_behind_a_slow_network() -> None
     await conn.inbox.put(None)  # the client leaves
     await asyncio.wait_for(serving, 10)
     assert session.events == ["connected", "disconnected", "finished"]
+
+
+async def test_audio_after_a_sentences_text_keeps_flowing_while_the_text_waits_for_playback(
+    rig: tuple[ManualClock, Sessions, Client, Session],
+) -> None:
+    # Two sentences back to back: audio, its TTSTextFrame, audio, its TTSTextFrame. The first
+    # text may leave only when its audio has played (0.3 s), but the second sentence's audio
+    # must not wait behind it, or the client's buffer runs dry at every sentence (a gap).
+    clock, _, client, session = rig
+    await client.ws.send(json.dumps({"say": 0.3}))
+    await client.ws.send(json.dumps({"say": 0.3}))
+    await synced(session, client)
+    t = 0.0
+    released_at: float | None = None
+    while t < 0.5:  # 0.6 s of audio in all: the buffer may drain only at the very end
+        t = round(t + 0.01, 2)
+        await step_to(clock, t, session, client)
+        ahead = client.audio_secs - clock.now()
+        assert ahead >= SEND_AHEAD - 0.01 - 1e-9, (t, ahead)  # never runs dry at the boundary
+        if released_at is None and session.tail.texts():
+            released_at = clock.now()
+    assert released_at is not None and 0.3 - 1e-6 <= released_at <= 0.31 + 1e-6, released_at
+    assert session.tail.texts()[:1] == ["sentence 1"]

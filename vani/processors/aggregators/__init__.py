@@ -1,5 +1,6 @@
 """Aggregators: processors that gather frames into larger units (turns, replies, context)."""
 
+from vani.processors.aggregators.dtmf import DTMFAggregator
 from vani.processors.aggregators.function_schema import FunctionSchema, ToolsSchema
 from vani.processors.aggregators.llm_context import LLMContext
 from vani.processors.aggregators.llm_response import (
@@ -9,6 +10,7 @@ from vani.processors.aggregators.llm_response import (
 )
 
 __all__ = [
+    "DTMFAggregator",
     "FunctionSchema",
     "LLMAssistantContextAggregator",
     "LLMContext",

@@ -228,6 +228,9 @@ class SarvamSTTService(FrameProcessor):
 
     async def _shutdown(self) -> None:
         self._stopping = True
+        # Take the socket before cancelling the connection task: its cleanup forgets the socket
+        # without closing it, which left one open connection per call behind.
+        ws, self._ws = self._ws, None
         for task in (self._keepalive_task, self._connection_task):
             if task is not None:
                 await self.cancel_task(task)
@@ -235,7 +238,6 @@ class SarvamSTTService(FrameProcessor):
             if turn.timer is not None:
                 await self.cancel_task(turn.timer)
         self._keepalive_task = self._connection_task = None
-        ws, self._ws = self._ws, None
         if ws is not None:
             with contextlib.suppress(Exception):
                 await ws.close()
