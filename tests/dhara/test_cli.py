@@ -87,3 +87,28 @@ def test_the_subparser_parses_the_command_line(capsys: pytest.CaptureFixture[str
     assert args.action_type == ["notify"]
     assert args.func(args) == 0
     assert capsys.readouterr().out.endswith("starts at 'greet')\n")
+
+
+def test_yaml_locations_carry_the_line_too(tmp_path: Path) -> None:
+    path = tmp_path / "flow.yaml"
+    path.write_text(
+        "initial_node: greet\n"
+        "nodes:\n"
+        "  greet:\n"
+        "    task_messages:\n"
+        "      - role: system\n"
+        "        content: Greet.\n"
+        "    functions:\n"
+        "      - name: go\n"
+        "        transition_to: nowhere\n"
+        "  spare:\n"
+        "    task_messages:\n"
+        "      - role: system\n"
+        "        content: Spare.\n",
+        "utf-8",
+    )
+    out = io.StringIO()
+    assert check(str(path), out=out) == 1
+    assert f"  {path}:9: error: nodes.greet.functions[0].transition_to: unknown node" in (
+        out.getvalue()
+    )
