@@ -52,6 +52,7 @@ def _server(transitions: int) -> tuple[Any, list[int]]:
 
     def respond(request: Any) -> Any:
         arrivals.append(time.perf_counter_ns())
+        MODELS.add(str(request.body.get("model")))
         tools = [t["function"]["name"] for t in request.body.get("tools", [])]
         if len(arrivals) > transitions or not tools:
             return text_response("done")
@@ -60,16 +61,21 @@ def _server(transitions: int) -> tuple[Any, list[int]]:
     return FakeOpenAIServer(responder=respond, split_delay=0.0), arrivals
 
 
-def _figures(arrivals: list[int], transitions: int) -> dict[str, float]:
+#: The models the requests named (a handoff scenario must show both agents' models).
+MODELS: set[str] = set()
+
+
+def _figures(arrivals: list[int], transitions: int) -> dict[str, Any]:
     gaps = [(b - a) / 1e3 for a, b in itertools.pairwise(arrivals)][:transitions]
     return {
+        "models": sorted(MODELS),
         "transitions": len(gaps),
         "per_transition_us_median": statistics.median(gaps),
         "per_transition_us_mean": statistics.fmean(gaps),
     }
 
 
-async def run_vani(transitions: int, scenario: str = "transition") -> dict[str, float]:
+async def run_vani(transitions: int, scenario: str = "transition") -> dict[str, Any]:
     from vani.dhara import Agent, ContextStrategy, Flow, FlowFunction, FlowManager, Node
     from vani.pipeline import Pipeline, PipelineRunner, PipelineTask
     from vani.processors.aggregators import LLMContext, LLMContextAggregatorPair
@@ -128,7 +134,7 @@ async def run_vani(transitions: int, scenario: str = "transition") -> dict[str, 
     return _figures(arrivals, transitions)
 
 
-async def run_pipecat(transitions: int, scenario: str = "transition") -> dict[str, float]:
+async def run_pipecat(transitions: int, scenario: str = "transition") -> dict[str, Any]:
     import logging
 
     from loguru import logger as loguru_logger
@@ -190,7 +196,8 @@ async def run_pipecat(transitions: int, scenario: str = "transition") -> dict[st
                 )
 
                 async def switch(action: Any, flow_manager: Any) -> None:
-                    await flow_manager.llm.push_frame(LLMUpdateSettingsFrame(delta=settings))
+                    # Through the pipeline, so the LLM service applies it before its next run.
+                    await flow_manager.task.queue_frame(LLMUpdateSettingsFrame(delta=settings))
 
                 del config["role_messages"]
                 config["role_message"] = f"You are agent {name}."
