@@ -9,19 +9,25 @@
 * ``dhara-roundtrip``: a whole transition through a running pipeline, the official ``openai``
   SDK and the zero-latency fake server (``dhara_scenarios.py``, which also runs Pipecat's flows
   side by side); the median per transition is in ``extra_info``.
+* ``dhara-handoff``: the same round trip when each move is an agent handoff (new system prompt,
+  model, temperature and voice).
+* ``dhara-vs-pipecat``: both round trips for vani and for Pipecat's flows in the same run
+  (Pipecat in its own interpreter, ``VANI_PIPECAT_PYTHON``; skipped when unset).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
+import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from dhara_scenarios import run_vani
+from dhara_scenarios import compare, run_vani
 
 from vani.dhara import ContextStrategy, Flow, FlowFunction, FlowManager, Node, load_flow
 from vani.pipeline import Pipeline, PipelineTask
@@ -103,3 +109,31 @@ def test_transition_round_trip_through_the_openai_sdk(benchmark: BenchmarkFixtur
     benchmark.extra_info["per_transition_us_median"] = sorted(
         r["per_transition_us_median"] for r in results
     )[len(results) // 2]
+
+
+def test_handoff_round_trip_through_the_openai_sdk(benchmark: BenchmarkFixture) -> None:
+    benchmark.group = "dhara-handoff"
+    results: list[dict[str, float]] = []
+
+    def run() -> None:
+        results.append(asyncio.run(run_vani(30, "handoff")))
+
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    assert all(r["transitions"] == 30 for r in results)
+    benchmark.extra_info["per_handoff_us_median"] = sorted(
+        r["per_transition_us_median"] for r in results
+    )[len(results) // 2]
+
+
+@pytest.mark.skipif(not os.environ.get("VANI_PIPECAT_PYTHON"), reason="VANI_PIPECAT_PYTHON unset")
+def test_transition_and_handoff_beside_pipecat_flows(benchmark: BenchmarkFixture) -> None:
+    benchmark.group = "dhara-vs-pipecat"
+    tables: list[dict[str, dict[str, float]]] = []
+
+    def run() -> None:
+        tables.append(compare(os.environ["VANI_PIPECAT_PYTHON"], 30, 1))
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    for scenario, figures in tables[-1].items():
+        for framework, median in figures.items():
+            benchmark.extra_info[f"{scenario}_{framework}_us_median"] = median

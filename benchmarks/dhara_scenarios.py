@@ -1,8 +1,18 @@
-"""Dhara scenario shared by ``bench_dhara.py`` and the Pipecat comparison: node transitions.
+"""Dhara scenarios shared by ``bench_dhara.py`` and the Pipecat comparison: node transitions
+and agent handoffs.
 
-    python benchmarks/dhara_scenarios.py vani --transitions 200
+    python benchmarks/dhara_scenarios.py vani --transitions 200 [--scenario handoff]
     /tmp/pipecat-venv/bin/python benchmarks/dhara_scenarios.py pipecat --transitions 200
     python benchmarks/dhara_scenarios.py compare --pipecat-python /tmp/pipecat-venv/bin/python
+
+``VANI_PIPECAT_PYTHON`` is the default for ``--pipecat-python``.
+
+**handoff**: the same bounce between two *agents*, each with its own system prompt (role
+message), model and temperature: vani hands over with ``Agent.handoff_function`` (the LLM
+settings, the voice frame and the RAVI server-message come with it); Pipecat's flows with a node
+whose ``role_message`` changes (its ``LLMUpdateSettingsFrame`` system instruction) and a
+pre-action pushing an ``LLMUpdateSettingsFrame`` with the model and temperature, the way a Flows
+program switches persona. Each request then carries the new prompt and settings.
 
 A two-node flow bounces between nodes ``a`` and ``b``: in each node the only tool moves to the
 other one, and the scripted server (vani's fake OpenAI server on 127.0.0.1, zero latency, the
@@ -23,6 +33,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -41,6 +52,7 @@ def _server(transitions: int) -> tuple[Any, list[int]]:
 
     def respond(request: Any) -> Any:
         arrivals.append(time.perf_counter_ns())
+        MODELS.add(str(request.body.get("model")))
         tools = [t["function"]["name"] for t in request.body.get("tools", [])]
         if len(arrivals) > transitions or not tools:
             return text_response("done")
@@ -49,17 +61,22 @@ def _server(transitions: int) -> tuple[Any, list[int]]:
     return FakeOpenAIServer(responder=respond, split_delay=0.0), arrivals
 
 
-def _figures(arrivals: list[int], transitions: int) -> dict[str, float]:
+#: The models the requests named (a handoff scenario must show both agents' models).
+MODELS: set[str] = set()
+
+
+def _figures(arrivals: list[int], transitions: int) -> dict[str, Any]:
     gaps = [(b - a) / 1e3 for a, b in itertools.pairwise(arrivals)][:transitions]
     return {
+        "models": sorted(MODELS),
         "transitions": len(gaps),
         "per_transition_us_median": statistics.median(gaps),
         "per_transition_us_mean": statistics.fmean(gaps),
     }
 
 
-async def run_vani(transitions: int) -> dict[str, float]:
-    from vani.dhara import ContextStrategy, Flow, FlowFunction, FlowManager, Node
+async def run_vani(transitions: int, scenario: str = "transition") -> dict[str, Any]:
+    from vani.dhara import Agent, ContextStrategy, Flow, FlowFunction, FlowManager, Node
     from vani.pipeline import Pipeline, PipelineRunner, PipelineTask
     from vani.processors.aggregators import LLMContext, LLMContextAggregatorPair
     from vani.services.openai import OpenAILLMService
@@ -86,10 +103,29 @@ async def run_vani(transitions: int) -> dict[str, float]:
             )
 
         flow = Flow(initial_node="a", role_message="Bench.", nodes=[node("a", "b"), node("b", "a")])
-        manager = FlowManager(task=task, llm=llm, context_aggregator=aggregators, flow=flow)
+        agents = {
+            name: Agent(
+                name=name,
+                instructions=f"You are agent {name}.",
+                task_messages=[{"role": "system", "content": f"Prompt of {name}."}],
+                model=f"model-{name}",
+                temperature=0.2 if name == "a" else 0.7,
+                voice=f"voice-{name}",
+                context_strategy=ContextStrategy.reset(),
+            )
+            for name in ("a", "b")
+        }
+        agents["a"].functions = [agents["b"].handoff_function(name="to_b")]
+        agents["b"].functions = [agents["a"].handoff_function(name="to_a")]
+        manager = FlowManager(
+            task=task,
+            llm=llm,
+            context_aggregator=aggregators,
+            flow=flow if scenario == "transition" else None,
+        )
         runner = asyncio.create_task(PipelineRunner(handle_sigint=False).run(task))
         await asyncio.sleep(0.05)
-        await manager.initialize()
+        await manager.initialize(None if scenario == "transition" else agents["a"])
         await _wait(arrivals, transitions + 1)
         await task.cancel()
         await runner
@@ -98,7 +134,7 @@ async def run_vani(transitions: int) -> dict[str, float]:
     return _figures(arrivals, transitions)
 
 
-async def run_pipecat(transitions: int) -> dict[str, float]:
+async def run_pipecat(transitions: int, scenario: str = "transition") -> dict[str, Any]:
     import logging
 
     from loguru import logger as loguru_logger
@@ -118,6 +154,10 @@ async def run_pipecat(transitions: int) -> dict[str, float]:
     from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
     from pipecat.services.openai.llm import OpenAILLMService
 
+    if scenario == "handoff":
+        from pipecat.frames.frames import LLMUpdateSettingsFrame
+        from pipecat.services.openai.base_llm import OpenAILLMSettings
+
     server, arrivals = _server(transitions)
     await server.start()
     try:
@@ -134,9 +174,9 @@ async def run_pipecat(transitions: int) -> dict[str, float]:
 
         def node(name: str, other: str) -> Any:
             async def move(args: Any, flow_manager: Any) -> Any:
-                return None, nodes[other]
+                return {"status": "transferred"}, nodes[other]
 
-            return {
+            config: dict[str, Any] = {
                 "name": name,
                 "role_messages": [{"role": "system", "content": "Bench."}],
                 "task_messages": [{"role": "system", "content": f"Prompt of {name}."}],
@@ -150,6 +190,19 @@ async def run_pipecat(transitions: int) -> dict[str, float]:
                     )
                 ],
             }
+            if scenario == "handoff":
+                settings = OpenAILLMSettings(
+                    model=f"model-{name}", temperature=0.2 if name == "a" else 0.7
+                )
+
+                async def switch(action: Any, flow_manager: Any) -> None:
+                    # Through the pipeline, so the LLM service applies it before its next run.
+                    await flow_manager.task.queue_frame(LLMUpdateSettingsFrame(delta=settings))
+
+                del config["role_messages"]
+                config["role_message"] = f"You are agent {name}."
+                config["pre_actions"] = [{"type": "function", "handler": switch}]
+            return config
 
         nodes["a"], nodes["b"] = node("a", "b"), node("b", "a")
         manager = FlowManager(
@@ -175,25 +228,38 @@ async def _wait(arrivals: list[int], count: int, timeout_secs: float = 120.0) ->
             await asyncio.sleep(0.01)
 
 
-def compare(pipecat_python: str, transitions: int, rounds: int) -> None:
-    results: dict[str, list[float]] = {"vani": [], "pipecat": []}
-    for _ in range(rounds):
-        for name, python in (("vani", sys.executable), ("pipecat", pipecat_python)):
-            out = subprocess.run(
-                [python, __file__, name, "--transitions", str(transitions)],
-                check=True,
-                capture_output=True,
-                text=True,
-                cwd=ROOT,
-            ).stdout
-            figures = json.loads(out.strip().splitlines()[-1])
-            results[name].append(figures["per_transition_us_median"])
-    vani = statistics.median(results["vani"])
-    pipecat = statistics.median(results["pipecat"])
-    print(f"node transition round trip, {transitions} transitions x {rounds} rounds (median µs)")
-    print(f"  vani    {vani:10.1f}")
-    print(f"  pipecat {pipecat:10.1f}")
-    print(f"  ratio   {pipecat / vani:10.2f}x")
+def compare(pipecat_python: str, transitions: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Both scenarios, both frameworks, in the same run; medians of ``rounds`` runs (µs)."""
+    table: dict[str, dict[str, float]] = {}
+    for scenario in ("transition", "handoff"):
+        results: dict[str, list[float]] = {"vani": [], "pipecat": []}
+        for _ in range(rounds):
+            for name, python in (("vani", sys.executable), ("pipecat", pipecat_python)):
+                out = subprocess.run(
+                    [
+                        python,
+                        __file__,
+                        name,
+                        "--transitions",
+                        str(transitions),
+                        "--scenario",
+                        scenario,
+                    ],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    cwd=ROOT,
+                ).stdout
+                figures = json.loads(out.strip().splitlines()[-1])
+                results[name].append(figures["per_transition_us_median"])
+        vani = statistics.median(results["vani"])
+        pipecat = statistics.median(results["pipecat"])
+        table[scenario] = {"vani": vani, "pipecat": pipecat}
+        print(f"{scenario} round trip, {transitions} x {rounds} rounds (median µs)")
+        print(f"  vani    {vani:10.1f}")
+        print(f"  pipecat {pipecat:10.1f}")
+        print(f"  ratio   {pipecat / vani:10.2f}x")
+    return table
 
 
 def main() -> None:
@@ -201,13 +267,17 @@ def main() -> None:
     parser.add_argument("framework", choices=["vani", "pipecat", "compare"])
     parser.add_argument("--transitions", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--pipecat-python", default="/tmp/pipecat-venv/bin/python")
+    parser.add_argument("--scenario", choices=["transition", "handoff"], default="transition")
+    parser.add_argument(
+        "--pipecat-python",
+        default=os.environ.get("VANI_PIPECAT_PYTHON", "/tmp/pipecat-venv/bin/python"),
+    )
     args = parser.parse_args()
     if args.framework == "compare":
         compare(args.pipecat_python, args.transitions, args.rounds)
         return
     run = run_vani if args.framework == "vani" else run_pipecat
-    print(json.dumps(asyncio.run(run(args.transitions))))
+    print(json.dumps(asyncio.run(run(args.transitions, args.scenario))))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, TypeAlias
 
@@ -577,3 +577,23 @@ class LLMConfigureOutputFrame(DataFrame):
     ``audio_response: false`` (see docs/protocol.md)."""
 
     skip_tts: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class LLMUpdateSettingsFrame(ControlFrame):
+    """Change the LLM service's settings for the requests after it (``model``,
+    ``temperature``, ...): an agent handoff sends one. Pipecat's name (see docs/dhara.md).
+    Uninterruptible: a barge-in must not leave a service on the wrong settings."""
+
+    interruptible: ClassVar[bool] = False
+    settings: Mapping[str, JSONValue] = field(default_factory=dict)
+
+
+@dataclass(slots=True, eq=False)
+class TTSUpdateSettingsFrame(ControlFrame):
+    """Change the TTS service's settings from the next sentence on (``voice``, ``language``,
+    ...), in order with the text before and after it. Pipecat's name (see docs/dhara.md).
+    Uninterruptible: a barge-in must not leave the TTS on the wrong voice."""
+
+    interruptible: ClassVar[bool] = False
+    settings: Mapping[str, JSONValue] = field(default_factory=dict)

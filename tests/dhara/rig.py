@@ -70,6 +70,11 @@ class Speaker(FrameProcessor):
                 await self._stop()
         await self.push_frame(frame, direction)
 
+    @property
+    def reports_bot_speech(self) -> bool:
+        """Like an output transport, the FlowManager waits for this speaker's stop."""
+        return not self.silent
+
     def of(self, kind: type[Frame] | tuple[type[Frame], ...]) -> list[Frame]:
         return [f for f in self.log if isinstance(f, kind)]
 
@@ -189,7 +194,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 def load_example(name: str = "restaurant_flow") -> ModuleType:
     """Import ``examples/<name>.py`` (examples are scripts, not a package)."""
-    module_name = f"vani_example_{name}"
+    module_name = f"vani_example_{name.replace('/', '_')}"
     if module_name in sys.modules:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, EXAMPLES / f"{name}.py")

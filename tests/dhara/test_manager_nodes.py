@@ -616,3 +616,31 @@ async def test_the_initial_nodes_pre_actions_run_before_its_first_response() -> 
     kinds = [type(f).__name__ for f in rig.speaker.log]
     assert kinds[:3] == ["TTSSpeakFrame", "FlowTransitionFrame", "LLMFullResponseStartFrame"]
     assert rig.speaker.of(TTSSpeakFrame)[0].text == "Welcome, Asha."  # type: ignore[attr-defined]
+
+
+async def test_an_end_node_ends_a_text_pipeline_by_itself() -> None:
+    """No output transport, no option: the end node's post-action fires at the response end."""
+    flow = Flow(
+        initial_node="a",
+        nodes=[
+            Node(
+                name="a",
+                task_messages=[{"role": "system", "content": "A."}],
+                functions=[FlowFunction(name="finish", transition_to="end")],
+            ),
+            Node(
+                name="end",
+                task_messages=[{"role": "system", "content": "Say goodbye."}],
+                post_actions=[Action.end_conversation()],
+            ),
+        ],
+    )
+    llm = ScriptedLLMService(["Hi.", ScriptedTurn(tool_calls=[ScriptedToolCall("finish")]), "Bye."])
+    async with FlowRig(llm=llm, flow=flow) as rig:
+        rig.speaker.silent = True
+        await rig.manager.initialize()
+        await rig.settle()
+        await rig.user_says("I am done.")
+        await rig.settle()
+        assert rig.finished
+    assert rig.speaker.of(BotStoppedSpeakingFrame) == []

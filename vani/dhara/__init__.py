@@ -9,12 +9,31 @@ and tools of the node the conversation is in.
   dict or a JSON/YAML file validated against ``flow.schema.json`` (:func:`flow_schema`).
 * :func:`validate_flow` / :func:`flow_problems`: every problem of a flow at once, with locations.
 * :class:`FlowManager`: runs a flow against a pipeline task, an LLM and a context aggregator.
+* Pipecat Flows' spelling (:mod:`vani.dhara.flows`): ``NodeConfig``, direct functions,
+  ``FlowsFunctionSchema``, ``ContextStrategyConfig``: a Flows program runs by changing its
+  imports (``docs/dhara.md``).
+* Agents (:mod:`vani.dhara.agents`): several personas in one call, each with its prompt, tools,
+  LLM settings and voice; a tool hands the call from one to another.
+* Sub-tasks (:mod:`vani.dhara.tasks`): node groups that return a typed value to the node that
+  started them (name, phone number, date, confirmation).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vani.dhara.agents import Agent, Handoff
+from vani.dhara.flows import (
+    ConsolidatedFunctionResult,
+    ContextStrategyConfig,
+    FlowArgs,
+    FlowResult,
+    FlowsFunctionSchema,
+    NodeConfig,
+    flows_direct_function,
+    flows_tool_options,
+    node_from_config,
+)
 from vani.dhara.load import flow_from_dict, flow_schema, load_flow, read_flow_file
 from vani.dhara.model import (
     BUILTIN_ACTION_TYPES,
@@ -25,7 +44,17 @@ from vani.dhara.model import (
     FlowFunction,
     Node,
 )
-from vani.dhara.validate import flow_problems, validate_flow
+from vani.dhara.tasks import (
+    CollectDate,
+    CollectName,
+    CollectPhoneNumber,
+    Confirm,
+    FlowTask,
+    PersonName,
+    PhoneNumber,
+    TaskDone,
+)
+from vani.dhara.validate import flow_problems, flow_warnings, validate_flow
 
 if TYPE_CHECKING:
     from vani.dhara.manager import FlowManager
@@ -33,16 +62,36 @@ if TYPE_CHECKING:
 __all__ = [
     "BUILTIN_ACTION_TYPES",
     "Action",
+    "Agent",
+    "CollectDate",
+    "CollectName",
+    "CollectPhoneNumber",
+    "Confirm",
+    "ConsolidatedFunctionResult",
     "ContextStrategy",
+    "ContextStrategyConfig",
     "ContextStrategyKind",
     "Flow",
+    "FlowArgs",
     "FlowFunction",
     "FlowManager",
+    "FlowResult",
+    "FlowTask",
+    "FlowsFunctionSchema",
+    "Handoff",
     "Node",
+    "NodeConfig",
+    "PersonName",
+    "PhoneNumber",
+    "TaskDone",
     "flow_from_dict",
     "flow_problems",
     "flow_schema",
+    "flow_warnings",
+    "flows_direct_function",
+    "flows_tool_options",
     "load_flow",
+    "node_from_config",
     "read_flow_file",
     "validate_flow",
 ]

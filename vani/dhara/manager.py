@@ -40,10 +40,13 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, cast
 
+from vani.dhara.agents import Agent, Handoff, handoff_message
+from vani.dhara.flows import ContextStrategyConfig, NodeConfig, function_from_spec, node_from_config
 from vani.dhara.load import FlowSource, load_flow
 from vani.dhara.model import (
     Action,
     ActionHandler,
+    ContextStrategy,
     ContextStrategyKind,
     Flow,
     FlowFunction,
@@ -53,6 +56,7 @@ from vani.dhara.model import (
 from vani.dhara.results import declared_target, takes_flow_manager, without_llm_run
 from vani.dhara.state import render, render_message
 from vani.dhara.summary import llm_summary
+from vani.dhara.tasks import FlowTask, TaskDone
 from vani.dhara.validate import node_problems
 from vani.errors import ConfigurationError, FlowError, FlowValidationError
 from vani.events import EventEmitter
@@ -66,7 +70,9 @@ from vani.frames import (
     LLMContextFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
+    OutputTransportMessageUrgentFrame,
     TTSSpeakFrame,
+    TTSUpdateSettingsFrame,
 )
 from vani.pipeline.observers import BaseObserver, FramePushed
 
@@ -102,20 +108,23 @@ class FlowManager(EventEmitter):
     ``async def h(args[, flow_manager])`` and function-action handlers
     ``async def h(action, flow_manager)``); ``action_handlers`` adds user action types.
     ``summarizer`` replaces the LLM-written summary of ``reset_with_summary``;
-    ``summary_timeout_secs`` bounds it. ``post_actions_after="response_end"`` runs post-actions
-    when the node's first response has been generated instead of when the bot has stopped
-    speaking it: for text pipelines, which have no output transport to say so.
+    ``summary_timeout_secs`` bounds it. Post-actions run when the bot has stopped speaking the
+    node's first response where the pipeline has an output transport (or something else that
+    reports the bot's speech), and when that response has been generated where it has none
+    (text bots, tests, evals): ``post_actions_after="auto"``, the default, decides per call;
+    ``"bot_stopped_speaking"`` or ``"response_end"`` force one.
 
     Build it before the task runs (it watches the pipeline through an observer of the task).
 
     Events: ``on_transition(flow_manager, from_node: str | None, to_node: str)`` after each node
-    change; ``on_actions_done(flow_manager, node: str, kind: "pre" | "post")``.
+    change; ``on_handoff(flow_manager, handoff: Handoff)`` after each change of agent;
+    ``on_actions_done(flow_manager, node: str, kind: "pre" | "post")``.
     """
 
     def __init__(
         self,
         *,
-        task: PipelineTask,
+        task: PipelineTask | None = None,
         llm: LLMService,
         context_aggregator: _ContextSource | None = None,
         flow: FlowSource | None = None,
@@ -123,11 +132,22 @@ class FlowManager(EventEmitter):
         action_handlers: Mapping[str, ActionHandler] | None = None,
         summarizer: Summarizer | None = None,
         summary_timeout_secs: float = 15.0,
-        post_actions_after: Literal["bot_stopped_speaking", "response_end"] = (
-            "bot_stopped_speaking"
-        ),
+        post_actions_after: Literal["auto", "bot_stopped_speaking", "response_end"] = "auto",
+        worker: PipelineTask | None = None,
+        context_strategy: ContextStrategy | ContextStrategyConfig | None = None,
+        global_functions: Sequence[object] | None = None,
+        transport: object | None = None,
     ) -> None:
+        if task is None:
+            task = worker
+        if task is None:
+            raise ConfigurationError("expected the pipeline task: pass task= (or worker=)")
         self._task = task
+        self._transport = transport
+        if isinstance(context_strategy, ContextStrategyConfig):
+            context_strategy = context_strategy.to_strategy()
+        self._default_strategy = context_strategy
+        self._global_functions = [function_from_spec(f) for f in global_functions or ()]
         self._llm = llm
         self._aggregator = context_aggregator
         self._handlers: dict[str, FlowHandler | ActionHandler] = dict(handlers or {})
@@ -140,12 +160,12 @@ class FlowManager(EventEmitter):
         self._nodes: dict[str, Node] = {n.name: n for n in self._flow.nodes} if self._flow else {}
         self._summarizer = summarizer
         self._summary_timeout_secs = summary_timeout_secs
-        if post_actions_after not in ("bot_stopped_speaking", "response_end"):
+        if post_actions_after not in ("auto", "bot_stopped_speaking", "response_end"):
             raise ConfigurationError(
-                "expected post_actions_after 'bot_stopped_speaking' or 'response_end', "
+                "expected post_actions_after 'auto', 'bot_stopped_speaking' or 'response_end', "
                 f"got {post_actions_after!r}"
             )
-        self._post_on_response_end = post_actions_after == "response_end"
+        self._post_after = post_actions_after
         self.state: dict[str, object] = {}
         self._node: Node | None = None
         # Bumped at every node change: a tool call started in an older epoch cannot move the flow.
@@ -153,11 +173,18 @@ class FlowManager(EventEmitter):
         self._offered: dict[str, FlowFunction] = {}
         self._task_messages: list[JSONObject] = []
         self._role: JSONObject | None = None
+        self._role_text: str | None = self._flow.role_message if self._flow else None
         self._transition: tuple[str | None, str] = (None, "")
         self._post: _PostActions | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._tasks: list[_RunningTask] = []
+        self._agent: str | None = None
+        self._handoff: Handoff | None = None
+        self._tts_settings: Mapping[str, JSONValue] = {}
+        #: The reason given to the handoff being made (set by ``Agent.handoff_function``).
+        self.handoff_reason = ""
         self._initialized = False
-        for event in ("on_transition", "on_actions_done"):
+        for event in ("on_transition", "on_actions_done", "on_handoff"):
             self._register_event_handler(event)
         _attach_observer(task, _FlowObserver(self))
         task.add_event_handler("on_pipeline_finished", self._on_pipeline_finished)
@@ -193,11 +220,24 @@ class FlowManager(EventEmitter):
             return self._aggregator.context
         return self._llm.context
 
+    @property
+    def transport(self) -> object | None:
+        """The transport given to the constructor (Flows' spelling), if any."""
+        return self._transport
+
     def register_action(self, action_type: str, handler: ActionHandler) -> None:
         """Handle actions of ``action_type`` with ``async def handler(action, flow_manager)``."""
         self._action_handlers[action_type] = handler
 
-    async def initialize(self, initial_node: str | Node | None = None) -> None:
+    async def initialize(
+        self,
+        initial_node: str
+        | Node
+        | NodeConfig
+        | Mapping[str, object]
+        | FlowTask[object]
+        | None = None,
+    ) -> None:
         """Enter the initial node (the flow's, or ``initial_node``): set the role message, the
         node's prompt and tools, and run the LLM if the node responds immediately."""
         if self._initialized:
@@ -206,15 +246,31 @@ class FlowManager(EventEmitter):
         self._initialized = True
         await self.set_node(target)
 
-    async def set_node(self, node: str | Node) -> None:
+    async def set_node_from_config(self, node_config: NodeConfig | Mapping[str, object]) -> None:
+        """Pipecat Flows' name for :meth:`set_node` with a ``NodeConfig``."""
+        await self.set_node(node_config)
+
+    @property
+    def current_agent(self) -> str | None:
+        """The agent talking now (None when the flow's nodes are not agents)."""
+        return self._agent
+
+    @property
+    def current_task(self) -> FlowTask[object] | None:
+        """The sub-task the flow is in (the innermost one), or None."""
+        return self._tasks[-1].task if self._tasks else None
+
+    async def set_node(
+        self, node: str | Node | NodeConfig | Mapping[str, object] | FlowTask[object]
+    ) -> None:
         """Move to ``node`` (a name, or a node built at run time) from outside a tool call:
         run its pre-actions, apply it, announce it, and run the LLM if it responds
         immediately."""
         if not self._initialized:
             raise FlowError("call initialize() before set_node()")
-        target = self._resolve(node)
+        target, move = self._plan(node)
         summary = await self._prepare(target)
-        self._apply(target, summary)
+        self._apply(target, summary, move)
         await self._announce()
         if target.respond_immediately:
             await self._task.queue_frame(LLMContextFrame(context=self.context))
@@ -226,7 +282,37 @@ class FlowManager(EventEmitter):
             raise FlowError("no flow was given: pass the initial node to initialize()")
         return self._flow.initial_node
 
-    def _resolve(self, node: str | Node) -> Node:
+    def _plan(self, node: object) -> tuple[Node, _Move]:
+        """The node to enter for ``node`` (a name, Node, NodeConfig, a sub-task to start, or a
+        finished sub-task to return from), and what entering it does to the task stack."""
+        if isinstance(node, Agent):
+            return self._resolve(node.node()), _Move()
+        if isinstance(node, FlowTask):
+            if self._node is None:
+                raise FlowError("a sub-task needs a node to return to; it cannot be the first")
+            return self._resolve(node.entry()), _Move(start=node)
+        if isinstance(node, TaskDone):
+            if not self._tasks or self._tasks[-1].task is not node.task:
+                raise FlowError(f"{node.task!r} finished but is not the task the flow is in")
+            back = self._tasks[-1].return_to
+            # Back where the task started: the conversation kept, entry actions not run again.
+            resumed = dataclasses.replace(
+                back,
+                context_strategy=ContextStrategy.append(),
+                pre_actions=[],
+                post_actions=[],
+                respond_immediately=True,
+            )
+            return resumed, _Move(finish=node)
+        if isinstance(node, str | Node | Mapping):
+            return self._resolve(node), _Move()
+        raise FlowError(
+            f"expected a node name, a Node, a NodeConfig or a FlowTask, got {type(node).__name__}"
+        )
+
+    def _resolve(self, node: str | Node | Mapping[str, object]) -> Node:
+        if isinstance(node, Mapping):
+            node = node_from_config(node, default_strategy=self._default_strategy)
         if isinstance(node, Node):
             problems = node_problems(
                 node,
@@ -246,16 +332,38 @@ class FlowManager(EventEmitter):
         """Everything that may take time before a node is entered: its pre-actions, then the
         summary. Cancelling here leaves the flow where it was."""
         await self._run_actions(node, node.pre_actions, "pre")
+        summary = None
         if node.context_strategy.kind is ContextStrategyKind.RESET_WITH_SUMMARY and self._node:
-            return await self._summarize(node.context_strategy.summary_prompt)
-        return None
+            summary = await self._summarize(node.context_strategy.summary_prompt)
+        await self._switch_voice(node)
+        return summary
 
-    def _apply(self, node: Node, summary: str | None) -> None:
+    async def _switch_voice(self, node: Node) -> None:
+        """Before a handoff is applied: the new agent's voice, in order with the speech (the
+        last thing that may be cancelled; a cancelled switch is put back)."""
+        if node.agent is None or node.agent == self._agent or not node.tts_settings:
+            return
+        previous = self._tts_settings
+        try:
+            self._tts_settings = dict(node.tts_settings)
+            await self._llm.push_frame(TTSUpdateSettingsFrame(settings=dict(node.tts_settings)))
+        except asyncio.CancelledError:
+            self._spawn(self._restore_voice(previous))
+            raise
+
+    async def _restore_voice(self, settings: Mapping[str, JSONValue]) -> None:
+        if settings and settings != self._tts_settings:
+            self._tts_settings = dict(settings)
+            await self._llm.push_frame(TTSUpdateSettingsFrame(settings=dict(settings)))
+
+    def _apply(self, node: Node, summary: str | None, move: _Move | None = None) -> None:
         """Enter ``node`` in one synchronous step (see the module docstring)."""
         context = self.context
         kind = node.context_strategy.kind
         if kind is ContextStrategyKind.RESET_WITH_SUMMARY and summary is None:
             kind = ContextStrategyKind.APPEND if self._node is not None else kind
+        if node.role_message:
+            self._role_text = node.role_message
         role = self._role_message()
         task_messages = [render_message(m, self.state) for m in node.task_messages]
         if self._node is None or kind is ContextStrategyKind.APPEND:
@@ -280,6 +388,12 @@ class FlowManager(EventEmitter):
                 cancel_on_interruption=function.cancel_on_interruption,
                 timeout_secs=function.timeout_secs,
             )
+        if node.agent is not None and node.llm_settings:
+            self._llm.update_settings(node.llm_settings)
+        if node.agent is not None and node.agent != self._agent:
+            self._handoff = Handoff(self._agent, node.agent, self.handoff_reason)
+            self._agent = node.agent
+            self.handoff_reason = ""
         previous = self._node
         self._nodes.setdefault(node.name, node)
         self._node = node
@@ -291,17 +405,38 @@ class FlowManager(EventEmitter):
         self._post = (
             _PostActions(node, self._epoch, time.monotonic_ns()) if node.post_actions else None
         )
+        if move is not None:
+            self._move_tasks(previous, move)
+
+    def _move_tasks(self, previous: Node | None, move: _Move) -> None:
+        """Push a started sub-task / pop a finished one (part of the synchronous entry)."""
+        if move.start is not None and previous is not None:
+            self._tasks.append(_RunningTask(move.start, previous))
+        if move.finish is not None:
+            self._tasks.pop()
+            task, value = move.finish.task, move.finish.value
+            self.state[task.result_key] = value
+            if task.on_result is not None:
+                try:
+                    task.on_result(value, self)
+                except Exception:
+                    logger.exception("%s: on_result of %r failed", self, task)
 
     async def _announce(self) -> None:
         """Tell the pipeline and the event handlers about the node change just applied."""
         from_node, to_node = self._transition
         await self._task.queue_frame(FlowTransitionFrame(from_node=from_node, to_node=to_node))
         await self._call_event_handler("on_transition", from_node, to_node)
+        handoff, self._handoff = self._handoff, None
+        if handoff is not None:
+            message = OutputTransportMessageUrgentFrame(message=handoff_message(handoff))
+            await self._task.queue_frame(message)
+            await self._call_event_handler("on_handoff", handoff)
 
     def _role_message(self) -> JSONObject | None:
-        if self._flow is None or not self._flow.role_message:
+        if not self._role_text:
             return None
-        return {"role": "system", "content": render(self._flow.role_message, self.state)}
+        return {"role": "system", "content": render(self._role_text, self.state)}
 
     def _is_flow_message(self, message: JSONObject) -> bool:
         """True for the role message and the current node's task messages (replaced on entry)."""
@@ -312,7 +447,8 @@ class FlowManager(EventEmitter):
 
     def _functions_of(self, node: Node) -> dict[str, FlowFunction]:
         offered: dict[str, FlowFunction] = {}
-        for function in [*node.functions, *(self._flow.global_functions if self._flow else [])]:
+        flow_globals = self._flow.global_functions if self._flow else []
+        for function in [*node.functions, *flow_globals, *self._global_functions]:
             offered.setdefault(function.name, function)
         return offered
 
@@ -341,14 +477,17 @@ class FlowManager(EventEmitter):
                 "%s: %r asked to move to %r after the flow had already moved; ignored",
                 self,
                 name,
-                next_node if isinstance(next_node, str) else next_node.name,
+                next_node if isinstance(next_node, str) else getattr(next_node, "name", None),
             )
             return result
-        target = self._resolve(next_node)
+        target, move = self._plan(next_node)
         summary = await self._prepare(target)
         if epoch != self._epoch:
-            return result  # another call moved the flow while this one prepared
-        self._apply(target, summary)
+            # Another call moved the flow while this one prepared: its voice stays.
+            if self._node is not None:
+                self._spawn(self._restore_voice(self._node.tts_settings))
+            return result
+        self._apply(target, summary, move)
         # The service writes the result in this same step; what follows cannot be cancelled.
         self._spawn(self._announce())
         if not target.respond_immediately:
@@ -357,7 +496,7 @@ class FlowManager(EventEmitter):
 
     async def _run_handler(
         self, function: FlowFunction, arguments: Mapping[str, JSONValue]
-    ) -> tuple[object, str | Node | None]:
+    ) -> tuple[object, object]:
         handler = function.handler
         if handler is None:
             return _STAY_OK, None
@@ -375,10 +514,12 @@ class FlowManager(EventEmitter):
                     "expected (result, next_node)"
                 )
             result, next_node = returned
-            if next_node is not None and not isinstance(next_node, str | Node):
+            if next_node is not None and not isinstance(
+                next_node, str | Node | Mapping | FlowTask | TaskDone | Agent
+            ):
                 raise FlowError(
                     f"handler of {function.name!r} returned next_node of type "
-                    f"{type(next_node).__name__}; expected a node name or a Node"
+                    f"{type(next_node).__name__}; expected a node name, a Node or a NodeConfig"
                 )
             return (_STAY_OK if result is None else result), next_node
         return returned, None
@@ -421,7 +562,7 @@ class FlowManager(EventEmitter):
             post.response_started_ns = data.timestamp
         elif isinstance(frame, LLMFullResponseEndFrame) and data.source is self._llm:
             post.responded = post.response_started_ns is not None
-            if post.responded and self._post_on_response_end:
+            if post.responded and self._post_on_response_end(post):
                 self._fire_post(post)
         elif isinstance(frame, BotStartedSpeakingFrame):
             # Speech that started after the response began is (at least partly) the response;
@@ -431,6 +572,13 @@ class FlowManager(EventEmitter):
         elif isinstance(frame, BotStoppedSpeakingFrame) and post.responded and post.speaking:
             self._fire_post(post)
 
+    def _post_on_response_end(self, post: _PostActions) -> bool:
+        if self._post_after != "auto":
+            return self._post_after == "response_end"
+        if post.speaking:
+            return False  # something reports the bot's speech: wait until it stops
+        return self._transport is None and not _has_output_transport(self._task)
+
     def _fire_post(self, post: _PostActions) -> None:
         self._post = None
         self._spawn(self._run_actions(post.node, post.node.post_actions, "post"))
@@ -439,14 +587,28 @@ class FlowManager(EventEmitter):
 
     async def _summarize(self, prompt: str) -> str | None:
         messages = self.context.get_messages()
+
+        async def write() -> str:
+            if self._summarizer is not None:
+                return await self._summarizer(messages, prompt)
+            return await llm_summary(self._llm, messages, prompt)
+
+        # The summary runs in a task of its own, bounded with asyncio.wait: no asyncio.timeout
+        # around an await, since the caller's await may be moved to another task (a processor
+        # running inline), where a timeout scope bound to the first task would misfire.
+        job = asyncio.get_running_loop().create_task(write())
         try:
-            async with asyncio.timeout(self._summary_timeout_secs):
-                if self._summarizer is not None:
-                    return await self._summarizer(messages, prompt)
-                return await llm_summary(self._llm, messages, prompt)
-        except (TimeoutError, Exception) as exc:  # any failure falls back to append
-            if isinstance(exc, asyncio.CancelledError):
-                raise
+            done, _ = await asyncio.wait({job}, timeout=self._summary_timeout_secs)
+        except asyncio.CancelledError:
+            job.cancel()
+            raise
+        if not done:
+            job.cancel()
+            logger.warning("%s: summary timed out; keeping the conversation instead", self)
+            return None
+        try:
+            return job.result()
+        except Exception as exc:  # any failure falls back to append
             logger.warning("%s: summary failed (%s); keeping the conversation instead", self, exc)
             return None
 
@@ -468,6 +630,18 @@ class FlowManager(EventEmitter):
 
     def __repr__(self) -> str:
         return f"FlowManager(node={self.current_node!r})"
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class _Move:
+    start: FlowTask[object] | None = None
+    finish: TaskDone[object] | None = None
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class _RunningTask:
+    task: FlowTask[object]
+    return_to: Node
 
 
 @dataclasses.dataclass(slots=True)
@@ -495,6 +669,20 @@ class _FlowObserver(BaseObserver):
     async def on_push_frame(self, data: FramePushed) -> None:
         if isinstance(data.frame, _WATCHED):
             self._manager._on_frame(data)
+
+
+def _has_output_transport(task: PipelineTask) -> bool:
+    """True when the task's pipeline holds an output transport, or a processor that says it
+    reports the bot's speech (``reports_bot_speech = True``, for stand-ins in tests)."""
+    from vani.transports.base import BaseOutputTransport
+
+    pipeline = task.pipeline
+    tree = getattr(pipeline, "processors_tree", None)
+    processors = tree() if callable(tree) else [pipeline]
+    return any(
+        isinstance(p, BaseOutputTransport) or getattr(p, "reports_bot_speech", False) is True
+        for p in processors
+    )
 
 
 def _attach_observer(task: PipelineTask, observer: BaseObserver) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, ClassVar, TypeAlias
 
 from vani.frames import JSONObject, JSONValue
 
@@ -85,6 +85,11 @@ class ContextStrategy:
     kind: ContextStrategyKind = ContextStrategyKind.APPEND
     summary_prompt: str = DEFAULT_SUMMARY_PROMPT
 
+    # Pipecat Flows' enum spelling, for ContextStrategyConfig(strategy=ContextStrategy.RESET).
+    APPEND: ClassVar[ContextStrategy]
+    RESET: ClassVar[ContextStrategy]
+    RESET_WITH_SUMMARY: ClassVar[ContextStrategy]
+
     @classmethod
     def append(cls) -> ContextStrategy:
         return cls(ContextStrategyKind.APPEND)
@@ -96,6 +101,11 @@ class ContextStrategy:
     @classmethod
     def reset_with_summary(cls, summary_prompt: str = DEFAULT_SUMMARY_PROMPT) -> ContextStrategy:
         return cls(ContextStrategyKind.RESET_WITH_SUMMARY, summary_prompt)
+
+
+ContextStrategy.APPEND = ContextStrategy(ContextStrategyKind.APPEND)
+ContextStrategy.RESET = ContextStrategy(ContextStrategyKind.RESET)
+ContextStrategy.RESET_WITH_SUMMARY = ContextStrategy(ContextStrategyKind.RESET_WITH_SUMMARY)
 
 
 @dataclass(slots=True, frozen=True)
@@ -187,6 +197,12 @@ class Node:
     pre_actions: list[Action] = field(default_factory=list)
     post_actions: list[Action] = field(default_factory=list)
     respond_immediately: bool = True
+    role_message: str | None = None
+    #: Set on the nodes of an :class:`~vani.dhara.agents.Agent`: entering one from another
+    #: agent's node is a handoff (LLM and TTS settings change, the client is told).
+    agent: str | None = None
+    llm_settings: Mapping[str, JSONValue] = field(default_factory=dict)
+    tts_settings: Mapping[str, JSONValue] = field(default_factory=dict)
 
     @property
     def is_end_node(self) -> bool:

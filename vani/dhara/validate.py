@@ -8,8 +8,12 @@ one message format serves both.
 Checked: a missing or unknown initial node; duplicate node names; duplicate function names within
 what one node offers (its functions plus the global ones); parameters that are not a valid JSON
 Schema of an object; functions with neither handler nor ``transition_to``; handler names nobody
-bound (only when the handlers are known); transitions to unknown nodes; nodes no transition can
-reach; unknown action types and actions missing what their type needs.
+bound (only when the handlers are known); transitions to unknown nodes; unknown action types and
+actions missing what their type needs.
+
+Warnings (:func:`flow_warnings`) are what may be fine but often is a mistake: a node that no
+``transition_to`` / ``may_transition_to`` names is reached only if a handler returns it, which
+validation cannot see, so it is reported as a warning and never blocks loading.
 """
 
 from __future__ import annotations
@@ -27,7 +31,14 @@ from vani.dhara.model import (
 )
 from vani.errors import FlowValidationError
 
-__all__ = ["flow_problems", "located_problems", "node_problems", "validate_flow"]
+__all__ = [
+    "flow_problems",
+    "flow_warnings",
+    "located_problems",
+    "located_warnings",
+    "node_problems",
+    "validate_flow",
+]
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ROLES = frozenset({"system", "developer", "user", "assistant"})
@@ -73,6 +84,19 @@ def located_problems(
     """Like :func:`flow_problems`, as ``(location, message)`` pairs."""
     checker = _Checker(flow, handlers, frozenset(BUILTIN_ACTION_TYPES | set(action_types)))
     return checker.run()
+
+
+def located_warnings(flow: Flow) -> list[tuple[str, str]]:
+    """What may be wrong without stopping the flow from running, as ``(location, message)``:
+    nodes no declared transition reaches (a handler may still return them)."""
+    checker = _Checker(flow, None, frozenset(BUILTIN_ACTION_TYPES))
+    checker.check_reachability()
+    return checker.problems
+
+
+def flow_warnings(flow: Flow) -> list[str]:
+    """Like :func:`located_warnings`, as ``"location: message"`` strings."""
+    return [f"{location}: {message}" for location, message in located_warnings(flow)]
 
 
 def node_problems(
@@ -149,7 +173,6 @@ class _Checker:
         for node in flow.nodes:
             self._check_node(node, set(names), global_seen)
 
-        self._check_reachability()
         return self.problems
 
     def _check_node(self, node: Node, names: set[str], global_seen: Mapping[str, str]) -> None:
@@ -273,7 +296,7 @@ class _Checker:
                 self.add(f"{location}.handler", "a function action needs a handler")
             self._check_handler_name(action.handler, f"{location}.handler")
 
-    def _check_reachability(self) -> None:
+    def check_reachability(self) -> None:
         flow = self.flow
         by_name: dict[str, Node] = {}
         for node in flow.nodes:
@@ -295,8 +318,8 @@ class _Checker:
             if node.name not in reached:
                 self.add(
                     f"nodes.{node.name}",
-                    f"unreachable from the initial node {flow.initial_node!r}: no transition_to "
-                    "or may_transition_to names it",
+                    f"not reached from the initial node {flow.initial_node!r} by any "
+                    "transition_to or may_transition_to; it runs only if a handler returns it",
                 )
 
 

@@ -174,6 +174,14 @@ class OpenAILLMService(LLMService):
         body.update(self._extra_body)
         return body
 
+    def _apply_settings(self, settings: Mapping[str, JSONValue]) -> None:
+        if "temperature" in settings:
+            value = settings["temperature"]
+            self._temperature = float(value) if isinstance(value, int | float) else None
+        if "max_tokens" in settings:
+            value = settings["max_tokens"]
+            self._max_tokens = int(value) if isinstance(value, int) else None
+
     async def _stream(
         self, context: LLMContext, tool_choice: JSONValue
     ) -> AsyncGenerator[LLMEvent, None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.services.local.wer import wer
 from vani.audio.resample import StreamResampler
@@ -106,3 +107,43 @@ def test_long_sentences_are_spoken_clause_by_clause() -> None:
     assert split_clauses(sentence, 0) == [sentence]
     # Nothing is lost or reordered.
     assert " ".join(split_clauses(sentence * 3, 10)) == (sentence * 3).strip()
+
+
+async def test_a_voice_change_loads_the_new_voice_for_the_next_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A handoff's TTSUpdateSettingsFrame: text before it in the old voice, after it the new."""
+    import vani.services.local.piper as piper
+    from vani.frames import TTSUpdateSettingsFrame
+
+    real_load = piper.load_piper_voice
+    default = real_load(None, None)
+    loaded: list[object] = []
+    spoken: list[tuple[object, str]] = []
+
+    def load(model: object, config: object) -> object:
+        loaded.append(model)
+        return default if model is None else ("other", model)
+
+    def synthesize(voice: object, text: str, rate: int) -> bytes:
+        spoken.append((voice, text))
+        return b"\0\0" * 160
+
+    monkeypatch.setattr(piper, "load_piper_voice", load)
+    monkeypatch.setattr(piper, "synthesize", synthesize)
+    down, _ = await run_test(
+        PiperTTSService(),
+        frames_to_send=[
+            *tokens("Triage speaking. Half a sentence"),
+            TTSUpdateSettingsFrame(settings={"voice": "/voices/ravi.onnx"}),
+            *tokens("Billing now."),
+            LLMFullResponseEndFrame(),
+        ],
+    )
+    assert loaded == [None, "/voices/ravi.onnx"]
+    assert spoken == [
+        (default, "Triage speaking."),
+        (default, "Half a sentence"),
+        (("other", "/voices/ravi.onnx"), "Billing now."),
+    ]
+    assert kinds(down).index("TTSUpdateSettingsFrame") == kinds(down).index("TTSStoppedFrame") + 1

@@ -382,3 +382,34 @@ async def test_an_interruption_raised_downstream_also_stops_synthesis() -> None:
     assert barge_in.fired
     assert len([f for f in down if isinstance(f, TTSAudioRawFrame)]) == 1
     assert fake.syntheses[0].cut_by_client
+
+
+async def test_a_voice_change_mid_call_speaks_the_next_reply_in_the_new_voice() -> None:
+    """An agent handoff: the reply before the frame finishes in the old voice on its socket,
+    the next is sent on a fresh socket configured with the new speaker."""
+    from vani.frames import TTSUpdateSettingsFrame
+
+    async with FakeSarvamTTSServer() as fake:
+        tts = tts_for(fake, model="bulbul:v2", speaker="anushka")
+        down, _ = await run_test(
+            tts,
+            frames_to_send=[
+                *llm_reply("Hello from triage."),
+                TTSUpdateSettingsFrame(settings={"voice": "abhilash", "pace": 1.2}),
+                *llm_reply("Billing here."),
+            ],
+        )
+
+    first, second = fake.connections
+    assert first.messages[0]["data"]["speaker"] == "anushka"  # type: ignore[index]
+    assert second.messages[0]["data"]["speaker"] == "abhilash"  # type: ignore[index]
+    assert second.messages[0]["data"]["pace"] == 1.2  # type: ignore[index]
+    assert [m["data"]["text"] for m in first.messages_of_type("text")] == ["Hello from triage."]  # type: ignore[index]
+    assert [m["data"]["text"] for m in second.messages_of_type("text")] == ["Billing here."]  # type: ignore[index]
+    assert [f.text for f in down if isinstance(f, TTSTextFrame)] == [
+        "Hello from triage.",
+        "Billing here.",
+    ]
+    # The frame travels on, in order, between the two replies.
+    names = kinds(down)
+    assert names.index("TTSUpdateSettingsFrame") > names.index("TTSStoppedFrame")

@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from vani.errors import AuthenticationError, ConfigurationError, RateLimitError
@@ -61,6 +61,7 @@ from vani.frames import (
     LLMSetToolsFrame,
     LLMTextFrame,
     LLMTruncationMetricsData,
+    LLMUpdateSettingsFrame,
     LLMUsageMetricsData,
     MetricsFrame,
     TTFBMetricsData,
@@ -154,6 +155,7 @@ class LLMService(FrameProcessor):
         self._calls: dict[str, _RunningCall] = {}
         # Set by LLMConfigureOutputFrame: text of the responses after it is not to be spoken.
         self._skip_tts = False
+        self._settings: dict[str, JSONValue] = {}
         self._register_event_handler("on_response_truncated")
 
     # -- public API ----------------------------------------------------------------------------
@@ -168,6 +170,27 @@ class LLMService(FrameProcessor):
         if self._context is None:
             self._context = LLMContext()
         return self._context
+
+    @property
+    def settings(self) -> dict[str, JSONValue]:
+        """What requests are made with: ``model`` plus what :meth:`update_settings` set."""
+        return {"model": self._model, **self._settings}
+
+    def update_settings(self, settings: Mapping[str, JSONValue]) -> None:
+        """Change settings for the next requests (an agent handoff does): ``model`` here,
+        ``temperature`` and others in services that send them (:meth:`_apply_settings`). Also
+        reachable in order with the frames as ``LLMUpdateSettingsFrame``."""
+        for key, value in settings.items():
+            if key == "model":
+                if not isinstance(value, str) or not value:
+                    raise ConfigurationError(f"expected a model name, got {value!r}")
+                self._model = value
+            else:
+                self._settings[key] = value
+        self._apply_settings(settings)
+
+    def _apply_settings(self, settings: Mapping[str, JSONValue]) -> None:
+        """Hook for subclasses: read the keys they send with each request."""
 
     def register_function(
         self,
@@ -263,6 +286,8 @@ class LLMService(FrameProcessor):
                 await self._run(self.context)
         elif isinstance(frame, LLMSetToolsFrame):
             self.context.set_tools(frame.tools)
+        elif isinstance(frame, LLMUpdateSettingsFrame):
+            self.update_settings(frame.settings)
         elif isinstance(frame, LLMSetToolChoiceFrame):
             self.context.set_tool_choice(frame.tool_choice)
         elif isinstance(frame, LLMConfigureOutputFrame):

@@ -93,6 +93,11 @@ class ScriptedLLMService(LLMService):
         self._token_delay = token_delay_secs
         self._next_call_id = 0
         self.requests: list[tuple[list[JSONObject], JSONValue]] = []
+        #: The names of the tools offered in each request, beside ``requests``.
+        self.request_tools: list[list[str]] = []
+        #: The service's settings (``model``, and what ``update_settings`` was given) at each
+        #: request, beside ``requests``.
+        self.request_settings: list[dict[str, JSONValue]] = []
 
     def add_turns(self, *turns: ScriptedTurn | str) -> None:
         """Queue more scripted turns."""
@@ -119,6 +124,8 @@ class ScriptedLLMService(LLMService):
     ) -> AsyncGenerator[LLMEvent, None]:
         choice = tool_choice if tool_choice is not None else context.tool_choice
         self.requests.append((copy.deepcopy(context.messages), choice))
+        self.request_tools.append([tool.name for tool in context.tools])
+        self.request_settings.append(dict(self.settings))
         turn = self._next_turn(context)
         tokens = _TOKEN_RE.findall(turn.text) if isinstance(turn.text, str) else list(turn.text)
         if self._first_delay:

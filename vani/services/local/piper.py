@@ -24,6 +24,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -37,6 +38,7 @@ from vani.frames import (
     FrameDirection,
     InterimTranscriptionFrame,
     InterruptionFrame,
+    JSONValue,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
     MetricsFrame,
@@ -49,6 +51,7 @@ from vani.frames import (
     TTSStartedFrame,
     TTSStoppedFrame,
     TTSTextFrame,
+    TTSUpdateSettingsFrame,
     TTSUsageMetricsData,
 )
 from vani.processors import FrameProcessor
@@ -207,6 +210,9 @@ class PiperTTSService(FrameProcessor):
             self._splitter.reset()
             self._context_id = None
             await self.push_frame(frame, direction)
+        elif isinstance(frame, TTSUpdateSettingsFrame):
+            await self._update_settings(frame.settings)
+            await self.push_frame(frame, direction)
         elif isinstance(frame, TTSSpeakFrame):
             await self._speak_all([frame.text])
             await self._end_utterance()
@@ -224,6 +230,25 @@ class PiperTTSService(FrameProcessor):
             await self.push_frame(frame, direction)
         else:
             await self.push_frame(frame, direction)
+
+    async def _update_settings(self, settings: Mapping[str, JSONValue]) -> None:
+        """``voice`` (or ``model_path``): another Piper ONNX voice, with ``config_path`` when
+        its JSON is not beside it; loaded now, used from the next sentence on."""
+        model = settings.get("voice", settings.get("model_path"))
+        config = settings.get("config_path")
+        if model is None and config is None:
+            unknown = sorted(settings)
+            if unknown:
+                logger.warning("%s: ignoring settings it does not know: %s", self, unknown)
+            return
+        # The text already split into sentences is spoken in the voice it was written for.
+        await self._speak_all(self._splitter.flush())
+        await self._end_utterance()
+        self._model_path = str(model) if model is not None else self._model_path
+        self._config_path = str(config) if config is not None else None
+        self._voice = await asyncio.get_running_loop().run_in_executor(
+            None, load_piper_voice, self._model_path, self._config_path
+        )
 
     async def _speak_all(self, sentences: list[str]) -> None:
         for sentence in sentences:

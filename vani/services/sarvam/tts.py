@@ -21,6 +21,7 @@ import json
 import logging
 import uuid
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlencode
@@ -50,6 +51,7 @@ from vani.frames import (
     TTSStartedFrame,
     TTSStoppedFrame,
     TTSTextFrame,
+    TTSUpdateSettingsFrame,
     TTSUsageMetricsData,
 )
 from vani.processors import FrameProcessor
@@ -111,6 +113,20 @@ class _Utterance:
     sent_at: float = 0.0
     got_audio: bool = False
     retries: int = 0
+
+
+_SETTABLE = frozenset(
+    {
+        "speaker",
+        "pace",
+        "pitch",
+        "loudness",
+        "temperature",
+        "enable_preprocessing",
+        "min_buffer_size",
+        "max_chunk_length",
+    }
+)
 
 
 class SarvamTTSService(FrameProcessor):
@@ -179,6 +195,7 @@ class SarvamTTSService(FrameProcessor):
             if value is not None:
                 config[key] = value
         self._config = config
+        self._language_key = language_key
         self._requested_rate = sample_rate
         self._sample_rate = 24000
         self._sarvam_rate = 24000
@@ -258,6 +275,9 @@ class SarvamTTSService(FrameProcessor):
             await self._stop_synthesis()
             await self.push_frame(frame, direction)
         elif direction is not FrameDirection.DOWNSTREAM:
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, TTSUpdateSettingsFrame):
+            await self._update_settings(frame.settings)
             await self.push_frame(frame, direction)
         elif isinstance(frame, LLMFullResponseStartFrame):
             self._in_response = True
@@ -398,6 +418,29 @@ class SarvamTTSService(FrameProcessor):
             return self._resampler.flush()
         return b""
 
+    async def _update_settings(self, settings: Mapping[str, JSONValue]) -> None:
+        """``voice`` (the Sarvam ``speaker``), ``language`` and the other config fields, from
+        the next sentence on: the reply being spoken finishes in the old voice, then the socket
+        is reopened with the new config."""
+        changed = False
+        for key, value in settings.items():
+            name = {"voice": "speaker", "language": self._language_key}.get(key, key)
+            if name not in _SETTABLE and name != self._language_key:
+                logger.warning("%s: ignoring the setting %r it does not know", self, key)
+                continue
+            if self._config.get(name) != value:
+                self._config[name] = value
+                changed = True
+        if not changed:
+            return
+        for sentence in self._splitter.flush():
+            await self._speak(sentence)
+        if self._utterance is not None:
+            if not self._in_response:
+                await self._end_utterance(None)
+            await self._idle.wait()
+        self._abandon_socket()
+
     async def _stop_synthesis(self) -> None:
         self._retry_pending = False
         self._splitter.reset()
@@ -409,8 +452,12 @@ class SarvamTTSService(FrameProcessor):
             self._resampler.flush()
         if utterance is None or not utterance.sentences:
             return  # nothing in flight: the socket is clean and stays
-        # Abandon the socket: bump the generation first, so nothing the old receiver might
-        # still do reaches the pipeline, then cancel it and close the socket in the background.
+        self._abandon_socket()
+
+    def _abandon_socket(self) -> None:
+        """Drop the socket and open a fresh one (with the current config)."""
+        # Bump the generation first, so nothing the old receiver might still do reaches the
+        # pipeline, then cancel it and close the socket in the background.
         self._generation += 1
         for task in (self._receiver, self._pinger, self._connecting):
             if task is not None:
