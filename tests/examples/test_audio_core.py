@@ -13,7 +13,7 @@ EXAMPLE = ROOT / "examples" / "audio_core.py"
 SPEECH = ROOT / "tests" / "fixtures" / "speech"
 
 
-async def test_the_example_finds_the_fixtures_utterances(capsys: pytest.CaptureFixture[str]) -> None:
+async def test_the_example_finds_the_utterances(capsys: pytest.CaptureFixture[str]) -> None:
     spec = importlib.util.spec_from_file_location("audio_core", EXAMPLE)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
