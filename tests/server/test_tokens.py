@@ -143,3 +143,19 @@ def test_no_schedule_lets_a_token_in_twice_or_grows_the_set_past_live_tokens(
             assert token not in used
             used.add(token)
         assert tokens.seen_count <= len(used)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=12), _JSON, max_size=6))
+def test_any_json_body_travels_in_the_token_unchanged(body: dict[str, object]) -> None:
+    tokens = TokenAuthority(SECRET)
+    assert dict(tokens.verify(tokens.issue(body)).body) == body  # type: ignore[arg-type]

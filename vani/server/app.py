@@ -119,9 +119,11 @@ class WebSocketRoute:
 
 
 class VaniServer:
-    """The server application: HTTP routes (:attr:`app`, an ASGI app) and the WebSocket calls
-    (:attr:`bridge`, for uvicorn's ``ws`` setting). ``call_handler`` runs one admitted call
-    (by default :func:`vani.server.calls.run_bot_call` with ``bot``).
+    """The server application: HTTP routes and ``/ws`` as an ASGI app (:attr:`app`), and the
+    WebSocket bridge for uvicorn's ``ws`` setting (:attr:`bridge`). ``bot``: the user's
+    ``async def bot(session)``, called once per admitted call (``None``: calls are admitted and
+    closed, for a server that only hosts other routes). :attr:`sessions` holds the running
+    calls; :attr:`admission` and :attr:`tokens` decide which calls run.
 
     Extra WebSocket routes (telephony providers) are added with :meth:`add_websocket_route`;
     extra HTTP routes with ``server.app.add_route``. Use from one event loop.
