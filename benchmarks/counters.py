@@ -69,6 +69,10 @@ print(json.dumps({"numpy_simd": simd, "onnxruntime_providers": providers}))
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONHASHSEED"] = "0"
+    # numpy's BLAS starts worker threads that spin for a while: their instructions vary from
+    # run to run (measured: up to 3x on the resampler op). One thread: the counts repeat exactly.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = "1"
     return env
 
 
