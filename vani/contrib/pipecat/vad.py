@@ -19,6 +19,9 @@ from vani.errors import ConfigurationError
 __all__ = ["SileroVADAnalyzer"]
 
 # vani's own state machine runs beside Pipecat's, unused: its thresholds hardly matter.
+_RESET_SECS = 2.0
+_RESET_MAX_CONFIDENCE = 0.1
+_RESET_LOW_WINDOWS = 5
 _GATE_OPEN = VaniVADParams(confidence=0.5, start_secs=0.0, stop_secs=0.0, min_volume=0.0)
 
 
@@ -35,6 +38,8 @@ class SileroVADAnalyzer(VADAnalyzer):  # type: ignore[misc]
         super().__init__(sample_rate=sample_rate, params=params)
         self._stream: SileroStream | None = None
         self._scored: deque[float] = deque()
+        self._since_reset = 0
+        self._low_windows = 0
 
     def num_frames_required(self) -> int:
         """Samples per Silero window: 512 at 16 kHz, 256 at 8 kHz."""
@@ -67,13 +72,29 @@ class SileroVADAnalyzer(VADAnalyzer):  # type: ignore[misc]
     def voice_confidence(self, buffer: bytes) -> float:
         """Speech probability of the window ``buffer``: the batch's score when
         :meth:`analyze_audio` already ran it, else one unbatched inference here."""
-        if self._scored:
-            return self._scored.popleft()
         stream = self._require()
-        stream.feed(buffer)
-        stream.analyze_now()
-        self._take_scores(stream)
-        return self._scored.popleft() if self._scored else 0.0
+        if not self._scored:
+            stream.feed(buffer)
+            stream.analyze_now()
+            self._take_scores(stream)
+        confidence = self._scored.popleft() if self._scored else 0.0
+        self._maybe_reset_model(stream, confidence)
+        return confidence
+
+    def _maybe_reset_model(self, stream: SileroStream, confidence: float) -> None:
+        # Pipecat's rule: once 2 s of audio went by since the last reset, the next time the
+        # VAD is quiet after 5 windows in a row scored under 0.1, zero the model's recurrent
+        # state (it drifts over long non-speech). Same rule here, so the same audio gives the
+        # same states over a long call.
+        self._since_reset += 1
+        self._low_windows = self._low_windows + 1 if confidence < _RESET_MAX_CONFIDENCE else 0
+        if (
+            self._since_reset * self.num_frames_required() >= _RESET_SECS * self.sample_rate
+            and self._vad_state == VADState.QUIET
+            and self._low_windows >= _RESET_LOW_WINDOWS
+        ):
+            stream.reset_model_state()
+            self._since_reset = 0
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
         """Add 16-bit mono PCM; score the windows it completes in the shared batch; return the
