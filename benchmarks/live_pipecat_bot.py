@@ -59,6 +59,21 @@ def build_app(stt_url: str, tts_url: str, openai_url: str) -> Any:
     from pipecat.workers.runner import WorkerRunner
     from sarvamai.environment import SarvamAIEnvironment
 
+    # benchmarks/pipecat_dropin.py: the same bot with Pipecat's default end-of-turn model
+    # (VANI_DROPIN_TURN=smart) and with vani's drop-in analyzers (VANI_DROPIN=vani).
+    smart_turn = os.environ.get("VANI_DROPIN_TURN") == "smart"
+    VAD: Any = SileroVADAnalyzer
+    from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+    from pipecat.turns.user_stop.turn_analyzer_user_turn_stop_strategy import (
+        TurnAnalyzerUserTurnStopStrategy,
+    )
+
+    Turn: Any = LocalSmartTurnAnalyzerV3
+    if os.environ.get("VANI_DROPIN") == "vani":
+        sys.path.insert(0, os.environ["VANI_DROPIN_PATH"])
+        from vani.contrib.pipecat import LocalSmartTurnAnalyzerV3 as Turn
+        from vani.contrib.pipecat import SileroVADAnalyzer as VAD
+
     warnings.simplefilter("ignore", DeprecationWarning)  # renames since 1.3; same machinery
     logger.remove()  # Pipecat logs every frame edge at DEBUG: logging is not what is measured
     logger.add(sys.stderr, level="WARNING")
@@ -96,10 +111,14 @@ def build_app(stt_url: str, tts_url: str, openai_url: str) -> Any:
         pair = LLMContextAggregatorPair(
             context,
             user_params=LLMUserAggregatorParams(
-                vad_analyzer=SileroVADAnalyzer(),
+                vad_analyzer=VAD(),
                 user_turn_strategies=UserTurnStrategies(
                     start=[VADUserTurnStartStrategy()],
-                    stop=[SpeechTimeoutUserTurnStopStrategy()],
+                    stop=[
+                        TurnAnalyzerUserTurnStopStrategy(turn_analyzer=Turn())
+                        if smart_turn
+                        else SpeechTimeoutUserTurnStopStrategy()
+                    ],
                 ),
             ),
         )

@@ -9,3 +9,7 @@ if [ -z "${VANI_PIPECAT_PYTHON:-}" ]; then
   export VANI_PIPECAT_PYTHON="$WORK/pipecat-venv/bin/python"
 fi
 "$VANI_PIPECAT_PYTHON" -c 'import pipecat; print("pipecat", pipecat.__version__)'
+# The built vani wheel beside Pipecat (its own folder, so a shared Pipecat venv stays clean), for
+# the tests of vani.contrib.pipecat, which run inside Pipecat's process.
+"$VANI_PIPECAT_PYTHON" -m pip install -q --no-deps --target "$WORK/vani-for-pipecat" "$WHEEL"
+export VANI_PIPECAT_VANI="$WORK/vani-for-pipecat"

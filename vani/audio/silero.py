@@ -195,6 +195,11 @@ class SileroStream:
         events = self.analyze_now()
         return events + self.machine.flush()
 
+    def reset_model_state(self) -> None:
+        """Zero the LSTM state only (buffered audio and the state machine carry on)."""
+        self._src = np.zeros((2, 1, STATE_SIZE), dtype=np.float32)
+        self._idx = 0
+
     def reset(self) -> None:
         """Forget all audio and model state; the stream starts again at time zero."""
         self.windower.reset()
