@@ -77,7 +77,7 @@ def start_server(
         cmd = [
             sys.executable, "-c", "import sys; from vani.cli import main; sys.exit(main())",
             "run", str(HERE / "phone_vani_bot.py"), "--host", "127.0.0.1", "--port", str(port),
-            "--max-calls", "100000",
+            "--max-calls", "100000", "--workers", "1",
         ]  # fmt: skip
         env = _env(
             {

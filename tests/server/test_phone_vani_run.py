@@ -55,7 +55,7 @@ class VaniRun:
         # The log goes to a file: an unread pipe would block the server once it filled.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [*cmd, "--port", str(self.port)],
+            [*cmd, "--port", str(self.port), "--workers", "1"],
             env={**os.environ, **env},
             stdout=subprocess.DEVNULL,
             stderr=self.log,

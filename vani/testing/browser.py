@@ -115,7 +115,12 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         if self.process is not None and self.process.poll() is None:
             return self
-        command = [sys.executable, "-m", "vani.cli", *self.args, "--port", str(self.port)]
+        args = list(self.args)
+        if args[:1] in (["run"], ["serve"]) and not any(a.startswith("--workers") for a in args):
+            # One process unless asked otherwise, so /health (answered by whichever worker takes
+            # the request) describes the whole server.
+            args += ["--workers", "1"]
+        command = [sys.executable, "-m", "vani.cli", *args, "--port", str(self.port)]
         if self.log_path is None:
             self.process = subprocess.Popen(
                 command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=self.env
