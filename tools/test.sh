@@ -35,7 +35,7 @@ echo "== venv and wheel"
 python -m pip install -q --upgrade pip
 python -m pip wheel -q --no-deps -w "$WORK/wheels" "$ROOT"
 WHEEL=$(ls "$WORK"/wheels/vani-*.whl)
-python -m pip install -q "${WHEEL}[local,test,dev]"
+python -m pip install -q "${WHEEL}[local,test,dev,db]"
 
 echo "== static checks"
 (

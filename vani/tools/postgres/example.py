@@ -1,0 +1,196 @@
+"""A small restaurant database for the example bot, the tests and the benchmark.
+
+``python -m vani.tools.postgres.example [DATABASE_URL]`` (or :func:`install_example`) creates
+schema ``restaurant``: ``customers`` (with a ``password_hash`` the tool masks), ``menu_items``
+(with a 384-dimension embedding per dish and an HNSW index), ``bookings`` and ``orders`` /
+``order_items`` per customer, with comments the LLM reads as descriptions. Re-running replaces
+it. See ``docs/database.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from vani.tools.postgres.embed import Embedder, MiniLMEmbedder
+
+__all__ = ["MENU", "SCHEMA", "install_example", "menu_text"]
+
+SCHEMA = "restaurant"
+
+_DDL = """
+DROP SCHEMA IF EXISTS {s} CASCADE;
+CREATE SCHEMA {s};
+CREATE TYPE {s}.booking_status AS ENUM ('pending', 'confirmed', 'cancelled', 'seated');
+CREATE TABLE {s}.customers (
+  id integer PRIMARY KEY,
+  name text NOT NULL,
+  phone text NOT NULL UNIQUE,
+  email text,
+  password_hash text NOT NULL,
+  joined_on date NOT NULL
+);
+COMMENT ON TABLE {s}.customers IS 'People who book tables or order food';
+CREATE TABLE {s}.menu_items (
+  id integer PRIMARY KEY,
+  name text NOT NULL,
+  category text NOT NULL CHECK (category IN ('pizza', 'pasta', 'salad', 'dessert', 'drink')),
+  size text CHECK (size IN ('small', 'medium', 'large')),
+  price numeric(6, 2) NOT NULL,
+  vegetarian boolean NOT NULL,
+  spicy boolean NOT NULL DEFAULT false,
+  description text NOT NULL,
+  embedding vector(384)
+);
+COMMENT ON TABLE {s}.menu_items IS 'Dishes and drinks on the menu, with prices in dollars';
+COMMENT ON COLUMN {s}.menu_items.size IS 'pizzas only: small 8 inch, medium 11 inch, large 14 inch';
+CREATE INDEX menu_items_embedding_idx ON {s}.menu_items
+  USING hnsw (embedding vector_cosine_ops);
+CREATE TABLE {s}.bookings (
+  id integer PRIMARY KEY,
+  customer_id integer NOT NULL REFERENCES {s}.customers (id),
+  booked_for timestamp NOT NULL,
+  party_size integer NOT NULL CHECK (party_size BETWEEN 1 AND 20),
+  status {s}.booking_status NOT NULL DEFAULT 'pending',
+  notes text
+);
+COMMENT ON TABLE {s}.bookings IS 'Table reservations';
+COMMENT ON COLUMN {s}.bookings.booked_for IS 'local date and time of the reservation';
+CREATE TABLE {s}.orders (
+  id integer PRIMARY KEY,
+  customer_id integer NOT NULL REFERENCES {s}.customers (id),
+  placed_at timestamp NOT NULL,
+  status text NOT NULL CHECK (status IN ('placed', 'cooking', 'on_the_way', 'delivered')),
+  total numeric(8, 2) NOT NULL
+);
+COMMENT ON TABLE {s}.orders IS 'Delivery orders';
+CREATE TABLE {s}.order_items (
+  order_id integer NOT NULL REFERENCES {s}.orders (id),
+  menu_item_id integer NOT NULL REFERENCES {s}.menu_items (id),
+  quantity integer NOT NULL,
+  customer_id integer NOT NULL REFERENCES {s}.customers (id),
+  PRIMARY KEY (order_id, menu_item_id)
+);
+COMMENT ON TABLE {s}.order_items IS 'What each order contains';
+"""
+
+# (id, name, category, size, price, vegetarian, spicy, description)
+MENU: list[tuple[int, str, str, str | None, str, bool, bool, str]] = [
+    (1, "Margherita pizza", "pizza", "small", "8.00", True, False,
+     "Small 8 inch pizza with tomato, mozzarella and basil"),
+    (2, "Margherita pizza", "pizza", "medium", "12.00", True, False,
+     "Medium 11 inch pizza with tomato, mozzarella and basil"),
+    (3, "Margherita pizza", "pizza", "large", "16.00", True, False,
+     "Large 14 inch pizza with tomato, mozzarella and basil, big enough to share"),
+    (4, "Pepperoni pizza", "pizza", "medium", "14.00", False, False,
+     "Medium 11 inch pizza with spicy pork pepperoni and mozzarella"),
+    (5, "Pepperoni pizza", "pizza", "large", "18.00", False, False,
+     "Large 14 inch pizza with pepperoni and mozzarella, big enough to share"),
+    (6, "Spaghetti carbonara", "pasta", None, "13.50", False, False,
+     "Spaghetti with egg, pecorino and crispy pork cheek"),
+    (7, "Penne arrabbiata", "pasta", None, "11.00", True, True,
+     "Penne in a hot chilli and garlic tomato sauce"),
+    (8, "Caesar salad", "salad", None, "9.50", False, False,
+     "Romaine lettuce, chicken, parmesan and croutons"),
+    (9, "Greek salad", "salad", None, "9.00", True, False,
+     "Tomato, cucumber, olives and feta cheese"),
+    (10, "Tiramisu", "dessert", None, "7.00", True, False,
+     "Coffee-soaked sponge with mascarpone cream, a sweet Italian dessert"),
+    (11, "Chocolate lava cake", "dessert", None, "7.50", True, False,
+     "Warm chocolate cake with a molten centre"),
+    (12, "Mango sorbet", "dessert", None, "5.00", True, False,
+     "Dairy-free frozen mango dessert"),
+    (13, "Cola", "drink", None, "2.50", True, False, "Fizzy soft drink, chilled can"),
+    (14, "Lemonade", "drink", None, "3.00", True, False, "Fresh homemade lemonade"),
+    (15, "Masala chai", "drink", None, "3.50", True, False, "Hot spiced Indian milk tea"),
+]  # fmt: skip
+
+_CUSTOMERS = [
+    (1, "Asha Rao", "+911111111111", "asha@example.com", "x1", "2024-01-05"),
+    (2, "Ben Ortiz", "+912222222222", "ben@example.com", "x2", "2024-03-17"),
+    (3, "Chen Li", "+913333333333", None, "x3", "2025-02-01"),
+]
+
+_BOOKINGS = [
+    (1, 1, "2026-12-24 19:30", 4, "confirmed", "window table"),
+    (2, 1, "2027-01-10 20:00", 2, "pending", None),
+    (3, 2, "2026-12-24 19:30", 6, "confirmed", "birthday"),
+    (4, 2, "2026-11-30 13:00", 3, "seated", None),
+    (5, 3, "2026-12-31 21:00", 8, "cancelled", "new year"),
+]
+
+_ORDERS = [
+    (1, 1, "2026-12-01 19:05", "delivered", "21.00"),
+    (2, 1, "2026-12-04 20:15", "on_the_way", "29.50"),
+    (3, 2, "2026-12-03 18:40", "delivered", "18.00"),
+]
+
+_ORDER_ITEMS = [(1, 3, 1, 1), (1, 12, 1, 1), (2, 5, 1, 1), (2, 7, 1, 1), (3, 5, 1, 2)]
+
+
+def menu_text(item: tuple[int, str, str, str | None, str, bool, bool, str]) -> str:
+    """What a dish's embedding is made from."""
+    _id, name, category, size, _price, vegetarian, spicy, description = item
+    words = [f"{size} {name}" if size else name, description, category]
+    if vegetarian:
+        words.append("vegetarian")
+    if spicy:
+        words.append("spicy")
+    return ". ".join(words)
+
+
+async def install_example(
+    conninfo: str, *, schema: str = SCHEMA, embedder: Embedder | None = None
+) -> None:
+    """Create (or re-create) the example schema with its rows and menu embeddings."""
+    import psycopg
+    from psycopg import sql
+
+    embedder = embedder or MiniLMEmbedder()
+    vectors = await embedder.embed([menu_text(m) for m in MENU])
+    ident = sql.Identifier(schema).as_string(None)
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        async with conn.transaction():
+            await conn.execute(_DDL.format(s=ident).encode())
+            cur = conn.cursor()
+            await _insert(cur, schema, "customers", 6, _CUSTOMERS)
+            menu_rows = [
+                (*m[:7], m[7], "[" + ",".join(repr(x) for x in v) + "]")
+                for m, v in zip(MENU, vectors, strict=True)
+            ]
+            await _insert(cur, schema, "menu_items", 9, menu_rows)
+            await _insert(cur, schema, "bookings", 6, _BOOKINGS)
+            await _insert(cur, schema, "orders", 5, _ORDERS)
+            await _insert(cur, schema, "order_items", 4, _ORDER_ITEMS)
+
+
+async def _insert(
+    cur: object, schema: str, table: str, width: int, rows: Sequence[Sequence[object]]
+) -> None:
+    from psycopg import AsyncCursor, sql
+
+    assert isinstance(cur, AsyncCursor)
+    statement = sql.SQL("INSERT INTO {}.{} VALUES ({})").format(
+        sql.Identifier(schema),
+        sql.Identifier(table),
+        sql.SQL(", ").join(sql.Placeholder() * width),
+    )
+    await cur.executemany(statement, [list(r) for r in rows])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    url = args[0] if args else os.environ.get("DATABASE_URL")
+    if not url:
+        print("usage: python -m vani.tools.postgres.example DATABASE_URL", file=sys.stderr)
+        return 2
+    asyncio.run(install_example(url))
+    print(f"installed schema {SCHEMA!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
