@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -24,7 +23,7 @@ def rows(result: ToolResult) -> list[dict[str, JSONValue]]:
 
 
 @pytest.fixture(scope="module")
-def rls_schema(database: Database, embedder: MiniLMEmbedder) -> Iterator[str]:
+def rls_schema(database: Database, embedder: MiniLMEmbedder) -> str:
     """A copy of the example with row-level security on bookings and orders, keyed by the
     transaction setting vani.tenant.customer_id."""
     import asyncio
@@ -44,7 +43,7 @@ def rls_schema(database: Database, embedder: MiniLMEmbedder) -> Iterator[str]:
                 " (customer_id ="
                 " nullif(current_setting('vani.tenant.customer_id', true), '')::integer)"
             )
-    yield "restaurant_rls"
+    return "restaurant_rls"
 
 
 async def test_a_caller_sees_only_their_rows_whatever_they_ask(tool: PostgresTool) -> None:
