@@ -21,6 +21,8 @@ class DatabaseToolError(FunctionCallError):
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """``"; did you mean 'email'?"`` when a candidate is close to ``word``, else the choices."""
     options = sorted(set(candidates))
+    if len(word) > 64:  # no name is that long; comparing would only cost time
+        return ""
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     if close:
         return f"; did you mean {close[0]!r}?"

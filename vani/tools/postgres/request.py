@@ -151,6 +151,10 @@ def _str(value: JSONValue, what: str) -> str:
     return value
 
 
+def _keys(keys: list[str]) -> str:
+    return "[" + ", ".join(_show(k) for k in keys[:5]) + (", ..." if len(keys) > 5 else "") + "]"
+
+
 def _show(value: JSONValue) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -172,7 +176,7 @@ def table_of(schema: DatabaseSchema, name: JSONValue) -> Table:
     text = _str(name, "'table'")
     table = schema.tables.get(text)
     if table is None:
-        raise DatabaseToolError(f"unknown table {text!r}{did_you_mean(text, schema.tables)}")
+        raise DatabaseToolError(f"unknown table {_show(text)}{did_you_mean(text, schema.tables)}")
     return table
 
 
@@ -193,7 +197,7 @@ class _Scope:
                     "; join it first (join: [foreign key name])" if alias not in self.tables else ""
                 )
                 raise DatabaseToolError(
-                    f"table {alias!r} is not part of this query{hint}"
+                    f"table {_show(alias)} is not part of this query{hint}"
                     f"{did_you_mean(alias, self.tables)}"
                 )
             ref = self._column(table, col, qualified=alias != self.base.name)
@@ -205,12 +209,12 @@ class _Scope:
                 if not owners:
                     names = [c for t in self.tables.values() for c in t.columns]
                     raise DatabaseToolError(
-                        f"unknown column {text!r} in table {self.base.name!r}"
+                        f"unknown column {_show(text)} in table {self.base.name!r}"
                         f"{did_you_mean(text, names)}"
                     )
                 if len(owners) > 1:
                     raise DatabaseToolError(
-                        f"column {text!r} is ambiguous; write it as one of"
+                        f"column {_show(text)} is ambiguous; write it as one of"
                         f" {', '.join(f'{t.name}.{text}' for t in owners)}"
                     )
                 ref = self._column(owners[0], text, qualified=True)
@@ -225,7 +229,7 @@ class _Scope:
         column = table.columns.get(name)
         if column is None:
             raise DatabaseToolError(
-                f"unknown column {name!r} in table {table.name!r}"
+                f"unknown column {_show(name)} in table {table.name!r}"
                 f"{did_you_mean(name, table.columns)}"
             )
         return ColumnRef(table.name, column, qualified)
@@ -306,7 +310,7 @@ def _filter(scope: _Scope, item: JSONValue, limits: Limits) -> Filter:
     op = _OP_ALIASES.get(raw_op, raw_op) if isinstance(raw_op, str) else raw_op
     if not isinstance(op, str) or op not in OPS:
         text = raw_op if isinstance(raw_op, str) else _show(raw_op)
-        raise DatabaseToolError(f"unknown op {text!r}{did_you_mean(text, OPS)}")
+        raise DatabaseToolError(f"unknown op {_show(text)}{did_you_mean(text, OPS)}")
     value = item.get("value")
     column = ref.column
     if op in ("is_null", "is_not_null"):
@@ -354,7 +358,8 @@ def _joins(schema: DatabaseSchema, scope: _Scope, raw: JSONValue, limits: Limits
         if fk is None:
             offered = [f.name for t in scope.tables for f in schema.fks_of(t)]
             raise DatabaseToolError(
-                f"unknown foreign key {text!r}{did_you_mean(text, offered or schema.foreign_keys)}"
+                f"unknown foreign key {_show(text)}"
+                f"{did_you_mean(text, offered or schema.foreign_keys)}"
             )
         if fk.table in scope.tables and fk.ref_table not in scope.tables:
             new, near, far = schema.tables[fk.ref_table], fk.columns, fk.ref_columns
@@ -363,10 +368,10 @@ def _joins(schema: DatabaseSchema, scope: _Scope, raw: JSONValue, limits: Limits
             new, near, far = schema.tables[fk.table], fk.ref_columns, fk.columns
             near_alias = fk.ref_table
         elif fk.table in scope.tables and fk.ref_table in scope.tables:
-            raise DatabaseToolError(f"both tables of {text!r} are already in the query")
+            raise DatabaseToolError(f"both tables of {_show(text)} are already in the query")
         else:
             raise DatabaseToolError(
-                f"foreign key {text!r} links {fk.table} and {fk.ref_table}, neither of which"
+                f"foreign key {_show(text)} links {fk.table} and {fk.ref_table}, neither of which"
                 f" is in the query (tables so far: {', '.join(scope.tables)})"
             )
         near_table = scope.tables[near_alias]
@@ -402,7 +407,7 @@ def _order(
             unknown = sorted(set(item) - {"column", "direction"})
             if unknown:
                 raise DatabaseToolError(
-                    f"unknown order_by keys {unknown}; an entry has column and direction"
+                    f"unknown order_by keys {_keys(unknown)}; an entry has column and direction"
                 )
             name = item.get("column")
             direction = item.get("direction", "asc")
@@ -423,7 +428,7 @@ def _order(
             text = _str(name, "an order_by column")
             if text not in names:
                 raise DatabaseToolError(
-                    f"cannot order an aggregate by {text!r}{did_you_mean(text, names)}"
+                    f"cannot order an aggregate by {_show(text)}{did_you_mean(text, names)}"
                 )
             orders.append(OrderBy(names[text], text, descending))
         else:
@@ -442,13 +447,13 @@ def _aggregates(scope: _Scope, raw: JSONValue, limits: Limits) -> list[Aggregate
         unknown = sorted(set(item) - {"function", "column"})
         if unknown:
             raise DatabaseToolError(
-                f"unknown aggregate keys {unknown}; an aggregate has function and column"
+                f"unknown aggregate keys {_keys(unknown)}; an aggregate has function and column"
             )
         fn = item.get("function")
         if not isinstance(fn, str) or fn.lower() not in AGGREGATES:
             text = fn if isinstance(fn, str) else _show(fn)
             raise DatabaseToolError(
-                f"unknown aggregate function {text!r}{did_you_mean(text, AGGREGATES)}"
+                f"unknown aggregate function {_show(text)}{did_you_mean(text, AGGREGATES)}"
             )
         fn = fn.lower()
         col = item.get("column")
@@ -474,7 +479,7 @@ def _check_keys(args: Mapping[str, JSONValue], allowed: Sequence[str], tool: str
     unknown = sorted(set(args) - set(allowed))
     if unknown:
         raise DatabaseToolError(
-            f"unknown arguments {unknown} for {tool}; expected some of {', '.join(allowed)}"
+            f"unknown arguments {_keys(unknown)} for {tool}; expected some of {', '.join(allowed)}"
         )
 
 
@@ -551,7 +556,8 @@ def parse_search(
         found = [c for c in vectors if c.name == text]
         if not found:
             raise DatabaseToolError(
-                f"unknown embedding column {text!r}{did_you_mean(text, [c.name for c in vectors])}"
+                f"unknown embedding column {_show(text)}"
+                f"{did_you_mean(text, [c.name for c in vectors])}"
             )
         vector = found[0]
     query = args.get("text")

@@ -38,6 +38,8 @@ from vani.tools.postgres.errors import DatabaseToolError
 from vani.tools.postgres.request import (
     Limits,
     Plan,
+    _keys,
+    _show,
     parse_query,
     parse_refine,
     parse_search,
@@ -405,15 +407,15 @@ class PostgresToolSession:
         unknown = sorted(set(args) - {"result_set", "filters", "order_by", "limit"})
         if unknown:
             raise DatabaseToolError(
-                f"unknown arguments {unknown} for db_refine; expected some of result_set,"
+                f"unknown arguments {_keys(unknown)} for db_refine; expected some of result_set,"
                 " filters, order_by, limit"
             )
         name = args.get("result_set")
         stored = self._results.get(name) if isinstance(name, str) else None
         if stored is None:
-            known = ", ".join(self._results) or "none yet"
+            known = ", ".join(list(self._results)[-8:]) or "none yet"
             raise DatabaseToolError(
-                f"unknown result_set {name!r}; expected one of this call's: {known}"
+                f"unknown result_set {_show(name)}; expected one of this call's: {known}"
             )
         if stored.keys is None:
             raise DatabaseToolError(
