@@ -10,13 +10,17 @@ it. See ``docs/database.md``.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Sequence
 
+from vani.frames import JSONObject
+from vani.processors.aggregators.llm_context import LLMContext
+from vani.services.llm.scripted import ScriptedToolCall, ScriptedTurn
 from vani.tools.postgres.embed import Embedder, MiniLMEmbedder
 
-__all__ = ["MENU", "SCHEMA", "install_example", "menu_text"]
+__all__ = ["MENU", "SCHEMA", "SYSTEM_PROMPT", "install_example", "menu_text", "restaurant_script"]
 
 SCHEMA = "restaurant"
 
@@ -194,3 +198,77 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -- the example bot's offline brain ----------------------------------------------------------
+
+_MENU_WORDS = ("cost", "price", "how much", "menu", "pizza", "drink", "dessert", "pasta", "salad")
+_BOOKING_WORDS = ("book", "reservation", "table for")
+
+
+def _money(value: object) -> str:
+    amount = float(str(value))
+    dollars, cents = int(amount), round((amount - int(amount)) * 100)
+    return f"{dollars} dollars" + (f" {cents}" if cents else "")
+
+
+def _answer(function: str, result: dict[str, object]) -> str:
+    if "error" in result:
+        return "Sorry, I could not look that up just now."
+    found = result.get("rows")
+    rows = [r for r in found if isinstance(r, dict)] if isinstance(found, list) else []
+    if not rows:
+        return "I could not find anything for that, sorry."
+    first = rows[0]
+    if function == "db_search":
+        size = f"{first.get('size')} " if first.get("size") else ""
+        return f"The {size}{first.get('name')} is {_money(first.get('price'))}."
+    when = str(first.get("booked_for", "")).replace("T", " at ")[:19]
+    count = result.get("row_count")
+    plural = "booking" if count == 1 else "bookings"
+    return (
+        f"You have {count} {plural}. The next one is on {when} for"
+        f" {first.get('party_size')} people, and it is {first.get('status')}."
+    )
+
+
+def restaurant_script(context: LLMContext) -> ScriptedTurn | str | None:
+    """The example bot's scripted brain (no LLM needed): menu questions go to ``db_search``,
+    booking questions to ``db_query`` on the caller's (tenant-scoped) bookings, and the answer
+    is read from the tool's summary. Deterministic; used when no LLM key is set."""
+    messages = context.messages
+    last = messages[-1] if messages else {}
+    if last.get("role") == "tool":
+        call_id = last.get("tool_call_id")
+        function = "db_query"
+        for m in messages:
+            for call in m.get("tool_calls") or []:  # type: ignore[union-attr]
+                if isinstance(call, dict) and call.get("id") == call_id:
+                    fn = call.get("function")
+                    function = str(fn.get("name")) if isinstance(fn, dict) else function
+        try:
+            result = json.loads(str(last.get("content") or "{}"))
+        except ValueError:
+            result = {"error": "unreadable"}
+        return _answer(function, result if isinstance(result, dict) else {"error": "?"})
+    said = str(last.get("content") or "") if last.get("role") == "user" else ""
+    lowered = said.lower()
+    if any(w in lowered for w in _BOOKING_WORDS):
+        query: JSONObject = {
+            "table": "bookings",
+            "filters": [{"column": "status", "op": "!=", "value": "cancelled"}],
+            "order_by": [{"column": "booked_for", "direction": "asc"}],
+        }
+        return ScriptedTurn(tool_calls=[ScriptedToolCall("db_query", query)])
+    if any(w in lowered for w in _MENU_WORDS):
+        search: JSONObject = {"table": "menu_items", "text": said, "top_k": 3}
+        return ScriptedTurn(tool_calls=[ScriptedToolCall("db_search", search)])
+    return "Welcome to Vani Pizza! Ask me about the menu or your bookings."
+
+
+SYSTEM_PROMPT = (
+    "You answer the phone for Vani Pizza, a restaurant. Keep every answer to one or two short"
+    " spoken sentences, no lists or markdown. Use the database tools for anything about the"
+    " menu, prices, the caller's bookings and orders: db_search for dishes described in the"
+    " caller's words, db_query for exact lookups and totals. Never guess a price."
+)
