@@ -477,8 +477,10 @@ class PostgresToolSession:
             summary["note"] = f"showing {len(shown)} of {len(rows)} rows; db_refine narrows them"
         data: JSONObject = {
             "tool": tool,
+            "kind": plan.kind,
             "result_set": name,
             "table": plan.table.name,
+            "joins": [j.fk.name for j in plan.joins],
             "columns": list(columns),
             "rows": records,
             "row_count": len(rows),
