@@ -211,8 +211,8 @@ def build_select(
         )
         order.append(sql.Composed([target, direction]))
     if plan.kind == "search" and vector_expr is not None and not order:
-        order.append(vector_expr)
-        params.append(plan.embedding)
+        # By the output column: the index still serves it, and the vector is sent once.
+        order.append(sql.Identifier("_distance"))
     if plan.keys is not None and plan.keep_key_order and not order:
         order.append(_key_position(plan, params))
     if not order and plan.kind == "rows" and base.primary_key:
