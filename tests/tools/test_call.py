@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
 import pytest
@@ -14,13 +14,14 @@ import pytest
 from tests.tools.conftest import Database
 from vani.demo import demo_call_path
 from vani.frames import Frame, FrameDirection, FunctionCallDataFrame
-from vani.pipeline import PipelineRunner, PipelineTask
+from vani.pipeline import PipelineParams, PipelineRunner, PipelineTask
 from vani.pipeline.observers import BaseObserver, FramePushed
+from vani.processors import FrameProcessor
 from vani.services.llm import ScriptedLLMService
 from vani.services.sarvam import SarvamSTTService, SarvamTTSService
 from vani.testing.fake_sarvam_stt import FakeSarvamSTTServer
 from vani.testing.fake_sarvam_tts import FakeSarvamTTSServer
-from vani.tools.postgres import MiniLMEmbedder, PostgresTool
+from vani.tools.postgres import MiniLMEmbedder, PostgresTool, example
 from vani.tools.postgres.example import restaurant_script
 from vani.transports.file import FileTransport
 from vani.transports.wav import WavAudio, read_wav
@@ -50,6 +51,33 @@ class DataFrames(BaseObserver):
             self.frames.append(frame)
 
 
+class FakeSession:
+    """What ``restaurant_bot`` uses of the server's session, over a file transport."""
+
+    def __init__(self, transport: FileTransport, customer_id: int, observer: BaseObserver) -> None:
+        self.call = SimpleNamespace(custom_parameters={"customer_id": customer_id})
+        self.transport = transport
+        self.observer = observer
+
+    def input(self) -> FrameProcessor:
+        return self.transport.input()
+
+    def output(self) -> FrameProcessor:
+        return self.transport.output()
+
+    def task(
+        self, pipeline: FrameProcessor, *, params: PipelineParams | None = None
+    ) -> PipelineTask:
+        return PipelineTask(
+            pipeline, params=params, observers=[self.observer], idle_timeout_secs=None
+        )
+
+    async def run(self, task: FrameProcessor | PipelineTask) -> None:
+        assert isinstance(task, PipelineTask)
+        await PipelineRunner(handle_sigint=False).run(task)
+
+
+@pytest.mark.parametrize("entry", ["example file", "package bot"])
 @pytest.mark.parametrize(
     ("customer_id", "question", "answer"),
     [
@@ -68,6 +96,8 @@ async def test_the_bot_answers_a_caller_from_the_database(
     customer_id: int,
     question: str,
     answer: list[str],
+    entry: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     bot = load_example()
     demo = read_wav(demo_call_path())  # the first caller turn of the demo call (4.5 s)
@@ -81,12 +111,19 @@ async def test_the_bot_answers_a_caller_from_the_database(
         llm = ScriptedLLMService(rule=restaurant_script)
         stt = SarvamSTTService(api_key="test-key", base_url=stt_fake.base_url)
         tts = SarvamTTSService(api_key="test-key", base_url=tts_fake.base_url)
-        pipeline = bot.build_pipeline(
-            transport.input(), transport.output(), tool, customer_id, stt, llm, tts
-        )
         rows = DataFrames()
-        task = PipelineTask(pipeline, params=bot.PARAMS, observers=[rows], idle_timeout_secs=None)
-        await PipelineRunner(handle_sigint=False).run(task)
+        if entry == "example file":
+            pipeline = bot.build_pipeline(
+                transport.input(), transport.output(), tool, customer_id, stt, llm, tts
+            )
+            task = PipelineTask(
+                pipeline, params=bot.PARAMS, observers=[rows], idle_timeout_secs=None
+            )
+            await PipelineRunner(handle_sigint=False).run(task)
+        else:  # what a server hook serves: bot(session) with the process's shared tool
+            monkeypatch.setattr(example, "_tool", tool)
+            monkeypatch.setattr(example, "engines", lambda: (stt, llm, tts))
+            await example.restaurant_bot(FakeSession(transport, customer_id, rows))
 
     texts = [m.get("data") for c in tts_fake.connections for m in c.messages_of_type("text")]
     spoken = " ".join(str(d.get("text")) if isinstance(d, dict) else str(d) for d in texts)

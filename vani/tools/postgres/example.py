@@ -1,10 +1,14 @@
-"""A small restaurant database for the example bot, the tests and the benchmark.
+"""A small restaurant database and the voice bot that answers from it.
 
 ``python -m vani.tools.postgres.example [DATABASE_URL]`` (or :func:`install_example`) creates
 schema ``restaurant``: ``customers`` (with a ``password_hash`` the tool masks), ``menu_items``
 (with a 384-dimension embedding per dish and an HNSW index), ``bookings`` and ``orders`` /
 ``order_items`` per customer, with comments the LLM reads as descriptions. Re-running replaces
-it. See ``docs/database.md``.
+it.
+
+:func:`restaurant_bot` is the bot (``vani run examples/restaurant_db_bot.py``; a server hook can
+serve it directly when ``DATABASE_URL`` is set): Silero VAD → STT → the LLM with the four
+database tools, scoped to the caller's ``customer_id`` → TTS. See ``docs/database.md``.
 """
 
 from __future__ import annotations
@@ -13,14 +17,32 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
-from vani.frames import JSONObject
+from vani.errors import ConfigurationError
+from vani.frames import JSONObject, JSONValue
+from vani.pipeline import Pipeline, PipelineParams, PipelineTask
+from vani.processors import FrameProcessor
 from vani.processors.aggregators.llm_context import LLMContext
+from vani.services.llm.base import LLMService
 from vani.services.llm.scripted import ScriptedToolCall, ScriptedTurn
 from vani.tools.postgres.embed import Embedder, MiniLMEmbedder
+from vani.tools.postgres.tool import PostgresTool
 
-__all__ = ["MENU", "SCHEMA", "SYSTEM_PROMPT", "install_example", "menu_text", "restaurant_script"]
+__all__ = [
+    "MENU",
+    "PARAMS",
+    "SCHEMA",
+    "SYSTEM_PROMPT",
+    "build_pipeline",
+    "database",
+    "engines",
+    "install_example",
+    "menu_text",
+    "restaurant_bot",
+    "restaurant_script",
+]
 
 SCHEMA = "restaurant"
 
@@ -272,3 +294,102 @@ SYSTEM_PROMPT = (
     " menu, prices, the caller's bookings and orders: db_search for dishes described in the"
     " caller's words, db_query for exact lookups and totals. Never guess a price."
 )
+
+
+# -- the bot -----------------------------------------------------------------------------------
+
+PARAMS = PipelineParams(audio_in_sample_rate=16000, audio_out_sample_rate=24000)
+_tool: PostgresTool | None = None
+
+
+async def database(url: str | None = None) -> PostgresTool:
+    """The process's tool over the example schema (one pool and one introspection, shared by
+    every call); ``url`` defaults to ``$DATABASE_URL``."""
+    global _tool
+    if _tool is None:
+        conninfo = url or os.environ.get("DATABASE_URL")
+        if not conninfo:
+            raise ConfigurationError("the restaurant bot needs DATABASE_URL")
+        _tool = await PostgresTool.connect(
+            conninfo,
+            schemas=[SCHEMA],
+            masks=["password_hash", "phone", "email"],
+            embedder=MiniLMEmbedder(),
+        )
+    return _tool
+
+
+def engines() -> tuple[FrameProcessor, LLMService, FrameProcessor]:
+    """(STT, LLM, TTS): Sarvam with ``SARVAM_API_KEY`` else Whisper + Piper on this machine;
+    OpenAI with ``OPENAI_API_KEY`` else :func:`restaurant_script`."""
+    stt: FrameProcessor
+    tts: FrameProcessor
+    if os.environ.get("SARVAM_API_KEY"):
+        from vani.services.sarvam import SarvamSTTService, SarvamTTSService
+
+        stt, tts = SarvamSTTService(), SarvamTTSService()
+    else:
+        from vani.services.local import PiperTTSService, WhisperSTTService
+
+        stt, tts = WhisperSTTService(), PiperTTSService()
+    if os.environ.get("OPENAI_API_KEY"):
+        from vani.services.openai import OpenAILLMService
+
+        return stt, OpenAILLMService(), tts
+    from vani.services.llm import ScriptedLLMService
+
+    return stt, ScriptedLLMService(rule=restaurant_script), tts
+
+
+def build_pipeline(
+    transport_in: FrameProcessor,
+    transport_out: FrameProcessor,
+    tool: PostgresTool,
+    customer_id: int,
+    stt: FrameProcessor,
+    llm: LLMService,
+    tts: FrameProcessor,
+) -> Pipeline:
+    """The call's pipeline; every query of its tools sees only ``customer_id``'s rows."""
+    from vani.audio.vad_processor import VADProcessor
+    from vani.processors.aggregators import LLMContextAggregatorPair
+
+    db = tool.session({"customer_id": customer_id})
+    db.register(llm)
+    context = LLMContext([{"role": "system", "content": SYSTEM_PROMPT}], db.tools)
+    talk = LLMContextAggregatorPair(context)
+    return Pipeline(
+        [transport_in, VADProcessor(), stt, talk.user(), llm, tts, transport_out, talk.assistant()]
+    )
+
+
+class CallFacts(Protocol):
+    @property
+    def custom_parameters(self) -> Mapping[str, JSONValue]: ...
+
+
+class BotSession(Protocol):
+    """What the bot uses of ``vani.server.Session`` (which this layer may not import)."""
+
+    @property
+    def call(self) -> CallFacts: ...
+
+    def input(self) -> FrameProcessor: ...
+
+    def output(self) -> FrameProcessor: ...
+
+    def task(
+        self, pipeline: FrameProcessor, *, params: PipelineParams | None = None
+    ) -> PipelineTask: ...
+
+    async def run(self, pipeline_or_task: FrameProcessor | PipelineTask) -> None: ...
+
+
+async def restaurant_bot(session: BotSession) -> None:
+    """``bot(session)`` for the server: the caller is the ``customer_id`` the client posted to
+    ``/start`` (a real bot takes it from its own authentication)."""
+    tool = await database()
+    customer_id = int(str(session.call.custom_parameters.get("customer_id", 1)))
+    stt, llm, tts = engines()
+    pipeline = build_pipeline(session.input(), session.output(), tool, customer_id, stt, llm, tts)
+    await session.run(session.task(pipeline, params=PARAMS))
