@@ -83,3 +83,29 @@ async def tool(database: Database, embedder: MiniLMEmbedder) -> AsyncIterator[Po
         max_pool_size=4,
     ) as t:
         yield t
+
+
+@pytest.fixture(scope="session")
+def rls_schema(database: Database, embedder: MiniLMEmbedder) -> str:
+    """A copy of the example with row-level security on every private table, keyed by the
+    transaction setting vani.tenant.customer_id."""
+    asyncio.run(install_example(database.admin_url, schema="restaurant_rls", embedder=embedder))
+    role = sql.Identifier(database.role)
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA restaurant_rls TO {}").format(role))
+        conn.execute(
+            sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA restaurant_rls TO {}").format(role)
+        )
+        # nullif: once a pooled connection has set the key, an unset one reads '' (not NULL).
+        for table, column in (
+            ("bookings", "customer_id"),
+            ("orders", "customer_id"),
+            ("order_items", "customer_id"),
+            ("customers", "id"),
+        ):
+            conn.execute(f"ALTER TABLE restaurant_rls.{table} ENABLE ROW LEVEL SECURITY")
+            conn.execute(
+                f"CREATE POLICY tenant ON restaurant_rls.{table} USING ({column} ="
+                " nullif(current_setting('vani.tenant.customer_id', true), '')::integer)"
+            )
+    return "restaurant_rls"

@@ -2,47 +2,20 @@
 
 from __future__ import annotations
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from tests.tools.conftest import Database
 from vani.errors import ConfigurationError
 from vani.frames import JSONValue
 from vani.services.llm.functions import ToolResult
-from vani.tools.postgres import MiniLMEmbedder, PostgresTool, TenantScope
+from vani.tools.postgres import PostgresTool, TenantScope
 from vani.tools.postgres.build import build_select
-from vani.tools.postgres.example import install_example
 from vani.tools.postgres.request import Limits, parse_query
 
 
 def rows(result: ToolResult) -> list[dict[str, JSONValue]]:
     assert isinstance(result.data, dict) and isinstance(result.data["rows"], list)
     return [r for r in result.data["rows"] if isinstance(r, dict)]
-
-
-@pytest.fixture(scope="module")
-def rls_schema(database: Database, embedder: MiniLMEmbedder) -> str:
-    """A copy of the example with row-level security on bookings and orders, keyed by the
-    transaction setting vani.tenant.customer_id."""
-    import asyncio
-
-    asyncio.run(install_example(database.admin_url, schema="restaurant_rls", embedder=embedder))
-    role = sql.Identifier(database.role)
-    with psycopg.connect(database.admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA restaurant_rls TO {}").format(role))
-        conn.execute(
-            sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA restaurant_rls TO {}").format(role)
-        )
-        # nullif: once a pooled connection has set the key, an unset one reads '' (not NULL).
-        for table in ("bookings", "orders", "order_items"):
-            conn.execute(f"ALTER TABLE restaurant_rls.{table} ENABLE ROW LEVEL SECURITY")
-            conn.execute(
-                f"CREATE POLICY tenant ON restaurant_rls.{table} USING"
-                " (customer_id ="
-                " nullif(current_setting('vani.tenant.customer_id', true), '')::integer)"
-            )
-    return "restaurant_rls"
 
 
 async def test_a_caller_sees_only_their_rows_whatever_they_ask(tool: PostgresTool) -> None:
