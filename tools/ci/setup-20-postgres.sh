@@ -72,7 +72,6 @@ vani_pg_setup() {
       vani_pg_fail "the Postgres server did not start"
     fi
     export DATABASE_URL="postgresql://postgres@127.0.0.1:$port/postgres"
-    export VANI_PG_LOG="$VANI_PG_DIR/server.log"
   fi
   # The server answers, as a superuser, with both extensions the tests use.
   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -qAt \
