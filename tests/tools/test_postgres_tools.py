@@ -359,3 +359,15 @@ async def test_a_user_embedding_function_is_used_for_search(database: Database) 
         result = await tool.session().search({"table": "menu_items", "text": "fizzy drink"})
     assert calls == ["fizzy drink"]
     assert rows(result)[0]["name"] == "Cola"
+
+
+async def test_by_default_every_user_schema_but_no_extension_object_is_read(
+    database: Database, rls_schema: str
+) -> None:
+    # restaurant and restaurant_rls hold the same table names: a clear refusal, not a guess.
+    with pytest.raises(ConfigurationError, match="exist in more than one exposed schema"):
+        await PostgresTool.connect(database.tool_url)
+    async with PostgresTool(database.admin_url, schemas=["public", "restaurant"]) as tool:
+        # pg_stat_statements' views live in public but belong to the extension.
+        assert "pg_stat_statements" not in tool.schema.tables
+        assert "menu_items" in tool.schema.tables

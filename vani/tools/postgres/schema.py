@@ -105,14 +105,15 @@ class Table:
 class Exposure:
     """What the LLM may see.
 
-    ``schemas``: the schemas read (default ``public``). ``tables``: an allow-list, either table
-    names or a mapping of table name to the allowed column names (None: every table of the
-    schemas). ``masks``: columns never exposed, as ``column`` (in every table) or
-    ``table.column``, e.g. ``("password_hash", "customers.email")``. Masked columns can be
-    neither selected, filtered, ordered, grouped nor aggregated; they do not exist for the LLM.
+    ``schemas``: the schemas read (default None: every schema but the system ones).
+    ``tables``: an allow-list, either table names or a mapping of table name to the allowed
+    column names (None: every table of the schemas). ``masks``: columns never exposed, as
+    ``column`` (in every table) or ``table.column``, e.g. ``("password_hash",
+    "customers.email")``. Masked columns can be neither selected, filtered, ordered, grouped
+    nor aggregated; they do not exist for the LLM.
     """
 
-    schemas: Sequence[str] = ("public",)
+    schemas: Sequence[str] | None = None
     tables: Sequence[str] | Mapping[str, Sequence[str]] | None = None
     masks: Sequence[str] = ()
 
@@ -166,11 +167,17 @@ class DatabaseSchema:
         return "\n".join(lines)
 
 
-_TABLES = """
+_TABLES = r"""
 SELECT c.oid, n.nspname, c.relname, c.relkind, coalesce(obj_description(c.oid, 'pg_class'), '')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+WHERE (n.nspname = ANY(%(schemas)s::text[]) OR (%(schemas)s::text[] IS NULL
+         AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+         AND n.nspname NOT LIKE 'pg\_%%'))
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND NOT c.relispartition
+  -- objects an extension created (pgvector's, pg_stat_statements' views) are not data
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                  AND d.objid = c.oid AND d.deptype = 'e')
 ORDER BY n.nspname, c.relname
 """
 
@@ -254,21 +261,22 @@ async def introspect(
     in the configuration must not silently hide data from the LLM, or expose the wrong thing).
     """
     cur = conn.cursor()
-    await cur.execute(_TABLES, (list(exposure.schemas),))
+    schemas = list(exposure.schemas) if exposure.schemas is not None else None
+    await cur.execute(_TABLES, {"schemas": schemas})
     rels = [r for r in await cur.fetchall() if exposure.table_allowed(str(r[2]))]
     names = [str(r[2]) for r in rels]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigurationError(
-            f"tables {duplicates} exist in more than one of the schemas {list(exposure.schemas)};"
-            " expose one schema, or allow-list the tables by name"
+            f"tables {duplicates} exist in more than one exposed schema; choose the schemas"
+            " (schemas=[...]) so that every table name is unique"
         )
     if exposure.tables is not None:
         missing = sorted(set(exposure.tables) - set(names))
         if missing:
             raise ConfigurationError(
-                f"allow-listed tables {missing} do not exist in the schemas"
-                f" {list(exposure.schemas)}; expected some of {sorted(names)}"
+                f"allow-listed tables {missing} do not exist in the exposed schemas;"
+                f" expected some of {sorted(names)}"
             )
     oids = [int(str(r[0])) for r in rels]
     await cur.execute(_COLUMNS, (oids,))

@@ -123,7 +123,7 @@ class PostgresTool:
         conninfo: str | None = None,
         *,
         pool: AsyncConnectionPool[AsyncConnection[tuple[object, ...]]] | None = None,
-        schemas: Sequence[str] = ("public",),
+        schemas: Sequence[str] | None = None,
         tables: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
         masks: Sequence[str] = (),
         embedder: Embedder | EmbeddingFunction | None = None,
@@ -150,7 +150,11 @@ class PostgresTool:
                 f"expected max_rows >= 1, summary_rows >= 0 and max_field_chars >= 8, got"
                 f" {max_rows}, {summary_rows}, {max_field_chars}"
             )
-        self.exposure = Exposure(schemas=tuple(schemas), tables=tables, masks=tuple(masks))
+        self.exposure = Exposure(
+            schemas=tuple(schemas) if schemas is not None else None,
+            tables=tables,
+            masks=tuple(masks),
+        )
         self.limits = Limits(max_rows=max_rows)
         self.embedder = as_embedder(embedder, embedding_dimensions) if embedder else None
         self.statement_timeout_secs = statement_timeout_secs
@@ -227,9 +231,8 @@ class PostgresTool:
             raise
         if not schema.tables:
             await self.close()
-            raise ConfigurationError(
-                f"no table is exposed from the schemas {list(self.exposure.schemas)}"
-            )
+            where = self.exposure.schemas or "any schema"
+            raise ConfigurationError(f"no table is exposed from {where}")
         if self.embedder is not None:
             for table in schema.tables.values():
                 for column in table.vector_columns:
