@@ -371,3 +371,33 @@ async def test_by_default_every_user_schema_but_no_extension_object_is_read(
         # pg_stat_statements' views live in public but belong to the extension.
         assert "pg_stat_statements" not in tool.schema.tables
         assert "menu_items" in tool.schema.tables
+
+
+async def test_the_generated_schemas_are_valid_json_schema_and_accept_real_requests(
+    tool: PostgresTool,
+) -> None:
+    import jsonschema
+
+    schemas = {t.name: t.parameters for t in tool.tools}
+    for parameters in schemas.values():
+        jsonschema.Draft202012Validator.check_schema(parameters)
+    jsonschema.validate(
+        {
+            "table": "bookings",
+            "filters": [
+                {"column": "status", "op": "in", "value": ["pending", "confirmed"]},
+                {"column": "party_size", "op": ">=", "value": 4},
+            ],
+            "join": ["bookings_customer_id_fkey"],
+            "order_by": [{"column": "booked_for", "direction": "desc"}],
+            "limit": 10,
+        },
+        schemas["db_query"],
+    )
+    with pytest.raises(jsonschema.ValidationError):  # a value outside the CHECK constraint
+        jsonschema.validate(
+            {"table": "bookings", "filters": [{"column": "status", "op": "=", "value": "lost"}]},
+            {**schemas["db_query"], "properties": {
+                "filters": {"type": "array", "items": schemas["db_query"]["properties"]
+                            ["filters"]["items"]["anyOf"][0]}}},  # type: ignore[index]
+        )  # fmt: skip
