@@ -11,6 +11,7 @@ import pytest
 from psycopg import sql
 
 from tests.tools.conftest import Database
+from vani.errors import ConfigurationError
 from vani.tools.postgres import DatabaseToolError, PostgresTool
 
 
@@ -66,3 +67,8 @@ async def test_a_restricted_role_limits_the_tool_further(database: Database) -> 
         with psycopg.connect(database.admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(reader)))
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(reader)))
+
+
+async def test_a_role_that_does_not_work_is_refused_at_open(database: Database) -> None:
+    with pytest.raises(ConfigurationError, match="role='nobody_here'"):
+        await PostgresTool.connect(database.tool_url, schemas=["restaurant"], role="nobody_here")

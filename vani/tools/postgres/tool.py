@@ -243,6 +243,15 @@ class PostgresTool:
                             f"({column.vector_dimensions}) but the embedder makes"
                             f" {self.embedder.dimensions} dimensions"
                         )
+        try:  # the per-call settings (a role that does not exist, say) fail here, not mid-call
+            from psycopg import sql
+
+            await self.execute(sql.Composed([sql.SQL("SELECT 1")]), [], {}, 1)
+        except DatabaseToolError as exc:
+            await self.close()
+            raise ConfigurationError(
+                f"the tool's transaction settings do not work (role={self.role!r}): {exc}"
+            ) from None
         self._schema = schema
         tools = tool_schemas(schema, self.limits.max_rows)
         if self.embedder is None:
