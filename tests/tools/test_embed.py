@@ -50,3 +50,16 @@ async def test_function_embedders_sync_and_async() -> None:
         await FunctionEmbedder(lambda t: [1.0, 2.0, 3.0], 2).embed(["x"])
     with pytest.raises(ConfigurationError, match="needs its vector size"):
         as_embedder(slow)
+
+
+def test_importing_the_tool_loads_no_model_or_engine() -> None:
+    import subprocess
+    import sys
+
+    heavy = ["onnxruntime", "numpy", "tokenizers", "openai", "faster_whisper", "piper"]
+    code = (
+        "import sys, vani.tools.postgres, vani.tools.postgres.example\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
