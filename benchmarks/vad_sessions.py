@@ -12,6 +12,10 @@ arrives. The whole process is pinned to one core by the caller (``--search`` doe
     /tmp/pipecat-venv/bin/python benchmarks/vad_sessions.py --framework pipecat --sessions 40
     # largest N that keeps up, for both frameworks (spawns the runs above)
     python benchmarks/vad_sessions.py --search --secs 20
+    # the same with the end-of-turn model after the VAD (VAD stop 0.2 s): vani's
+    # VADProcessor(turn_analyzer=SmartTurnAnalyzer()) against Pipecat's Silero VADProcessor and
+    # LLMUserAggregator with its default stop strategy (LocalSmartTurnAnalyzerV3)
+    python benchmarks/vad_sessions.py --search --turn --secs 20
 
 The machine is shared, so figures move by ±10 % between runs; compare both frameworks from the
 same search.
@@ -34,7 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEECH = ROOT / "tests" / "fixtures" / "speech" / "speech_16k.wav"
-PIPECAT_PYTHON = "/tmp/pipecat-venv/bin/python"
+PIPECAT_PYTHON = os.environ.get("VANI_PIPECAT_PYTHON", "/tmp/pipecat-venv/bin/python")
+TURN = False  # --turn: the end-of-turn model after the VAD
 FRAME_SECS = 0.02
 WARMUP_SECS = 2.0
 DRAIN_SECS = 2.0
@@ -143,9 +148,16 @@ async def run_vani(n: int, secs: float) -> dict[str, object]:
                 recorder.arrived(frame.id, loop.time())
             await self.push_frame(frame, direction)
 
+    def vad() -> VADProcessor:
+        if not TURN:
+            return VADProcessor()
+        from vani.audio.turn import SmartTurnAnalyzer
+
+        return VADProcessor(turn_analyzer=SmartTurnAnalyzer())
+
     tasks = [
         PipelineTask(
-            Pipeline([VADProcessor(), Sink()]),
+            Pipeline([vad(), Sink()]),
             params=PipelineParams(audio_in_sample_rate=RATE, allow_interruptions=True),
         )
         for _ in range(n)
@@ -194,9 +206,24 @@ async def run_pipecat(n: int, secs: float) -> dict[str, object]:
                 recorder.arrived(frame.id, loop.time())
             await self.push_frame(frame, direction)
 
+    def steps() -> list[FrameProcessor]:
+        if not TURN:
+            return [VADProcessor(vad_analyzer=SileroVADAnalyzer()), Sink()]
+        from pipecat.audio.vad.vad_analyzer import VADParams
+        from pipecat.processors.aggregators.llm_context import LLMContext
+        from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregator
+
+        # Pipecat's default user turn strategies stop turns with LocalSmartTurnAnalyzerV3, one
+        # model per aggregator, after a VAD with a 0.2 s stop.
+        return [
+            VADProcessor(vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=0.2))),
+            LLMUserAggregator(LLMContext()),
+            Sink(),
+        ]
+
     workers = [
         PipelineWorker(
-            Pipeline([VADProcessor(vad_analyzer=SileroVADAnalyzer()), Sink()]),
+            Pipeline(steps()),
             params=PipelineParams(audio_in_sample_rate=RATE),
             enable_rtvi=False,
             enable_turn_tracking=False,
@@ -285,7 +312,7 @@ def _one(framework: str, n: int, secs: float) -> dict[str, object]:
         "taskset", "-c", "0",
         PIPECAT_PYTHON if framework == "pipecat" else sys.executable,
         __file__, "--framework", framework, "--sessions", str(n), "--secs", str(secs),
-    ]  # fmt: skip
+    ] + (["--turn"] if TURN else [])  # fmt: skip
     # vani children import the vani this process imported (source tree or installed wheel).
     import vani
 
@@ -330,7 +357,11 @@ def main() -> None:
     ap.add_argument("--search", action="store_true", help="find the largest N for both")
     ap.add_argument("--pipecat-micro", action="store_true", help="Pipecat analyzer micro figures")
     ap.add_argument("--only", choices=["vani", "pipecat"], help="with --search: one framework")
+    ap.add_argument("--turn", action="store_true", help="add the end-of-turn model")
+    ap.add_argument("--start", type=int, help="with --search: the first N to try")
     args = ap.parse_args()
+    global TURN
+    TURN = args.turn
     if args.pipecat_micro:
         print(json.dumps(micro_pipecat()))
         return
@@ -339,12 +370,14 @@ def main() -> None:
         for fw, start in (("pipecat", 20), ("vani", 200)):
             if args.only and fw != args.only:
                 continue
+            start = args.start or (start // 4 if TURN else start)
             found[fw] = search(fw, args.secs, start, lambda s: print(s, flush=True))
         print(json.dumps({"largest_keeping_up": found}), flush=True)
         return
     gc.freeze()  # the audio and model objects live for the whole run
     run = run_vani if args.framework == "vani" else run_pipecat
-    print(json.dumps({"framework": args.framework, **asyncio.run(run(args.sessions, args.secs))}))
+    result = asyncio.run(run(args.sessions, args.secs))
+    print(json.dumps({"framework": args.framework, "turn": TURN, **result}))
 
 
 if __name__ == "__main__":

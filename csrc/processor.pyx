@@ -232,8 +232,13 @@ cdef class ProcessorCore:
         Py_XDECREF(result)
         if lane == SYS:
             self._sys_busy = False
-            if self._queue is not None and self._queue.ordered_len and not self._ord_busy:
-                self._kick_ordered()
+            if self._queue is not None:
+                if self._queue.system_len:
+                    # System frames arrived while this one ran (an error pushed back up from
+                    # downstream): run them now, in order; the runner kicks the ordered lane.
+                    self._kick_system()
+                elif self._queue.ordered_len and not self._ord_busy:
+                    self._kick_ordered()
         elif lane == ORD:
             self._ord_busy = False
             self._unit_interrupted = False

@@ -28,6 +28,22 @@ def pytest_configure(config: pytest.Config) -> None:
     # CI tests the installed wheel: make sure that is what got imported.
     if os.environ.get("VANI_TEST_INSTALLED") == "1" and "site-packages" not in vani.__file__:
         raise pytest.UsageError(f"expected vani from site-packages, imported {vani.__file__}")
+    config.addinivalue_line(
+        "markers",
+        "compiled_only: a property of the compiled core itself (its SIMD loops, allocations);"
+        " skipped when vani runs on the pure-Python fallback",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import vani._core
+
+    if vani._core.COMPILED:
+        return
+    skip = pytest.mark.skip(reason="tests the compiled core; running on the pure-Python fallback")
+    for item in items:
+        if item.get_closest_marker("compiled_only"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

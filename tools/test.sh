@@ -28,14 +28,45 @@ ci_apt() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-echo "== venv and wheel"
+echo "== wheels: manylinux for every CPython here, and the sdist (which must build too)"
+VANI_CHECK_SDIST=1 bash "$ROOT/tools/build_wheels.sh" "$WORK/wheelhouse"
+PYTAG=$("$PYTHON" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
+WHEEL=$(ls "$WORK"/wheelhouse/vani-*-"$PYTAG"-"$PYTAG"-manylinux*.whl)
+
+echo "== venv: the repaired wheel, installed with no compiler on PATH"
+# Users install on servers without build tools: every compiler name resolves to a stub that fails,
+# so anything that tried to compile during this install would break it.
+mkdir -p "$WORK/nocc"
+for cc in cc gcc g++ c++ cpp clang clang++ x86_64-linux-gnu-gcc x86_64-linux-gnu-g++ \
+  aarch64-linux-gnu-gcc aarch64-linux-gnu-g++; do
+  printf '#!/bin/sh\necho "no compiler: %s called during the wheel install" >&2\nexit 1\n' "$cc" \
+    >"$WORK/nocc/$cc"
+  chmod +x "$WORK/nocc/$cc"
+done
 "$PYTHON" -m venv "$WORK/venv"
 # shellcheck disable=SC1091
 . "$WORK/venv/bin/activate"
 python -m pip install -q --upgrade pip
-python -m pip wheel -q --no-deps -w "$WORK/wheels" "$ROOT"
-WHEEL=$(ls "$WORK"/wheels/vani-*.whl)
-python -m pip install -q "${WHEEL}[local,test,dev,db]"
+PATH="$WORK/nocc:$PATH" CC="$WORK/nocc/cc" CXX="$WORK/nocc/c++" \
+  python -m pip install -q "${WHEEL}[local,test,dev,db]"
+
+echo "== the other CPython wheels import their compiled core"
+for other in "$WORK"/wheelhouse/vani-*-manylinux*.whl; do
+  [ "$other" = "$WHEEL" ] && continue
+  tag=$(basename "$other" | cut -d- -f3)
+  py=""
+  for cand in "python${tag:2:1}.${tag:3}" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"${tag:2:1}.${tag:3}".*/bin/python3; do
+    if command -v "$cand" >/dev/null 2>&1; then py=$(command -v "$cand"); break; fi
+  done
+  [ -n "$py" ] || { echo "   $tag: no interpreter to try it with"; continue; }
+  "$py" -m venv "$WORK/smoke-$tag"
+  PATH="$WORK/nocc:$PATH" "$WORK/smoke-$tag/bin/pip" install -q --no-deps "$other" >/dev/null
+  (cd "$WORK" && "$WORK/smoke-$tag/bin/python" -c '
+import vani._core.pcm as p, vani._core.vad, vani._core.queue, vani._core.processor
+import vani._core.resample, vani._core.ring, vani._core.chunker
+assert p.ulaw_decode(p.ulaw_encode(b"\x00\x10" * 80)) and "site-packages" in p.__file__
+print("   ok:", p.__file__.rsplit("/", 1)[-1])')
+done
 
 echo "== static checks"
 (
@@ -46,6 +77,8 @@ echo "== static checks"
   ruff check "${dirs[@]}"
   ruff format --check "${dirs[@]}"
   cython-lint csrc
+  # The documentation site, warnings as errors (mkdocs.yml sets strict).
+  NO_MKDOCS_2_WARNING=1 mkdocs build --strict -q -d "$WORK/site"
 )
 
 echo "== services and peers the tests need (tools/ci/setup-*.sh)"
@@ -70,6 +103,14 @@ if [ $rc -eq 5 ]; then
   echo "error: pytest collected no tests" >&2
   exit 1
 fi
+[ $rc -eq 0 ] || exit $rc
+
+echo "== tests again, on the pure-Python fallback of the core (VANI_PURE_PYTHON=1)"
+set +e
+VANI_PURE_PYTHON=1 pytest -c "$ROOT/pyproject.toml" --rootdir "$ROOT" "$ROOT/tests" -q \
+  -W "ignore:vani runs on its pure-Python core:RuntimeWarning"
+rc=$?
+set -e
 [ $rc -eq 0 ] || exit $rc
 
 echo "== benchmarks (quick mode: each runs once, unmeasured)"

@@ -1,6 +1,7 @@
 """The ``vani`` command.
 
 ``vani demo`` runs a whole call offline and prints its timeline (see :mod:`vani.demo`);
+``vani run bot.py`` / ``vani serve`` serve a bot over WebSocket (see :mod:`vani.server.cli`);
 ``vani dhara ...`` is provided by :mod:`vani.dhara.cli` when that module is installed. Heavy
 modules are imported only by the subcommand that needs them, so ``vani --help`` stays instant
 and works in any install.
@@ -98,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     _add_dhara(subparsers)
+    from vani.server.cli import add_subparsers as add_server_commands
+
+    add_server_commands(subparsers)
     return parser
 
 

@@ -3,8 +3,12 @@
 The caller is a WAV (shipped in ``vani/assets/demo_call.wav``, or the user's own with
 ``--input``). The pipeline is the one a production bot uses::
 
-    FileTransport.input → Silero VAD → STT → user context → LLM (+ place_order tool) → TTS
-        → FileTransport.output → assistant context
+    FileTransport.input → Silero VAD + end-of-turn model → STT → user context
+        → LLM (+ place_order tool) → TTS → FileTransport.output → assistant context
+
+The turn ends when the smart-turn model hears a finished sentence after a 0.3 s pause (or after
+1.5 s of silence), not after 0.8 s of silence (docs/turn-taking.md); ``turn_model=False`` goes
+back to the VAD alone.
 
 With no keys everything runs on this machine: Whisper tiny.en, a scripted ordering dialogue
 (:func:`pizza_script`), Piper. ``OPENAI_API_KEY`` swaps the script for OpenAI; ``SARVAM_API_KEY``
@@ -25,6 +29,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from vani.audio.turn import SmartTurnAnalyzer
 from vani.audio.vad import VADParams
 from vani.audio.vad_processor import VADProcessor
 from vani.frames import (
@@ -322,6 +327,7 @@ async def run_demo(
     charge_processing_time: bool = True,
     vad_params: VADParams | None = None,
     endpoints: Endpoints | None = None,
+    turn_model: bool = True,
 ) -> DemoResult:
     """Run the demo call; returns what happened. ``offline`` ignores API keys.
 
@@ -329,17 +335,30 @@ async def run_demo(
     network waits cannot be seen by the virtual clock).
     ``charge_processing_time=False`` makes the virtual clock stand still while models run: the
     timeline is then the same on any machine (tests), and latencies show vani's own delays only.
+    ``turn_model``: end turns with the smart-turn model (default) or with the VAD alone.
     """
     stt, llm, tts, engines, cloud = _engines(offline, endpoints or Endpoints())
+    paced = cloud if realtime is None else realtime
     transport = FileTransport(
         input_path or demo_call_path(),
         output_path,
-        realtime=cloud if realtime is None else realtime,
+        realtime=paced,
         charge_processing_time=charge_processing_time,
         hangup_after_secs=1.5,
     )
     result = DemoResult(transport=transport, engines=engines, llm=llm)
-    vad = VADProcessor(params=vad_params or VADParams())
+    if turn_model:
+        # Off the wall clock the question is asked inline, so the virtual clock charges the
+        # model's time and the timeline does not depend on the machine's speed.
+        # A 0.3 s stop: the caller's voice pauses ~0.25 s at commas ("A large pepperoni, please"),
+        # and the model calls "A large pepperoni" a finished turn.
+        vad = VADProcessor(
+            params=vad_params or VADParams(stop_secs=0.3),
+            turn_analyzer=SmartTurnAnalyzer(),
+            turn_inline=not paced,
+        )
+    else:
+        vad = VADProcessor(params=vad_params or VADParams())
     result.vad_stop_secs = vad.params.stop_secs
     context = LLMContext(
         messages=[{"role": "system", "content": SYSTEM_PROMPT}], tools=[PLACE_ORDER_TOOL]

@@ -1,6 +1,6 @@
 """Every frame that flows through a vani pipeline.
 
-A frame is one of three kinds, and the kind decides how it travels (see DESIGN.md):
+A frame is one of three kinds, and the kind decides how it travels (see ``docs/concepts.md``):
 
 * **System** frames (:class:`SystemFrame`) are processed at once: they never wait behind a
   queued or in-flight frame and an interruption never drops them.
@@ -198,7 +198,7 @@ class HeartbeatFrame(SystemFrame):
 @dataclass(slots=True, eq=False)
 class InterruptionFrame(SystemFrame):
     """The user barged in: every processor drops queued interruptible frames and cancels
-    in-flight interruptible work (DESIGN.md, "The interruption contract")."""
+    in-flight interruptible work (``docs/concepts.md``, "The interruption contract")."""
 
 
 @dataclass(slots=True, eq=False)
@@ -443,9 +443,10 @@ class TTSAudioRawFrame(OutputAudioRawFrame):
 
 @dataclass(slots=True, eq=False)
 class TextFrame(DataFrame):
-    """A piece of text."""
+    """A piece of text. ``skip_tts``: not to be spoken (TTS services pass it on untouched)."""
 
     text: str = ""
+    skip_tts: bool = field(default=False, kw_only=True)
 
 
 @dataclass(slots=True, eq=False)
@@ -482,9 +483,11 @@ class InterimTranscriptionFrame(TextFrame):
 
 @dataclass(slots=True, eq=False)
 class TTSSpeakFrame(DataFrame):
-    """Speak this text as is (bypasses the LLM)."""
+    """Speak this text as is (bypasses the LLM). ``uninterruptible``: the user's speech does
+    not cut it (an ``InterruptionGate`` holds the barge-in; the user's words are kept)."""
 
     text: str = ""
+    uninterruptible: bool = False
 
 
 @dataclass(slots=True, eq=False)
@@ -558,3 +561,12 @@ class OutputTransportMessageFrame(DataFrame):
     """A message for the client, in order with the output."""
 
     message: JSONValue = None
+
+
+@dataclass(slots=True, eq=False)
+class LLMConfigureOutputFrame(DataFrame):
+    """Configure what follows the LLM: ``skip_tts`` answers in text only (nothing is spoken)
+    until a frame with ``skip_tts=False``. Sent around a ``send-text`` with
+    ``audio_response: false`` (see docs/protocol.md)."""
+
+    skip_tts: bool = False

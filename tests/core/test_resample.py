@@ -106,6 +106,7 @@ def test_avx_and_baseline_loops_give_identical_bytes(rates: tuple[int, int]) -> 
         compiled._use_kernel("avx")
 
 
+@pytest.mark.compiled_only
 def test_an_unknown_loop_is_refused() -> None:
     with pytest.raises(ValueError, match="expected kernel"):
         compiled._use_kernel("sse9")
@@ -215,6 +216,7 @@ def test_every_filter_fits_the_delay_budget_and_is_shared(rates: tuple[int, int]
     assert compiled.Resampler(*rates).taps == spec.taps
 
 
+@pytest.mark.compiled_only
 def test_feed_allocates_nothing_but_its_result() -> None:
     r = compiled.Resampler(48000, 16000)
     pcm = noise(960, seed=12)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Protocol
 
-from vani._core.vad import VADEvent
+from vani._core.vad import SPEAKING, STARTING, VADEvent
 from vani.audio.resample import StreamResampler
 from vani.audio.silero import SileroBatcher, SileroStream, get_batcher
+from vani.audio.turn import EndOfTurnState, SmartTurnAnalyzer, TurnMetricsData
 from vani.audio.vad_params import VADParams
 from vani.errors import ConfigurationError
 from vani.frames import (
@@ -24,12 +26,15 @@ from vani.frames import (
 )
 from vani.processors import FrameProcessor
 
-__all__ = ["RESAMPLED_RATES", "VADProcessor"]
+__all__ = ["RESAMPLED_RATES", "TURN_VAD_STOP_SECS", "VADProcessor"]
 
 logger = logging.getLogger(__name__)
 
 #: Input rates other than 8 and 16 kHz that are resampled to 16 kHz for the model.
 RESAMPLED_RATES = (22050, 24000, 32000, 44100, 48000)
+
+#: The VAD's stop with a turn model: a short pause, after which the model decides.
+TURN_VAD_STOP_SECS = 0.2
 
 
 class _HasVADParams(Protocol):
@@ -58,6 +63,20 @@ class VADProcessor(FrameProcessor):
     are batched into shared model runs, so a session costs kilobytes. ``vad_analyzer`` is
     accepted for Pipecat's spelling, ``VADProcessor(vad_analyzer=SileroVADAnalyzer(params=...))``:
     only its ``params`` are used.
+
+    With a ``turn_analyzer`` (:class:`~vani.audio.turn.SmartTurnAnalyzer`) the VAD's stop no
+    longer ends the user's turn by itself (docs/turn-taking.md). The VAD stops after a short
+    pause (``stop_secs`` 0.2 s unless ``params`` say otherwise) and the end-of-turn model is
+    asked: "complete" ends the turn at once (``UserStoppedSpeakingFrame``); "incomplete" keeps it
+    open, and the model is asked again at the user's next pause, until the silence reaches the
+    analyzer's cap (``SmartTurnParams.stop_secs``, 3 s), which ends the turn whatever the model
+    said. Within one turn the VAD frames come at every pause and resumption, but
+    ``UserStartedSpeakingFrame`` (and the barge-in) only once. ``last_turn_metrics`` holds the
+    model's last answer. The question runs in a task while audio passes on (a stale question,
+    when the user speaks again first, is withdrawn); ``turn_inline=True`` waits for the answer
+    before passing more audio instead, which makes the outcome independent of timing (offline
+    evaluation, tests). ``interrupt=False`` leaves the barge-in to an
+    :class:`~vani.processors.interruptions.InterruptionGate` after the STT.
     """
 
     def __init__(
@@ -66,11 +85,16 @@ class VADProcessor(FrameProcessor):
         params: VADParams | None = None,
         sample_rate: int | None = None,
         vad_analyzer: _HasVADParams | None = None,
+        turn_analyzer: SmartTurnAnalyzer | None = None,
+        turn_inline: bool = False,
+        interrupt: bool = True,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         if params is None and vad_analyzer is not None:
             params = vad_analyzer.params
+        if params is None and turn_analyzer is not None:
+            params = VADParams(stop_secs=TURN_VAD_STOP_SECS)
         if sample_rate is not None and sample_rate not in (8000, 16000, *RESAMPLED_RATES):
             raise ConfigurationError(
                 f"expected an input sample rate among 8000, 16000, 22050, 24000, 32000, 44100"
@@ -82,6 +106,12 @@ class VADProcessor(FrameProcessor):
         self._batcher: SileroBatcher | None = None
         self._resamplers: dict[int, StreamResampler] = {}
         self._reported: set[str] = set()
+        self.turn_analyzer = turn_analyzer
+        self.last_turn_metrics: TurnMetricsData | None = None
+        self._user_turn = False
+        self._turn_inline = turn_inline
+        self._barge_in = interrupt
+        self._turn_task: asyncio.Task[object] | None = None
 
     @property
     def vad_sample_rate(self) -> int | None:
@@ -93,6 +123,10 @@ class VADProcessor(FrameProcessor):
         vad_rate = 8000 if rate == 8000 else 16000
         self._stream = SileroStream(vad_rate, self.params)
         self._batcher = get_batcher(vad_rate)
+        self._user_turn = False
+        if self.turn_analyzer is not None:
+            self.turn_analyzer.set_sample_rate(vad_rate)
+            self.turn_analyzer.update_vad_start_secs(self.params.start_secs)
 
     async def stop(self, frame: EndFrame) -> None:
         self._release()
@@ -101,6 +135,7 @@ class VADProcessor(FrameProcessor):
         self._release()
 
     def _release(self) -> None:
+        self._withdraw_question()
         if self._batcher is not None and self._stream is not None:
             self._batcher.discard(self._stream)
 
@@ -112,10 +147,24 @@ class VADProcessor(FrameProcessor):
             and direction is FrameDirection.DOWNSTREAM
             and self._stream is not None
         ):
-            pcm = await self._model_pcm(frame, self._stream.sample_rate)
-            if pcm and self._stream.feed(pcm):
+            stream = self._stream
+            pcm = await self._model_pcm(frame, stream.sample_rate)
+            if not pcm:
+                return
+            events: list[VADEvent] = []
+            if stream.feed(pcm):
                 assert self._batcher is not None
-                for event in await self._batcher.analyze(self._stream):
+                events = await self._batcher.analyze(stream)
+            turn = self.turn_analyzer
+            if turn is not None:
+                speaking = stream.machine.state in (STARTING, SPEAKING)
+                capped = turn.append_audio(pcm, speaking) is EndOfTurnState.COMPLETE
+                for event in events:
+                    await self._announce(event)
+                if capped and self._user_turn:
+                    await self._end_turn()
+            else:
+                for event in events:
                     await self._announce(event)
 
     async def _model_pcm(self, frame: InputAudioRawFrame, vad_rate: int) -> bytes | None:
@@ -161,8 +210,12 @@ class VADProcessor(FrameProcessor):
                     start_secs=self.params.start_secs, timestamp=event.timestamp
                 )
             )
+            self._withdraw_question()
+            if self._user_turn:
+                return  # the user went on after a pause inside the turn
+            self._user_turn = True
             await self.push_frame(UserStartedSpeakingFrame())
-            if self.interruptions_allowed:
+            if self._barge_in and self.interruptions_allowed:
                 await self.broadcast_interruption()
         elif event.stopped:
             await self.push_frame(
@@ -170,4 +223,35 @@ class VADProcessor(FrameProcessor):
                     stop_secs=self.params.stop_secs, timestamp=event.timestamp
                 )
             )
-            await self.push_frame(UserStoppedSpeakingFrame())
+            turn = self.turn_analyzer
+            if turn is None:
+                self._user_turn = False
+                await self.push_frame(UserStoppedSpeakingFrame())
+                return
+            if self._turn_inline:
+                await self._ask(turn)
+            else:
+                self._withdraw_question()
+                self._turn_task = self.create_task(self._ask(turn), "end-of-turn")
+
+    async def _ask(self, turn: SmartTurnAnalyzer) -> None:
+        state, metrics = await turn.analyze_end_of_turn()
+        if metrics is not None:
+            self.last_turn_metrics = metrics
+        if state is EndOfTurnState.COMPLETE and self._user_turn:
+            await self._end_turn()
+
+    def _withdraw_question(self) -> None:
+        # The user spoke again (or the call ended): a question still queued costs nothing.
+        task, self._turn_task = self._turn_task, None
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+
+    async def _end_turn(self) -> None:
+        if asyncio.current_task() is not self._turn_task:
+            self._withdraw_question()
+        self._turn_task = None
+        self._user_turn = False
+        if self.turn_analyzer is not None:
+            self.turn_analyzer.clear()
+        await self.push_frame(UserStoppedSpeakingFrame())

@@ -312,8 +312,10 @@ class FrameProcessor(ProcessorCore, EventEmitter):
             task.cancel()
             await asyncio.wait({task}, timeout=timeout)
 
-    def _push_error_now(self, message: str, exc: BaseException | None) -> None:
-        frame = ErrorFrame(error=message, exception=exc, processor=self._name)
+    def _push_error_now(
+        self, message: str, exc: BaseException | None, *, fatal: bool = False
+    ) -> None:
+        frame = ErrorFrame(error=message, fatal=fatal, exception=exc, processor=self._name)
         self.push_frame(frame, FrameDirection.UPSTREAM)
 
     def _owned_tasks(self) -> list[asyncio.Task[object]]:
@@ -392,6 +394,13 @@ class FrameProcessor(ProcessorCore, EventEmitter):
         # Called after an End or Cancel frame was handled: tasks the processor still owns
         # would outlive the pipeline.
         self._cancel_owned_tasks(include_runners=False)
+
+    def _kick_system(self) -> None:
+        """System frames were queued behind a system call that finished inline: run them."""
+        self._sys_busy = True
+        self._sys_runner = asyncio.get_running_loop().create_task(
+            self._run_lane(True, None, None, None), name=f"{self._name}:system"
+        )
 
     def _kick_ordered(self) -> None:
         """Ordered frames wait and the lane is idle: wake the parked runner or start one."""
@@ -511,6 +520,13 @@ class FrameProcessor(ProcessorCore, EventEmitter):
             self._after(frame)
 
     def _report(self, exc: BaseException, frame: Frame) -> None:
+        if isinstance(frame, StartFrame | EndFrame):
+            # The frame that starts or ends the call did not get through: nothing downstream
+            # will start or end, so the task must not wait for it. A fatal error cancels it.
+            what = "start" if isinstance(frame, StartFrame) else "end"
+            logger.error("%s: failed to %s", self, what, exc_info=exc)
+            self._push_error_now(f"{self._name}: failed to {what}: {exc}", exc, fatal=True)
+            return
         logger.error("%s: error processing %s", self, frame.name, exc_info=exc)
         self._push_error_now(f"{self._name}: error processing {frame.name}: {exc}", exc)
 
@@ -526,7 +542,19 @@ class FrameProcessor(ProcessorCore, EventEmitter):
         await self.start(frame)
 
     async def _on_end(self, frame: EndFrame) -> None:
-        await self.stop(frame)
+        try:
+            await self.stop(frame)
+        except Exception as exc:
+            # The call still ends: the EndFrame goes on so the processors after this one close
+            # gracefully, and the task finishes. The error is reported, not swallowed.
+            self._report_hook_failure("stop", exc)
 
     async def _on_cancel(self, frame: CancelFrame) -> None:
-        await self.cancel(frame)
+        try:
+            await self.cancel(frame)
+        except Exception as exc:
+            self._report_hook_failure("cancel", exc)
+
+    def _report_hook_failure(self, hook: str, exc: Exception) -> None:
+        logger.error("%s: %s() raised; the call ends anyway", self, hook, exc_info=exc)
+        self._push_error_now(f"{self._name}: {hook}() raised: {exc}", exc)

@@ -10,9 +10,12 @@ and emoji aloud literally. This module turns a stream of LLM tokens into clean s
   ``TextFrame`` per sentence out.
 
 Sentence ends: Latin ``. ? !`` followed by whitespace (closing quotes and brackets may sit in
-between), Devanagari ``।`` and ``॥``, and newlines. Never at abbreviations (``Dr.``, ``e.g.``,
-single initials), inside decimals (``3.14``), at ellipses (``...``, ``…``) or after a list number
-(``1.``). A sentence longer than ``max_chars`` is cut at its last comma or space before the cap.
+between); wherever they stand, Devanagari ``।`` and ``॥``, Urdu ``۔``, Arabic-script ``؟`` and
+the full-width ``。！？``; and newlines. Never at abbreviations (``Dr.``, ``e.g.``, single
+initials, dotted degrees like ``B.Tech.`` and ``Ph.D.``, and those of Indian English: ``Rs.``,
+``Pvt. Ltd.``, ``Smt.``, ``Sec.``, ``Opp.``, ``No. 5``), inside decimals (``3.14``) or numbers
+(``1,50,000``), at ellipses (``...``, ``…``) or after a list number (``1.``). A sentence longer
+than ``max_chars`` is cut at its last comma or space before the cap. See docs/turn-taking.md.
 """
 
 from __future__ import annotations
@@ -42,7 +45,9 @@ __all__ = [
 DEFAULT_MAX_SENTENCE_CHARS = 300
 
 _LATIN_TERMINATORS = frozenset(".?!")
-_DEVANAGARI_TERMINATORS = frozenset("।॥")
+# Terminators that end a sentence wherever they stand (no space needed after them): Devanagari
+# danda and double danda, Urdu full stop, Arabic question mark, full-width 。！？.
+_DEVANAGARI_TERMINATORS = frozenset("।॥۔؟。！？")
 _TERMINATORS = _LATIN_TERMINATORS | _DEVANAGARI_TERMINATORS | {"…"}
 # Characters that may follow a terminator and still belong to the sentence it ends.
 _CLOSERS = frozenset("\"')]}”’»*_")
@@ -100,8 +105,49 @@ _ABBREVIATIONS = frozenset(
         "u.k",
         "viz",
         "cf",
+        # Common in Indian English: titles, companies, addresses, offices.
+        "pvt",
+        "sri",
+        "kum",
+        "sh",
+        "pt",
+        "er",
+        "adv",
+        "capt",
+        "col",
+        "lt",
+        "gen",
+        "maj",
+        "brig",
+        "hon",
+        "bros",
+        "nos",
+        "rd",
+        "ave",
+        "apt",
+        "sec",
+        "opp",
+        "nr",
+        "dist",
+        "mob",
+        "tel",
+        "ext",
+        "est",
+        "univ",
+        "inst",
+        "asst",
+        "addl",
+        "jt",
+        "dy",
+        "supdt",
+        "hrs",
+        "yrs",
+        "mins",
+        "lakh",
     }
 )
+# Words that are abbreviations only before a number ("No. 5", "Rs. 500"), else ordinary words.
+_BEFORE_NUMBER = frozenset({"no", "re", "art", "ch", "cl", "para", "ph"})
 
 
 def _is_space(ch: str) -> bool:
@@ -128,6 +174,14 @@ def _dot_ends_sentence(text: str, start: int, run_start: int, run: str) -> bool:
         return True
     lowered = word.lower()
     if lowered in _ABBREVIATIONS:
+        return False
+    if lowered in _BEFORE_NUMBER:
+        after = text[run_start + len(run) :].lstrip()
+        if after[:1].isdigit():
+            return False
+    # Dotted abbreviations of short parts: "B.Tech", "Ph.D", "M.B.B.S", "I.I.T".
+    parts = lowered.split(".")
+    if len(parts) > 1 and all(0 < len(p) <= 4 and p.isalpha() for p in parts):
         return False
     # A single letter is an initial ("J. K. Rowling").
     if len(word) == 1 and word.isalpha():
@@ -187,6 +241,13 @@ def _scan(text: str, *, max_chars: int, final: bool) -> tuple[list[str], int]:
             if j >= n and not final:
                 break  # the run may continue, or a closer may follow: wait for more text
             run = text[run_start:j]
+            if (
+                not final
+                and run == "."
+                and not text[j:].strip()
+                and _word_before(text, start, run_start).lower() in _BEFORE_NUMBER
+            ):
+                break  # "No." ends a sentence unless a number follows: wait for it
             ends = False
             if any(c in _DEVANAGARI_TERMINATORS for c in run):
                 ends = True
@@ -299,7 +360,7 @@ _UNDERSCORE_ITALIC_RE = re.compile(r"(?<!\w)_(?=\S)([^_]+?)(?<=\S)_(?!\w)")
 _STRIKE_RE = re.compile(r"~~(.+?)~~")
 _TABLE_RULE_RE = re.compile(r"^[ \t]*\|?[ \t]*:?-{3,}.*$", re.MULTILINE)
 _SPACES_RE = re.compile(r"[ \t\u00a0]+")
-_SPACE_BEFORE_MARK_RE = re.compile(r" +([.,!?;:।॥])")
+_SPACE_BEFORE_MARK_RE = re.compile(r" +([.,!?;:।॥۔؟])")
 
 
 def clean_text_for_speech(text: str) -> str:
@@ -362,7 +423,11 @@ class SentenceAggregator(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if isinstance(frame, LLMTextFrame) and direction == FrameDirection.DOWNSTREAM:
+        if (
+            isinstance(frame, LLMTextFrame)
+            and direction == FrameDirection.DOWNSTREAM
+            and not frame.skip_tts
+        ):
             await self._push_sentences(self._splitter.feed(frame.text))
             return
         if isinstance(frame, LLMFullResponseEndFrame | EndFrame):

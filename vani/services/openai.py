@@ -4,7 +4,7 @@ Works with OpenAI and with any server that speaks Chat Completions (Ollama, vLLM
 ``llama-server``, the fake in :mod:`vani.testing`): give its ``base_url``. The SDK is imported
 when the service is built, so ``import vani`` stays light.
 
-Wire handling (protocols.md D):
+Wire handling (``docs/services.md``):
 
 * requests stream with ``stream_options.include_usage`` (turn it off for servers that reject
   it); the max-tokens field name is configurable (``max_completion_tokens`` for OpenAI,

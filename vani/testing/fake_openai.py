@@ -4,7 +4,7 @@ It speaks real HTTP/1.1 (keep-alive, chunked transfer encoding) and Server-Sent 
 asyncio streams, so the official ``openai`` SDK (or any other client) talks to it exactly as it
 talks to the real service. Every response is scripted: tests queue :class:`StreamResponse` and
 :class:`ErrorResponse` objects (or give a ``responder`` function), which can produce every case
-of protocols.md E.3 — status errors with ``retry-after``, pauses, keepalive comments, CRLF
+of ``docs/services.md`` — status errors with ``retry-after``, pauses, keepalive comments, CRLF
 framing, events split inside a multi-byte character, mid-stream error events, truncated JSON,
 disconnects without ``[DONE]``, tool-call fragments (including Ollama's reuse of index 0).
 

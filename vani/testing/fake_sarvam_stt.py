@@ -1,13 +1,13 @@
 """A protocol-faithful fake of Sarvam's streaming speech-to-text WebSocket, on 127.0.0.1.
 
-It speaks the legacy ``/speech-to-text/ws`` protocol (protocols.md A): the key in the
+It speaks the legacy ``/speech-to-text/ws`` protocol (``docs/services.md``): the key in the
 ``api-subscription-key`` header, parameters in the query, audio as
 ``{"audio": {"data", "sample_rate", "encoding"}}``, ``{"type": "flush"}``; it answers with one
 final ``{"type": "data"}`` transcript per utterance and, with ``vad_signals=true``,
 ``START_SPEECH``/``END_SPEECH`` events. Utterances are found by energy endpointing (speech
 after silence of ``silence_ms``) or by flush; each gets the next transcript of ``transcripts``.
 
-Every edge case of protocols.md E.1 is a switch (attributes, changeable at any time) or a
+Every edge case the real service shows is a switch (attributes, changeable at any time) or a
 method; everything received is recorded in :attr:`connections`::
 
     async with FakeSarvamSTTServer(transcripts=["hello", "bye"]) as fake:

@@ -15,7 +15,7 @@ the SDK's and the API's documented defaults disagree (v2 and v3), so both voice 
 
 The audio is a deterministic voice-like signal (a gliding harmonic tone shaped into syllables)
 whose length follows the text (``ms_per_char``), at the configured ``speech_sample_rate``.
-Every edge case of protocols.md E.2 is a switch or a method; everything received is recorded::
+Every edge case the real service shows is a switch or a method; everything received is recorded::
 
     async with FakeSarvamTTSServer() as fake:
         tts = SarvamTTSService(api_key="test-key", base_url=fake.base_url)

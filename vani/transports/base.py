@@ -13,8 +13,13 @@ compiled core to the pipeline's ``audio_in_sample_rate``, then pushed as
 
 **Output** (:class:`BaseOutputTransport`): every ordered frame that reaches the output joins one
 playback queue, so it leaves the transport only after the audio queued before it has been sent.
-Audio is resampled to the output rate and sent in chunks of ``audio_out_10ms_chunks`` × 10 ms,
-paced against the transport's :class:`~vani.transports.clock.Clock`. It emits
+Audio is resampled to the output rate and sent in chunks of ``audio_out_10ms_chunks`` × 10 ms
+(always whole 10 ms units: a tail shorter than 10 ms is padded with silence only when nothing
+follows it in time), paced against the transport's :class:`~vani.transports.clock.Clock`. The
+pacing follows the client's playback timeline: each chunk plays when the one before it ends (or
+now, after a stall: the timeline restarts instead of bursting to catch up), and a chunk is sent
+``audio_out_send_ahead_secs`` before it plays. The schedule counts bytes, not frames, so frames
+that a resampler turns into nothing never speed it up. It emits
 :class:`~vani.frames.BotStartedSpeakingFrame` when the first chunk is actually sent,
 :class:`~vani.frames.BotSpeakingFrame` every ``bot_speaking_interval_secs`` of playback and
 :class:`~vani.frames.BotStoppedSpeakingFrame` once the last chunk has finished playing and no more
@@ -87,7 +92,9 @@ class TransportParams:
     pipeline's (``PipelineParams``). ``audio_out_10ms_chunks``: output chunk length in units of
     10 ms. ``bot_stop_secs``: how long the output waits for more audio after the last chunk before
     saying the bot stopped, so a TTS that is slower than real time between sentences does not make
-    the bot flap between speaking and silent.
+    the bot flap between speaking and silent. ``audio_out_send_ahead_secs``: how far ahead of
+    playback the output sends audio (the client's jitter margin; 0 sends each chunk when the
+    previous one has finished playing, right for files; network transports use 40–80 ms).
     """
 
     audio_in_enabled: bool = True
@@ -99,11 +106,17 @@ class TransportParams:
     audio_out_10ms_chunks: int = 4
     bot_speaking_interval_secs: float = 0.2
     bot_stop_secs: float = 0.35
+    audio_out_send_ahead_secs: float = 0.0
 
     def __post_init__(self) -> None:
         if self.audio_out_10ms_chunks < 1:
             raise ConfigurationError(
                 f"audio_out_10ms_chunks must be at least 1, got {self.audio_out_10ms_chunks}"
+            )
+        if not 0.0 <= self.audio_out_send_ahead_secs <= 1.0:
+            raise ConfigurationError(
+                "audio_out_send_ahead_secs must be between 0 and 1 s,"
+                f" got {self.audio_out_send_ahead_secs}"
             )
         for name in ("audio_in_channels", "audio_out_channels"):
             value = getattr(self, name)
@@ -235,6 +248,8 @@ class BaseOutputTransport(FrameProcessor):
         self._out_rate = params.audio_out_sample_rate or 24000
         self._channels = params.audio_out_channels
         self._chunk_bytes = 0
+        self._unit_bytes = 0
+        self._send_ahead = params.audio_out_send_ahead_secs
         self._pq: deque[bytes | _PlaybackMarker] = deque()
         self._wake: asyncio.Future[None] | None = None
         self._resamplers: dict[int, StreamResampler] = {}
@@ -287,6 +302,7 @@ class BaseOutputTransport(FrameProcessor):
         self._out_rate = self._params.audio_out_sample_rate or frame.audio_out_sample_rate
         samples = self._out_rate * self._params.audio_out_10ms_chunks // 100
         self._chunk_bytes = samples * 2 * self._channels
+        self._unit_bytes = self._out_rate // 100 * 2 * self._channels
         self._clock.start()
         if self._playback is None:
             self._playback = self.create_task(self._playback_loop(), name=f"{self}-playback")
@@ -327,7 +343,9 @@ class BaseOutputTransport(FrameProcessor):
             await self.push_frame(frame, direction)
         elif isinstance(frame, OutputAudioRawFrame):
             if self._params.audio_out_enabled:
-                self._enqueue(self._convert(frame))
+                audio = self._convert(frame)
+                if audio:  # a resampler's first frames may come out empty
+                    self._enqueue(audio)
         else:
             self._enqueue(_PlaybackMarker(frame))
 
@@ -393,34 +411,40 @@ class BaseOutputTransport(FrameProcessor):
             if handle is not None:
                 handle.cancel()
 
-    def _take_chunk(self) -> bytes:
-        """Up to one chunk of the audio at the head of the queue (stops at a marker)."""
-        parts: list[bytes] = []
+    def _queued_audio(self) -> tuple[int, bool]:
+        """Bytes of audio at the head of the queue (up to one chunk), and whether a marker or
+        the end of that audio is known to follow (a frame after it)."""
         size = 0
-        while self._pq and size < self._chunk_bytes:
+        for item in self._pq:
+            if isinstance(item, _PlaybackMarker):
+                return size, True
+            size += len(item)
+            if size >= self._chunk_bytes:
+                return size, False
+        return size, False
+
+    def _take_chunk(self, size: int) -> bytes:
+        """``size`` bytes of the audio at the head of the queue (stops at a marker), padded with
+        silence to a whole number of 10 ms units."""
+        parts: list[bytes] = []
+        got = 0
+        while self._pq and got < size:
             head = self._pq[0]
             if isinstance(head, _PlaybackMarker):
                 break
-            need = self._chunk_bytes - size
+            need = size - got
             if len(head) <= need:
                 parts.append(head)
-                size += len(head)
+                got += len(head)
                 self._pq.popleft()
             else:
                 parts.append(head[:need])
                 self._pq[0] = head[need:]
-                size = self._chunk_bytes
+                got = size
+        rest = got % self._unit_bytes if self._unit_bytes else 0
+        if rest:
+            parts.append(bytes(self._unit_bytes - rest))
         return b"".join(parts)
-
-    def _has_full_chunk_or_marker(self) -> bool:
-        size = 0
-        for item in self._pq:
-            if isinstance(item, _PlaybackMarker):
-                return True
-            size += len(item)
-            if size >= self._chunk_bytes:
-                return True
-        return False
 
     async def _playback_loop(self) -> None:
         bytes_per_sec = self._out_rate * 2 * self._channels
@@ -453,12 +477,20 @@ class BaseOutputTransport(FrameProcessor):
             if self._speaking and now < self._next_send:
                 await self._wait(self._next_send)
                 continue
-            if not self._has_full_chunk_or_marker() and now < self._playing_until:
-                # A partial chunk while audio still plays: give the TTS until then to add more.
+            avail, closed = self._queued_audio()
+            if avail >= self._chunk_bytes:
+                size = self._chunk_bytes
+            elif closed:
+                size = avail  # the end of this stretch of audio: padded to 10 ms
+            elif avail >= self._unit_bytes:
+                size = avail - avail % self._unit_bytes  # whole units now, the rest later
+            elif now < self._playing_until:
+                # Under 10 ms while audio still plays: give the TTS until then to add more.
                 await self._wait(self._playing_until)
-                if self._clock.now() < self._playing_until:
-                    continue
-            chunk = self._take_chunk()
+                continue
+            else:
+                size = avail
+            chunk = self._take_chunk(size)
             if not chunk:
                 continue
             start = max(self._clock.now(), self._playing_until)
@@ -468,7 +500,7 @@ class BaseOutputTransport(FrameProcessor):
             self.chunks_sent += 1
             duration = len(chunk) / bytes_per_sec
             self._playing_until = start + duration
-            self._next_send = self._playing_until
+            self._next_send = self._playing_until - self._send_ahead
             if start - self._last_speaking_frame >= self._params.bot_speaking_interval_secs:
                 self._last_speaking_frame = start
                 await self._push_both(BotSpeakingFrame)

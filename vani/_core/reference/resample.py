@@ -73,3 +73,13 @@ class Resampler:
         out = self._push(np.zeros(max(0, newest + 1 - self._n_in)), k_total)
         self.reset()
         return out
+
+
+KERNEL = "reference"
+"""The inner loop in use: numpy here (the compiled module reports ``avx``, ``sse`` or ``base``)."""
+
+
+def _use_kernel(name: str) -> None:
+    """Only the numpy loop exists in the reference."""
+    if name != KERNEL:
+        raise ValueError(f"unknown kernel {name!r}, expected {KERNEL!r}")

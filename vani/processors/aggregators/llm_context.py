@@ -71,6 +71,9 @@ class LLMContext:
         self._responses: dict[int, _Response] = {}
         #: Set by an assistant aggregator: replies are tracked so they can be cut.
         self.track_responses = False
+        #: The last reply an interruption cut, as (all its text written, the part heard); read
+        #: by an InterruptionGate to resume after a false alarm. A new reply clears it.
+        self.last_cut: tuple[str, str] | None = None
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -154,6 +157,7 @@ class LLMContext:
         """A reply identified by ``key`` (its ``LLMFullResponseStartFrame.id``) starts."""
         if self.track_responses:
             self._responses[key] = _Response()
+        self.last_cut = None
 
     def write_response(self, key: int, text: str, calls: Sequence[FunctionCallFromLLM]) -> None:
         """Write a reply the service streamed (or the part streamed before an interruption).
@@ -163,6 +167,7 @@ class LLMContext:
         """
         record = self._responses.get(key)
         if record is not None and record.heard is not None:
+            self.last_cut = (text, record.heard)
             text = record.heard
             self._responses.pop(key, None)
             record = None
@@ -196,6 +201,8 @@ class LLMContext:
         message = record.message
         if message is None:
             return
+        content = message.get("content")
+        self.last_cut = (content if isinstance(content, str) else "", heard)
         if message.get("tool_calls"):
             message["content"] = heard or None
         elif heard:

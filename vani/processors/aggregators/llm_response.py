@@ -47,6 +47,8 @@ from vani.frames import (
     TTSTextFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 from vani.processors import FrameProcessor
 from vani.processors.aggregators.llm_context import LLMContext
@@ -94,6 +96,14 @@ class LLMUserContextAggregator(FrameProcessor):
     ``LLMMessagesAppendFrame``, ``LLMMessagesUpdateFrame``, ``LLMSetToolsFrame``,
     ``LLMSetToolChoiceFrame`` and ``LLMRunFrame`` change the shared context here and are
     consumed; the ones that run the LLM push an ``LLMContextFrame``.
+
+    An end-of-turn model ends the turn 0.2 s after the last words, usually before an STT that
+    transcribes each stretch of speech (``VADUserStoppedSpeakingFrame`` to transcript) has
+    delivered the last stretch's text. So the turn waits until every stretch
+    (``VADUserStartedSpeakingFrame`` to ``VADUserStoppedSpeakingFrame``) that got no transcript
+    while it lasted has got one, at most ``transcript_timeout_secs`` (2 s) after the turn ended,
+    and then goes out whole (docs/turn-taking.md). An STT that transcribes as the user speaks
+    adds no wait.
     """
 
     def __init__(
@@ -102,6 +112,7 @@ class LLMUserContextAggregator(FrameProcessor):
         *,
         interrupt_on_user_speech: bool = False,
         aggregation_timeout_secs: float = 0.0,
+        transcript_timeout_secs: float = 2.0,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -111,6 +122,13 @@ class LLMUserContextAggregator(FrameProcessor):
         self._speaking = False
         self._parts: list[str] = []
         self._timer: asyncio.Task[object] | None = None
+        self._transcript_timeout = transcript_timeout_secs
+        # Stretches of speech (VAD stops) whose transcripts are still to come, and whether the
+        # stretch under way already got one (a streaming STT that transcribes as the user
+        # speaks: nothing to wait for at its stop).
+        self._awaiting_transcript = 0
+        self._stretch_open = False
+        self._stretch_transcribed = False
 
     @property
     def context(self) -> LLMContext:
@@ -120,12 +138,26 @@ class LLMUserContextAggregator(FrameProcessor):
         await super().process_frame(frame, direction)
         context = self._context
         if isinstance(frame, TranscriptionFrame):
+            if self._awaiting_transcript:
+                self._awaiting_transcript -= 1
+            elif self._stretch_open:
+                self._stretch_transcribed = True
             if frame.text.strip():
                 self._parts.append(frame.text.strip())
-                if not self._speaking:
+                if not self._speaking and not self._awaiting_transcript:
+                    self._cancel_timer()
                     await self._push_soon()
         elif isinstance(frame, InterimTranscriptionFrame):
             pass
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._stretch_open = True
+            self._stretch_transcribed = False
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            if self._stretch_open and not self._stretch_transcribed:
+                self._awaiting_transcript += 1
+            self._stretch_open = False
+            await self.push_frame(frame, direction)
         elif isinstance(frame, UserStartedSpeakingFrame):
             self._speaking = True
             self._cancel_timer()
@@ -135,7 +167,10 @@ class LLMUserContextAggregator(FrameProcessor):
         elif isinstance(frame, UserStoppedSpeakingFrame):
             self._speaking = False
             await self.push_frame(frame, direction)
-            if self._parts:
+            if self._awaiting_transcript and self._transcript_timeout > 0:
+                self._cancel_timer()
+                self._timer = self.create_task(self._push_after_transcript(), "transcript-wait")
+            elif self._parts:
                 await self._push_aggregation()
         elif isinstance(frame, LLMMessagesAppendFrame):
             context.add_messages(frame.messages)
@@ -163,6 +198,14 @@ class LLMUserContextAggregator(FrameProcessor):
     async def _push_later(self) -> None:
         await asyncio.sleep(self._timeout)
         self._timer = None
+        if not self._speaking and self._parts:
+            await self._push_aggregation()
+
+    async def _push_after_transcript(self) -> None:
+        # The last stretch's transcript normally ends this wait first (it pushes the turn).
+        await asyncio.sleep(self._transcript_timeout)
+        self._timer = None
+        self._awaiting_transcript = 0
         if not self._speaking and self._parts:
             await self._push_aggregation()
 
@@ -206,6 +249,7 @@ class LLMAssistantContextAggregator(FrameProcessor):
         self._current: int | None = None
         self._llm_text: list[str] = []
         self._tts_text: list[str] = []
+        self._text_only = False  # the current reply is not spoken (LLMTextFrame.skip_tts)
 
     @property
     def context(self) -> LLMContext:
@@ -213,7 +257,7 @@ class LLMAssistantContextAggregator(FrameProcessor):
 
     def heard_text(self) -> str:
         """What the user has heard of the reply being played."""
-        if self._tts_seen and self._source != "llm":
+        if self._tts_seen and self._source != "llm" and not self._text_only:
             return join_text(self._tts_text)
         return "".join(self._llm_text).strip()
 
@@ -223,11 +267,13 @@ class LLMAssistantContextAggregator(FrameProcessor):
             self._current = frame.id
             self._llm_text.clear()
             self._tts_text.clear()
+            self._text_only = False
         elif isinstance(frame, TTSTextFrame):
             self._tts_seen = True
             self._tts_text.append(frame.text)
         elif isinstance(frame, LLMTextFrame):
             self._llm_text.append(frame.text)
+            self._text_only = self._text_only or frame.skip_tts
         elif isinstance(frame, LLMFullResponseEndFrame):
             if self._current is not None:
                 self._context.response_played(self._current)

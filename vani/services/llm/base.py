@@ -23,10 +23,11 @@ What a service does with frames:
   ``FunctionCallCancelFrame``. Then the LLM runs once more with every result. At most
   ``max_tool_rounds`` rounds run; the next run is made with ``tool_choice="none"``.
 
-On ``InterruptionFrame`` (DESIGN.md, the interruption contract): the running stream is closed
-(the base class cancels the in-flight run), no token of it is pushed afterwards; running calls
-registered with ``cancel_on_interruption=True`` are cancelled and their tool message says so;
-the others finish, their results enter the context, and the LLM is not run for them.
+On ``InterruptionFrame`` (``docs/concepts.md``, the interruption contract): the running stream
+is closed (the base class cancels the in-flight run), no token of it is pushed afterwards;
+running calls registered with ``cancel_on_interruption=True`` are cancelled and their tool
+message says so; the others finish, their results enter the context, and the LLM is not run for
+them.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from vani.frames import (
     FunctionCallsStartedFrame,
     InterruptionFrame,
     JSONValue,
+    LLMConfigureOutputFrame,
     LLMContextFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
@@ -150,6 +152,8 @@ class LLMService(FrameProcessor):
         self._context: LLMContext | None = None
         self._generation = 0
         self._calls: dict[str, _RunningCall] = {}
+        # Set by LLMConfigureOutputFrame: text of the responses after it is not to be spoken.
+        self._skip_tts = False
         self._register_event_handler("on_response_truncated")
 
     # -- public API ----------------------------------------------------------------------------
@@ -261,6 +265,9 @@ class LLMService(FrameProcessor):
             self.context.set_tools(frame.tools)
         elif isinstance(frame, LLMSetToolChoiceFrame):
             self.context.set_tool_choice(frame.tool_choice)
+        elif isinstance(frame, LLMConfigureOutputFrame):
+            self._skip_tts = frame.skip_tts
+            await self.push_frame(frame, direction)
         elif isinstance(frame, InterruptionFrame):
             await self._interrupted()
             await self.push_frame(frame, direction)
@@ -316,7 +323,9 @@ class LLMService(FrameProcessor):
                 if isinstance(event, LLMTextChunk):
                     if event.text:
                         text.append(event.text)
-                        await self.push_frame(LLMTextFrame(text=event.text))
+                        await self.push_frame(
+                            LLMTextFrame(text=event.text, skip_tts=self._skip_tts)
+                        )
                 elif isinstance(event, LLMToolCalls):
                     calls.extend(event.calls)
                 elif isinstance(event, LLMFinish):

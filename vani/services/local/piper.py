@@ -209,7 +209,9 @@ class PiperTTSService(FrameProcessor):
         elif isinstance(frame, TTSSpeakFrame):
             await self._speak_all([frame.text])
             await self._end_utterance()
-        elif isinstance(frame, TTSTextFrame | TranscriptionFrame | InterimTranscriptionFrame):
+        elif isinstance(frame, TTSTextFrame | TranscriptionFrame | InterimTranscriptionFrame) or (
+            isinstance(frame, TextFrame) and frame.skip_tts
+        ):
             await self.push_frame(frame, direction)  # not for us to speak
         elif isinstance(frame, TextFrame):
             await self._speak_all(self._splitter.feed(frame.text))

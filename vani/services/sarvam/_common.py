@@ -74,7 +74,7 @@ class CloseVerdict:
 
 
 def close_verdict(code: int | None, reason: str, service: str) -> CloseVerdict:
-    """Classify a close code (protocols.md A.3): 1000/1001 normal, 1003 rate limit/quota/key,
+    """Classify a close code (``docs/services.md``): 1000/1001 normal, 1003 rate limit/quota/key,
     1008 idle, 1011 internal, 4000 application rejection; 1006 or None is a dropped stream."""
     why = f": {reason}" if reason else ""
     if code in (1000, 1001):

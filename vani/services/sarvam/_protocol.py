@@ -1,5 +1,5 @@
 """Sarvam WebSocket messages, sans I/O: server frames parsed into typed events, client frames
-built as strings (protocols.md A.2–A.3, B.2–B.3).
+built as strings (see ``docs/services.md``).
 
 Parsers never raise on bad input: anything malformed or unknown becomes :class:`Skipped` with
 the reason, which the services log. Nothing here touches a socket, a clock or asyncio.

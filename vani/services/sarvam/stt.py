@@ -1,4 +1,4 @@
-"""Sarvam streaming speech-to-text over its WebSocket (protocols.md A).
+"""Sarvam streaming speech-to-text over its WebSocket (see ``docs/services.md``).
 
 Two ways to find turns:
 

@@ -1,4 +1,4 @@
-"""Sarvam streaming text-to-speech over its WebSocket (protocols.md B).
+"""Sarvam streaming text-to-speech over its WebSocket (see ``docs/services.md``).
 
 One socket, opened at start and kept open with ``{"type":"ping"}`` every ``ping_interval_s``:
 ``config`` first (``linear16`` at the output rate, ``send_completion_event=true`` in the query),
@@ -263,6 +263,8 @@ class SarvamTTSService(FrameProcessor):
             self._in_response = True
             self._splitter.reset()
             await self.push_frame(frame, direction)
+        elif isinstance(frame, TextFrame) and frame.skip_tts:
+            await self.push_frame(frame, direction)  # text-only turn: not for us to speak
         elif isinstance(frame, LLMTextFrame):
             for sentence in self._splitter.feed(frame.text):
                 await self._speak(sentence)

@@ -1,0 +1,5 @@
+"""Fixtures of the server tests."""
+
+from tests.server.fakes import fakes
+
+__all__ = ["fakes"]

@@ -1,0 +1,211 @@
+"""Output pacing on a clock the test moves by hand, checked from a real client's socket: send-ahead
+bound, no burst after a stall, no drift when the resampler returns nothing, speaking frames from
+the pacing clock, urgent messages ahead of audio, interruption."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from ws_support import (
+    OUT_RATE,
+    ManualClock,
+    MemoryConnection,
+    Session,
+    Sessions,
+    settle,
+    websockets_server,
+)
+
+from vani.frames import BotStartedSpeakingFrame, BotStoppedSpeakingFrame
+from vani.transports.websocket import WebSocketParams
+
+SEND_AHEAD = 0.06
+CHUNK = 0.04
+BYTES_PER_SEC = OUT_RATE * 2
+
+
+class Client:
+    """Reads everything the server sends, in order."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.audio = 0
+        self.wire_bytes = 0
+        self.log: list[tuple[str, object]] = []
+        self.chunks: list[int] = []
+        self._task = asyncio.create_task(self._read(), name="test-client")
+
+    async def _read(self) -> None:
+        async for data in self.ws:
+            self.wire_bytes += len(data)
+            if isinstance(data, bytes):
+                self.audio += len(data)
+                self.chunks.append(len(data))
+                self.log.append(("audio", len(data)))
+            else:
+                self.log.append(("message", json.loads(data)))
+
+    @property
+    def audio_secs(self) -> float:
+        return self.audio / BYTES_PER_SEC
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await asyncio.wait_for(self._task, 5)
+
+
+async def synced(session: Session, client: Client) -> None:
+    """Wait until the client has read everything the server has written."""
+    writer = session.transport._writer
+    for _ in range(10000):
+        await settle(5)
+        if writer.queued_bytes == 0 and client.wire_bytes == writer.bytes_sent:
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError(f"client got {client.wire_bytes} bytes, server sent {writer.bytes_sent}")
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[tuple[ManualClock, Sessions, Client, Session]]:
+    clock = ManualClock()
+    params = WebSocketParams(audio_out_sample_rate=OUT_RATE, audio_out_send_ahead_secs=SEND_AHEAD)
+    sessions = Sessions(params, clock_factory=lambda: clock)
+    async with websockets_server(sessions) as url, connect(url) as ws:
+        client = Client(ws)
+        session = await sessions.next()
+        yield clock, sessions, client, session
+        await client.close()
+        await asyncio.wait_for(session.done.wait(), 5)
+    assert session.events.count("disconnected") == 1
+
+
+async def step_to(clock: ManualClock, t: float, session: Session, client: Client) -> None:
+    while clock.now() < t - 1e-9:
+        clock.advance(min(0.01, t - clock.now()))
+        await synced(session, client)
+
+
+async def test_audio_runs_at_most_send_ahead_plus_a_chunk_ahead_and_never_bursts_after_a_stall(
+    rig: tuple[ManualClock, Sessions, Client, Session],
+) -> None:
+    clock, _, client, session = rig
+    await client.ws.send(json.dumps({"say": 2.0}))
+    await synced(session, client)
+    assert 0 < client.audio_secs <= SEND_AHEAD + CHUNK + 1e-6
+    t = 0.0
+    while t < 0.5:
+        t = round(t + 0.01, 2)
+        await step_to(clock, t, session, client)
+        ahead = client.audio_secs - clock.now()
+        assert SEND_AHEAD - 0.01 <= ahead <= SEND_AHEAD + CHUNK + 1e-6, (t, ahead)
+    # The event loop stalls for 700 ms: the clock jumps. The client's buffer ran dry; the output
+    # restarts the timeline at "now" and sends one send-ahead again, not the 700 ms it missed.
+    before = client.audio_secs
+    clock.advance(0.7)
+    await synced(session, client)
+    sent_after_stall = client.audio_secs - before
+    assert sent_after_stall <= SEND_AHEAD + 2 * CHUNK + 1e-6, sent_after_stall
+    for _ in range(30):
+        clock.advance(0.01)
+        await synced(session, client)
+        ahead = client.audio_secs - clock.now()
+        assert ahead <= SEND_AHEAD + CHUNK + 1e-6
+    # Every chunk is a whole number of 10 ms units.
+    assert all(n % (OUT_RATE // 100 * 2) == 0 for n in client.chunks)
+
+
+async def test_no_drift_when_the_resampler_returns_nothing(
+    rig: tuple[ManualClock, Sessions, Client, Session],
+) -> None:
+    clock, _, client, session = rig
+    # 16 kHz TTS audio in 1 ms frames: the 16 -> 24 kHz resampler often returns nothing.
+    session.bot.rate = 16000
+    session.bot.frame_secs = 0.001
+    await client.ws.send(json.dumps({"say": 1.0}))
+    await synced(session, client)
+    for t in range(1, 121):
+        await step_to(clock, t / 100, session, client)
+        ahead = client.audio_secs - clock.now()
+        assert ahead <= SEND_AHEAD + CHUNK + 1e-6, (t, ahead)
+    # All of it came out, at the pace of its own duration (less the filter's delay).
+    assert client.audio_secs == pytest.approx(1.0, abs=0.02)
+
+
+async def test_speaking_frames_follow_the_clients_playback(
+    rig: tuple[ManualClock, Sessions, Client, Session],
+) -> None:
+    clock, _, client, session = rig
+    await client.ws.send(json.dumps({"say": 0.2}))
+    await synced(session, client)
+    assert session.tail.count(BotStartedSpeakingFrame) == 1
+    # All 200 ms are sent by t = 0.14 (send-ahead), but the bot still speaks until it has played.
+    await step_to(clock, 0.19, session, client)
+    assert client.audio_secs == pytest.approx(0.2)
+    assert session.tail.count(BotStoppedSpeakingFrame) == 0
+    assert session.tail.texts() == []  # the sentence's text waits for its audio to be heard
+    await step_to(clock, 0.21, session, client)
+    assert session.tail.count(BotStoppedSpeakingFrame) == 1
+    assert session.tail.texts() == ["sentence 1"]
+
+
+async def test_urgent_messages_overtake_queued_audio(
+    rig: tuple[ManualClock, Sessions, Client, Session],
+) -> None:
+    clock, _, client, session = rig
+    await client.ws.send(json.dumps({"say": 3.0}))
+    await synced(session, client)
+    await client.ws.send(json.dumps({"echo": "urgent"}))
+    await synced(session, client)
+    kinds = [kind for kind, _ in client.log]
+    assert kinds[-1] == "message" and client.log[-1][1] == {"message": "urgent"}
+    assert client.audio_secs <= SEND_AHEAD + CHUNK + 1e-6  # it did not wait for the 3 s
+
+
+async def test_interruption_drops_queued_audio_tells_the_client_and_keeps_only_what_played(
+    rig: tuple[ManualClock, Sessions, Client, Session],
+) -> None:
+    clock, _, client, session = rig
+    await client.ws.send(json.dumps({"say": 0.3}))
+    await client.ws.send(json.dumps({"say": 1.0}))
+    await step_to(clock, 0.5, session, client)
+    assert session.tail.texts() == ["sentence 1"]  # the first sentence was heard
+    await client.ws.send(json.dumps({"interrupt": True}))
+    await synced(session, client)
+    sent_at_interrupt = client.audio_secs
+    assert ("message", {"interrupt": True}) in client.log
+    for _ in range(150):
+        clock.advance(0.01)
+        await synced(session, client)
+    assert client.audio_secs == sent_at_interrupt  # nothing of the cut sentence after that
+    assert session.tail.texts() == ["sentence 1"]  # the cut sentence is not counted as heard
+    assert session.speaking_changes == ["started", "stopped"]
+
+
+async def test_an_interruption_drops_audio_stuck_behind_a_slow_network() -> None:
+    clock = ManualClock()
+    params = WebSocketParams(audio_out_sample_rate=OUT_RATE, audio_out_send_ahead_secs=SEND_AHEAD)
+    sessions = Sessions(params, clock_factory=lambda: clock)
+    conn = MemoryConnection()
+    serving = asyncio.create_task(sessions.serve(conn))
+    session = await sessions.next()
+    conn.gate.clear()  # the network stalls: nothing leaves the writer
+    await conn.inbox.put(json.dumps({"say": 0.5}))
+    for _ in range(80):  # by the pacing clock all of it has played by t = 0.8
+        clock.advance(0.01)
+        await settle(10)
+    assert session.transport.send_queue_bytes > 0
+    assert not session.transport.output().bot_speaking
+    await session.bot.interrupt_later()
+    assert session.transport.send_queue_bytes < 100  # only the interruption message is left
+    conn.gate.set()
+    await settle(20)
+    first_interrupt = conn.sent.index(json.dumps({"interrupt": True}))
+    assert all(isinstance(m, str) for m in conn.sent[first_interrupt:])
+    assert sum(len(m) for m in conn.sent if isinstance(m, bytes)) < 0.5 * BYTES_PER_SEC
+    await conn.inbox.put(None)  # the client leaves
+    await asyncio.wait_for(serving, 10)
+    assert session.events == ["connected", "disconnected", "finished"]

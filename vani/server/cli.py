@@ -1,0 +1,162 @@
+"""``vani run bot.py`` and ``vani serve``: the server's commands. See ``docs/server.md``.
+
+Only argparse at import time: the server's stack loads when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vani.server.config import ServerConfig
+
+__all__ = ["add_subparsers"]
+
+
+def _origins(text: str) -> list[str]:
+    return [o.strip() for o in text.split(",") if o.strip()]
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("server")
+    group.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only)",
+    )
+    group.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
+    group.add_argument(
+        "--workers", type=int, default=1, help="worker processes sharing the port (default 1)"
+    )
+    group.add_argument(
+        "--max-calls",
+        type=int,
+        default=100,
+        help="calls at once in this process; above it /start answers 503 and sockets close"
+        " with 1013 (default 100)",
+    )
+    group.add_argument(
+        "--secret",
+        default=None,
+        help="the token secret shared by every instance (default: $VANI_SECRET, else one"
+        " generated for this process)",
+    )
+    group.add_argument(
+        "--allowed-origins",
+        type=_origins,
+        default=None,
+        metavar="ORIGINS",
+        help="comma-separated browser origins allowed to start calls, or '*' (default: the"
+        " server's own origin and pages on this machine)",
+    )
+    group.add_argument(
+        "--token-ttl", type=float, default=300.0, help="seconds a /start token is valid (300)"
+    )
+    group.add_argument(
+        "--no-token",
+        action="store_true",
+        help="let sockets in without a token (development only)",
+    )
+    group.add_argument(
+        "--public-url",
+        default=None,
+        help="the ws:// or wss:// base URL /start hands out, behind a proxy (default: from"
+        " the request's Host)",
+    )
+    group.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=1 << 20,
+        help="largest WebSocket message accepted; larger closes with 1009 (default 1 MiB)",
+    )
+
+
+def _config(args: argparse.Namespace) -> ServerConfig:
+    from vani.server.config import ServerConfig
+
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        max_calls=args.max_calls,
+        secret=args.secret,
+        allowed_origins=args.allowed_origins,
+        token_ttl_secs=args.token_ttl,
+        require_token=not args.no_token,
+        public_url=args.public_url,
+        max_message_bytes=args.max_message_bytes,
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from vani.server.loader import load_bot
+    from vani.server.serve import serve
+
+    config = _config(args)
+    bot = load_bot(args.bot)
+    serve(bot, config, name=args.bot)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from vani.server.demo_bot import DemoBotOptions, make_demo_bot, warm_up
+    from vani.server.serve import serve
+
+    config = _config(args)
+    options = DemoBotOptions(
+        offline=args.offline,
+        llm_base_url=args.llm_base_url,
+        llm_model=args.llm_model,
+        sarvam_stt_url=args.sarvam_stt_url,
+        sarvam_tts_url=args.sarvam_tts_url,
+    )
+    bot, engines = make_demo_bot(options)
+    print(f"vani serve: the pizza-shop demo bot ({engines})", flush=True)
+    serve(bot, config, name="the demo bot", warm_up=lambda: warm_up(options))
+    return 0
+
+
+def add_subparsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``run`` and ``serve`` to the ``vani`` command."""
+    run = subparsers.add_parser(
+        "run",
+        help="serve your bot file over WebSocket",
+        description=(
+            "Serve BOT (a Python file defining `async def bot(session)`) to Pipecat-compatible"
+            " clients: POST /start for a token, then a WebSocket on /ws. See docs/server.md."
+        ),
+    )
+    run.add_argument("bot", help="the bot file")
+    _server_options(run)
+    run.set_defaults(func=_run)
+
+    serve = subparsers.add_parser(
+        "serve",
+        help="serve the demo voice bot over WebSocket",
+        description=(
+            "Serve the pizza-shop demo bot (Silero VAD, Whisper, a scripted dialogue with a tool"
+            " call, Piper: all on this machine). With OPENAI_API_KEY (or --llm-base-url) the"
+            " dialogue comes from an OpenAI-compatible LLM; with SARVAM_API_KEY speech goes"
+            " through Sarvam."
+        ),
+    )
+    _server_options(serve)
+    engines = serve.add_argument_group("engines")
+    engines.add_argument(
+        "--offline", action="store_true", help="ignore API keys and run everything locally"
+    )
+    engines.add_argument(
+        "--llm-base-url",
+        default=os.environ.get("VANI_LLM_BASE_URL"),
+        help="any OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1)",
+    )
+    engines.add_argument("--llm-model", default=None, help="the model to ask for")
+    engines.add_argument(
+        "--sarvam-stt-url", default=None, help="Sarvam STT base URL (a proxy, or a test fake)"
+    )
+    engines.add_argument(
+        "--sarvam-tts-url", default=None, help="Sarvam TTS base URL (a proxy, or a test fake)"
+    )
+    serve.set_defaults(func=_serve)

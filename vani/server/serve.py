@@ -1,0 +1,205 @@
+"""Running a :class:`~vani.server.app.VaniServer` under uvicorn. See ``docs/server.md``.
+
+:func:`listen_socket` opens the listening socket (with ``SO_REUSEPORT`` when asked, so several
+worker processes can accept on one port); :class:`RunningServer` starts and stops the server
+inside an event loop (tests and embedding); :func:`serve` is what ``vani run`` calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from types import TracebackType
+from typing import cast
+
+import uvicorn
+
+from vani.errors import ConfigurationError
+from vani.server.app import VaniServer
+from vani.server.config import ServerConfig
+
+__all__ = ["RunningServer", "listen_socket", "serve"]
+
+logger = logging.getLogger("vani.server")
+
+
+def listen_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A bound, listening TCP socket. ``reuse_port``: set ``SO_REUSEPORT`` so that other
+    processes may bind the same port and the kernel spreads connections between them."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            if not hasattr(socket, "SO_REUSEPORT"):
+                raise ConfigurationError("SO_REUSEPORT is not available on this platform")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    return sock
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn without its own signal handling: the caller decides when the server stops
+    (``serve`` on SIGINT/SIGTERM, ending the calls first; tests and embedding by ``stop``)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _uvicorn_config(server: VaniServer) -> uvicorn.Config:
+    # Upgrades go to the websockets library, not through ASGI (see vani.server.wsbridge).
+    ws = cast("type[asyncio.Protocol]", server.bridge.protocol_factory)
+    return uvicorn.Config(
+        server.app,
+        http="h11",
+        ws=ws,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+        timeout_graceful_shutdown=1,
+    )
+
+
+class RunningServer:
+    """``async with RunningServer(server) as running:`` serves ``server`` on
+    ``running.url`` until the block ends (then the calls are ended and the socket closed)."""
+
+    def __init__(self, server: VaniServer, sock: socket.socket | None = None) -> None:
+        self.server = server
+        self._sock = sock
+        self._uvicorn: _Uvicorn | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._port = 0 if sock is None else int(sock.getsockname()[1])
+
+    @property
+    def port(self) -> int:
+        """The port listened on (the real one when the config asked for port 0)."""
+        return self._port
+
+    @property
+    def url(self) -> str:
+        host = self.server.config.host
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.port}"
+
+    async def start(self) -> None:
+        config = self.server.config
+        if self._sock is None:
+            self._sock = listen_socket(config.host, config.port)
+        self._port = int(self._sock.getsockname()[1])
+        self._uvicorn = _Uvicorn(_uvicorn_config(self.server))
+        self._task = asyncio.create_task(self._uvicorn.serve(sockets=[self._sock]))
+        while not self._uvicorn.started:
+            if self._task.done():
+                self._task.result()
+                raise ConfigurationError("the server stopped while starting")
+            await asyncio.sleep(0.005)
+
+    async def stop(self) -> None:
+        await self.server.shutdown()
+        if self._uvicorn is not None and self._task is not None:
+            self._uvicorn.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._sock is not None:
+            self._sock.close()
+
+    async def wait(self) -> None:
+        """Until the server stops (uvicorn's own signal handling ends it)."""
+        if self._task is not None:
+            await self._task
+
+    async def __aenter__(self) -> RunningServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+def _warm(warm_up: Callable[[], None]) -> None:
+    started = time.perf_counter()
+    try:
+        warm_up()
+    except Exception:
+        logger.exception("warming up failed (the first call will load what it needs)")
+    else:
+        logger.info("warmed up in %.0f ms", (time.perf_counter() - started) * 1000)
+
+
+def serve(
+    bot: Callable[..., Awaitable[None]],
+    config: ServerConfig,
+    *,
+    name: str = "bot",
+    on_ready: Callable[[RunningServer], None] | None = None,
+    warm_up: Callable[[], None] | None = None,
+) -> None:
+    """Serve ``bot`` until SIGINT/SIGTERM; prints the URL to open. ``vani run`` calls this.
+
+    ``warm_up``: blocking work that makes the first call faster (importing engines, loading
+    models), run in a thread once the server listens; a call that comes first waits only for
+    what it needs.
+    """
+    if config.workers > 1:
+        raise ConfigurationError(
+            f"--workers {config.workers}: worker processes are not available in this version;"
+            " run one process per core behind a load balancer, or use --workers 1"
+        )
+    for warning in config.exposure_warnings():
+        logger.warning("%s", warning)
+        print(f"vani: warning: {warning}", file=sys.stderr, flush=True)
+    sock = listen_socket(config.host, config.port)
+
+    async def main() -> None:
+        server = VaniServer(bot, config)
+        running = RunningServer(server, sock)
+        await running.start()
+        assert running._uvicorn is not None
+        print(
+            f"vani: serving {name} on {running.url}  (open it in a browser; POST /start for a"
+            f" call token, then connect to /ws)",
+            flush=True,
+        )
+        if on_ready is not None:
+            on_ready(running)
+        if warm_up is not None:
+            threading.Thread(
+                target=_warm, args=(warm_up,), name="vani-warm-up", daemon=True
+            ).start()
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait(
+            [waiter, running._task] if running._task else [waiter],
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        waiter.cancel()
+        print("vani: stopping", flush=True)
+        await running.stop()
+
+    asyncio.run(main())
