@@ -320,14 +320,17 @@ async def database(url: str | None = None) -> PostgresTool:
 
 
 def engines() -> tuple[FrameProcessor, LLMService, FrameProcessor]:
-    """(STT, LLM, TTS): Sarvam with ``SARVAM_API_KEY`` else Whisper + Piper on this machine;
-    OpenAI with ``OPENAI_API_KEY`` else :func:`restaurant_script`."""
+    """(STT, LLM, TTS): Sarvam with ``SARVAM_API_KEY`` (``SARVAM_STT_URL``/``SARVAM_TTS_URL``
+    point it elsewhere) else Whisper + Piper on this machine; OpenAI with ``OPENAI_API_KEY``
+    (and ``OPENAI_BASE_URL``) else :func:`restaurant_script`."""
     stt: FrameProcessor
     tts: FrameProcessor
     if os.environ.get("SARVAM_API_KEY"):
         from vani.services.sarvam import SarvamSTTService, SarvamTTSService
+        from vani.services.sarvam._common import DEFAULT_BASE_URL
 
-        stt, tts = SarvamSTTService(), SarvamTTSService()
+        stt = SarvamSTTService(base_url=os.environ.get("SARVAM_STT_URL", DEFAULT_BASE_URL))
+        tts = SarvamTTSService(base_url=os.environ.get("SARVAM_TTS_URL", DEFAULT_BASE_URL))
     else:
         from vani.services.local import PiperTTSService, WhisperSTTService
 
