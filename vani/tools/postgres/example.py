@@ -310,12 +310,18 @@ async def database(url: str | None = None) -> PostgresTool:
         conninfo = url or os.environ.get("DATABASE_URL")
         if not conninfo:
             raise ConfigurationError("the restaurant bot needs DATABASE_URL")
-        _tool = await PostgresTool.connect(
-            conninfo,
-            schemas=[SCHEMA],
-            masks=["password_hash", "phone", "email"],
-            embedder=MiniLMEmbedder(),
-        )
+        try:
+            _tool = await PostgresTool.connect(
+                conninfo,
+                schemas=[SCHEMA],
+                masks=["password_hash", "phone", "email"],
+                embedder=MiniLMEmbedder(),
+            )
+        except ConfigurationError as exc:
+            raise ConfigurationError(
+                f"{exc}; load the example schema once with:"
+                " python -m vani.tools.postgres.example $DATABASE_URL"
+            ) from None
     return _tool
 
 
