@@ -367,8 +367,9 @@ def test_no_injection_reaches_the_server(harness: Harness, database: Database) -
             outcome.error
         )
         # Never SQL, never a stack trace, never long (values are echoed cut to 60 characters).
-        assert "Traceback" not in outcome.content and "set_config" not in outcome.content
-        assert ' FROM "' not in outcome.content and "CAST(" not in outcome.content
+        # (A marker the LLM itself sent may come back inside the echo of its own value.)
+        for marker in ("Traceback", "set_config", ' FROM "', "CAST(", "pg_catalog"):
+            assert marker in arguments or marker not in outcome.content, outcome.content[:200]
         if outcome.content.startswith(('{"error"', "error:")):
             assert len(outcome.content) < 1000, outcome.content[:200]
         check_tenant(outcome.data)
