@@ -48,7 +48,7 @@ done
 . "$WORK/venv/bin/activate"
 python -m pip install -q --upgrade pip
 PATH="$WORK/nocc:$PATH" CC="$WORK/nocc/cc" CXX="$WORK/nocc/c++" \
-  python -m pip install -q "${WHEEL}[local,test,dev]"
+  python -m pip install -q "${WHEEL}[local,test,dev,db]"
 
 echo "== the other CPython wheels import their compiled core"
 for other in "$WORK"/wheelhouse/vani-*-manylinux*.whl; do

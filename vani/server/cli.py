@@ -164,6 +164,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     config = _config(args)
     _client_hint(args)
+    if args.database:
+        return _serve_database(config)
     options = DemoBotOptions(
         offline=args.offline,
         llm_base_url=args.llm_base_url,
@@ -174,6 +176,24 @@ def _serve(args: argparse.Namespace) -> int:
     bot, engines = make_demo_bot(options)
     print(f"vani serve: the pizza-shop demo bot ({engines})", flush=True)
     serve(bot, config, name="the demo bot", warm_up=lambda: warm_up(options))
+    return 0
+
+
+def _serve_database(config: ServerConfig) -> int:
+    """``vani serve --database``: the restaurant bot of ``docs/database.md`` over
+    ``$DATABASE_URL`` (engines from the environment, as ``examples/restaurant_db_bot.py``)."""
+    from vani.errors import ConfigurationError
+    from vani.server.serve import serve
+
+    if not os.environ.get("DATABASE_URL"):
+        raise ConfigurationError(
+            "--database needs DATABASE_URL (Postgres with pgvector); load the example data"
+            " once with: python -m vani.tools.postgres.example $DATABASE_URL"
+        )
+    from vani.tools.postgres.example import restaurant_bot
+
+    print("vani serve: the restaurant bot, answering from $DATABASE_URL", flush=True)
+    serve(restaurant_bot, config, name="the restaurant database bot")
     return 0
 
 
@@ -217,5 +237,11 @@ def add_subparsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     )
     engines.add_argument(
         "--sarvam-tts-url", default=None, help="Sarvam TTS base URL (a proxy, or a test fake)"
+    )
+    engines.add_argument(
+        "--database",
+        action="store_true",
+        help="serve the restaurant bot that answers from the Postgres database at"
+        " $DATABASE_URL instead (vani[db]; see docs/database.md)",
     )
     serve.set_defaults(func=_serve)

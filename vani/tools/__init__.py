@@ -1,0 +1,1 @@
+"""Built-in LLM tools (see docs/database.md for the Postgres tool)."""
