@@ -44,7 +44,9 @@ def responses(media: list[SimEvent]) -> list[list[SimEvent]]:
     return out
 
 
-def analyse(sim: TelephonySimulator, speech_ends: list[float]) -> dict[str, object]:
+def analyse(
+    sim: TelephonySimulator, speech_ends: list[float], gap_secs: float = 0.02
+) -> dict[str, object]:
     lags: list[float] = []
     gaps = 0
     for resp in responses(sim.of("media")):
@@ -52,7 +54,7 @@ def analyse(sim: TelephonySimulator, speech_ends: list[float]) -> dict[str, obje
         play_end = t0
         for e in resp:
             lags.append(max(0.0, e.t - (t0 + played)))
-            if e is not resp[0] and e.t > play_end + 0.02:
+            if e is not resp[0] and e.t > play_end + gap_secs:
                 gaps += 1
             play_end = max(play_end, e.t) + e.secs
             played += e.secs
@@ -78,7 +80,7 @@ def analyse(sim: TelephonySimulator, speech_ends: list[float]) -> dict[str, obje
 
 
 async def one_call(
-    url: str, index: int, turns: int, token: str, start_delay: float
+    url: str, index: int, turns: int, token: str, start_delay: float, gap_secs: float
 ) -> dict[str, object]:
     await asyncio.sleep(start_delay)
     speech = load_caller_audio(SPEECH)
@@ -94,7 +96,7 @@ async def one_call(
             speech_ends.append(t_turn + len(speech) / 16000)
             await sim.play(turn)
     finally:
-        result = analyse(sim, speech_ends)
+        result = analyse(sim, speech_ends, gap_secs)
         await sim.hang_up()
     return result
 
@@ -108,11 +110,14 @@ async def _loop_lag(samples: list[float]) -> None:
 
 
 async def run(
-    url: str, calls: int, turns: int, token: str, ramp_secs: float
+    url: str, calls: int, turns: int, token: str, ramp_secs: float, gap_secs: float
 ) -> tuple[list[object], list[float]]:
     lag: list[float] = []
     monitor = asyncio.get_running_loop().create_task(_loop_lag(lag))
-    tasks = [one_call(url, i, turns, token, ramp_secs * i / max(1, calls)) for i in range(calls)]
+    tasks = [
+        one_call(url, i, turns, token, ramp_secs * i / max(1, calls), gap_secs)
+        for i in range(calls)
+    ]
     results = await asyncio.gather(*tasks, return_exceptions=True)
     monitor.cancel()
     out = [r if not isinstance(r, BaseException) else {"error": repr(r)} for r in results]
@@ -126,11 +131,12 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=1)
     ap.add_argument("--auth-token", default="")
     ap.add_argument("--ramp-secs", type=float, default=1.0)
+    ap.add_argument("--gap-ms", type=float, default=20.0, help="an underrun this long is a gap")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     started = time.monotonic()
     results, lag = asyncio.run(
-        run(args.url, args.calls, args.turns, args.auth_token, args.ramp_secs)
+        run(args.url, args.calls, args.turns, args.auth_token, args.ramp_secs, args.gap_ms / 1000)
     )
     out = {
         "started": started,
