@@ -34,6 +34,7 @@ Not thread-safe: use it from the event loop that runs the pipeline.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import logging
 import time
@@ -41,7 +42,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, TypeAlias, cast
 
 from vani.dhara.agents import Agent, Handoff, handoff_message
-from vani.dhara.flows import ContextStrategyConfig, NodeConfig, function_from_spec, node_from_config
+from vani.dhara.flows import (
+    ContextStrategyConfig,
+    NodeConfig,
+    flow_from_config,
+    function_from_spec,
+    is_flows_config,
+    node_from_config,
+)
 from vani.dhara.load import FlowSource, load_flow
 from vani.dhara.model import (
     Action,
@@ -54,7 +62,12 @@ from vani.dhara.model import (
     Node,
 )
 from vani.dhara.post import WATCHED_FRAMES, PostActionsAfter, PostActionWatch
-from vani.dhara.results import declared_target, takes_flow_manager, without_llm_run
+from vani.dhara.results import (
+    callback_takes_result,
+    declared_target,
+    takes_flow_manager,
+    without_llm_run,
+)
 from vani.dhara.state import render, render_message
 from vani.dhara.summary import llm_summary
 from vani.dhara.tasks import FlowTask, TaskDone
@@ -88,6 +101,11 @@ logger = logging.getLogger(__name__)
 Summarizer: TypeAlias = Callable[[list[JSONObject], str], Awaitable[str]]
 
 _STAY_OK: JSONValue = {"status": "ok"}
+
+# Set while a transition_callback runs: (its manager, the nodes it chose with set_node).
+_CHOSEN: contextvars.ContextVar[tuple[FlowManager, list[object]] | None] = contextvars.ContextVar(
+    "dhara_transition_choice", default=None
+)
 
 
 class _ContextSource(Protocol):
@@ -126,6 +144,7 @@ class FlowManager(EventEmitter):
         llm: LLMService,
         context_aggregator: _ContextSource | None = None,
         flow: FlowSource | None = None,
+        flow_config: FlowSource | None = None,
         handlers: Mapping[str, FlowHandler | ActionHandler] | None = None,
         action_handlers: Mapping[str, ActionHandler] | None = None,
         summarizer: Summarizer | None = None,
@@ -142,6 +161,10 @@ class FlowManager(EventEmitter):
             raise ConfigurationError("expected the pipeline task: pass task= (or worker=)")
         self._task = task
         self._transport = transport
+        if flow_config is not None:
+            if flow is not None:
+                raise ConfigurationError("expected flow= or flow_config=, got both")
+            flow = flow_config
         if isinstance(context_strategy, ContextStrategyConfig):
             context_strategy = context_strategy.to_strategy()
         self._default_strategy = context_strategy
@@ -150,6 +173,9 @@ class FlowManager(EventEmitter):
         self._aggregator = context_aggregator
         self._handlers: dict[str, FlowHandler | ActionHandler] = dict(handlers or {})
         self._action_handlers: dict[str, ActionHandler] = dict(action_handlers or {})
+        if is_flows_config(flow):
+            assert isinstance(flow, Mapping)
+            flow = flow_from_config(flow, default_strategy=self._default_strategy)
         self._flow: Flow | None = (
             None
             if flow is None
@@ -260,11 +286,28 @@ class FlowManager(EventEmitter):
         return self._tasks[-1].task if self._tasks else None
 
     async def set_node(
-        self, node: str | Node | NodeConfig | Mapping[str, object] | FlowTask[object]
+        self,
+        node: str | Node | NodeConfig | Mapping[str, object] | FlowTask[object],
+        node_config: NodeConfig | Mapping[str, object] | None = None,
     ) -> None:
         """Move to ``node`` (a name, or a node built at run time) from outside a tool call:
         run its pre-actions, apply it, announce it, and run the LLM if it responds
-        immediately."""
+        immediately. ``set_node("name", node_config)`` is Flows' older form (the node built from
+        ``node_config`` and called ``name``).
+
+        Called from a ``transition_callback``, it only records the choice: the node is entered
+        when the callback returns, atomically with the tool result (``docs/dhara.md``)."""
+        if node_config is not None:
+            if not isinstance(node, str):
+                raise FlowError(
+                    "expected set_node(name, node_config) or set_node(node); got a "
+                    f"{type(node).__name__} with a node_config"
+                )
+            node = {**node_config, "name": node}
+        chosen = _CHOSEN.get()
+        if chosen is not None and chosen[0] is self:
+            chosen[1].append(node)
+            return
         if not self._initialized:
             raise FlowError("call initialize() before set_node()")
         target, move = self._plan(node)
@@ -469,6 +512,8 @@ class FlowManager(EventEmitter):
         result, next_node = await self._run_handler(function, params.arguments)
         if next_node is None:
             next_node = declared_target(function, result)
+        if next_node is None and function.transition_callback is not None:
+            next_node = await self._run_transition_callback(function, params.arguments, result)
         if next_node is None:
             return result
         if epoch != self._epoch:
@@ -492,6 +537,31 @@ class FlowManager(EventEmitter):
         if not target.respond_immediately:
             return await without_llm_run(result, params)
         return result
+
+    async def _run_transition_callback(
+        self, function: FlowFunction, arguments: Mapping[str, JSONValue], result: object
+    ) -> object:
+        """Run Flows' ``transition_callback``; the node it chose with ``set_node`` (the last, if
+        it chose several), or None to stay."""
+        callback = function.transition_callback
+        assert callback is not None
+        chosen: list[object] = []
+        token = _CHOSEN.set((self, chosen))
+        try:
+            if callback_takes_result(callback):
+                await callback(dict(arguments), result, self)
+            else:
+                await callback(dict(arguments), self)
+        finally:
+            _CHOSEN.reset(token)
+        if len(chosen) > 1:
+            logger.warning(
+                "%s: transition_callback of %r chose %d nodes; entering the last",
+                self,
+                function.name,
+                len(chosen),
+            )
+        return chosen[-1] if chosen else None
 
     async def _run_handler(
         self, function: FlowFunction, arguments: Mapping[str, JSONValue]

@@ -15,7 +15,13 @@ from vani.frames import JSONValue
 if TYPE_CHECKING:
     from vani.services.llm.functions import FunctionCallParams
 
-__all__ = ["declared_target", "result_value", "takes_flow_manager", "without_llm_run"]
+__all__ = [
+    "callback_takes_result",
+    "declared_target",
+    "result_value",
+    "takes_flow_manager",
+    "without_llm_run",
+]
 
 
 def takes_flow_manager(handler: Callable[..., object]) -> bool:
@@ -30,6 +36,18 @@ def takes_flow_manager(handler: Callable[..., object]) -> bool:
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
     ]
     return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in positional)
+
+
+def callback_takes_result(callback: Callable[..., object]) -> bool:
+    """True when a Flows ``transition_callback`` takes ``(args, result, flow_manager)``; False
+    for the older ``(args, flow_manager)`` (Flows tells them apart by their parameter count)."""
+    try:
+        parameters = list(inspect.signature(callback).parameters.values())
+    except (TypeError, ValueError):
+        return True
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return True
+    return len(parameters) != 2
 
 
 def declared_target(function: FlowFunction, result: object) -> str | None:
