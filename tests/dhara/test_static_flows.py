@@ -264,3 +264,51 @@ def test_static_flows_are_checked_like_any_flow() -> None:
     ]
     with pytest.raises(FlowValidationError, match="unknown node 'nowhere'"):
         load_flow(config)  # type: ignore[arg-type]
+
+
+async def test_flows_function_strings_are_bound_through_handlers() -> None:
+    """Flows' "__function__:name" handler strings name a handler given to the FlowManager."""
+    got: list[object] = []
+
+    async def record(args: FlowArgs) -> FlowResult:
+        got.append(args["x"])
+        return {"status": "success"}
+
+    config: FlowConfig = {
+        "initial_node": "a",
+        "nodes": {
+            "a": {
+                "task_messages": [system("A.")],
+                "functions": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "record",
+                            "handler": "__function__:record",
+                            "description": "Record x.",
+                            "parameters": {
+                                "type": "object",
+                                "properties": {"x": {"type": "integer"}},
+                            },
+                            "transition_to": "end",
+                        },
+                    }
+                ],
+            },
+            "end": {
+                "task_messages": [system("Bye.")],
+                "post_actions": [{"type": "end_conversation"}],
+            },
+        },
+    }
+    with pytest.raises(FlowValidationError, match="no handler named 'record'"):
+        load_flow(config, handlers={})  # type: ignore[arg-type]
+    llm = ScriptedLLMService(["Hi.", call("record", x=7), "Bye."])
+    async with FlowRig(llm=llm, flow=config, handlers={"record": record}) as rig:
+        await rig.manager.initialize()
+        await rig.settle()
+        await rig.user_says("Seven.")
+        await rig.settle()
+        assert rig.finished
+    assert got == [7]
+    assert [to for _from, to in rig.transitions] == ["a", "end"]

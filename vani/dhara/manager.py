@@ -116,8 +116,9 @@ class _ContextSource(Protocol):
 
 
 class FlowManager(EventEmitter):
-    """Runs ``flow`` (a :class:`Flow`, a dict, or a path to a JSON/YAML file; None for a flow
-    made only of nodes built at run time) on ``llm`` and the context of ``context_aggregator``.
+    """Runs ``flow`` (a :class:`Flow`, a dict, a Pipecat Flows ``FlowConfig`` — also accepted
+    as ``flow_config=`` — or a path to a JSON/YAML file; None for a flow made only of nodes
+    built at run time) on ``llm`` and the context of ``context_aggregator``.
 
     ``handlers`` binds the handler names used by the flow (function handlers
     ``async def h(args[, flow_manager])`` and function-action handlers
