@@ -9,6 +9,8 @@ import asyncio
 import json
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -341,3 +343,82 @@ async def test_a_barge_in_on_the_goodbye_still_ends_the_call() -> None:
     assert marks == ["post-actions"]
     played = sum(end - start for start, end in transport.recording.bot_chunks)
     assert 0 < played < 7 * 0.3 - 0.5  # cut short: not the whole goodbye
+
+
+class BargeIn(FrameProcessor):
+    """Right after the LLM: at the ``at``-th frame of the bot's reply going down, the user barges
+    in (an InterruptionFrame enters at the top of the pipeline, racing what is in flight)."""
+
+    def __init__(self, task_box: list[PipelineTask], at: int) -> None:
+        super().__init__(name="barge-in")
+        self.task_box = task_box
+        self.at = at
+        self.seen = 0
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if direction is FrameDirection.DOWNSTREAM and isinstance(
+            frame, LLMTextFrame | LLMFullResponseEndFrame
+        ):
+            self.seen += 1
+            if self.seen == self.at:
+                await self.task_box[0].queue_frame(InterruptionFrame())
+        await self.push_frame(frame, direction)
+
+
+TTS_KINDS = {
+    "none": lambda: None,
+    "silent-on-empty": SilentOnEmptyTTS,
+    "overtaking": OvertakingTTS,
+}
+
+
+@settings(
+    max_examples=24,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    tts=st.sampled_from(sorted(TTS_KINDS)),
+    at=st.integers(min_value=1, max_value=6),
+    empty=st.booleans(),
+)
+async def test_no_barge_in_schedule_keeps_an_end_node_from_ending_the_call(
+    tts: str, at: int, empty: bool
+) -> None:
+    """Wherever the barge-in lands in the goodbye (or after it), the call still ends by itself:
+    at once if the goodbye had been generated, or after the user's next turn if the barge-in
+    cut it short. The post-actions run exactly once."""
+    marks: list[str] = []
+    transport = FileTransport(SPEECH[0], end_on_eof=False)
+    goodbye = "" if empty else "Goodbye and thanks for calling."
+    llm = ScriptedLLMService([goodbye, "Goodbye again."])
+    aggregators = LLMContextAggregatorPair(LLMContext())
+    box: list[PipelineTask] = []
+    tts_stage = TTS_KINDS[tts]()
+    middle: list[FrameProcessor] = [BargeIn(box, at)] + ([tts_stage] if tts_stage else [])
+    task = PipelineTask(
+        Pipeline([aggregators.user(), llm, *middle, transport.output(), aggregators.assistant()]),
+        idle_timeout_secs=None,
+    )
+    box.append(task)
+    manager = FlowManager(
+        task=task, llm=llm, context_aggregator=aggregators, flow=end_only_flow(marks)
+    )
+
+    @task.event_handler("on_pipeline_started")
+    async def started(_task: PipelineTask, _frame: Frame) -> None:
+        await manager.initialize()
+
+    run = asyncio.get_running_loop().create_task(PipelineRunner(handle_sigint=False).run(task))
+    done, _ = await asyncio.wait({run}, timeout=0.5)
+    if not done:
+        # The barge-in cut the goodbye before it was generated: the user speaks, the end node
+        # answers again, and that answer ends the call.
+        await task.queue_frames(list(USER_TURN))
+    try:
+        await asyncio.wait_for(asyncio.shield(run), 15)
+    finally:
+        if not run.done():
+            await task.cancel()
+    assert marks == ["post-actions"]
