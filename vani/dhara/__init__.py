@@ -24,11 +24,13 @@ from typing import TYPE_CHECKING
 
 from vani.dhara.agents import Agent, Handoff
 from vani.dhara.flows import (
+    NO_RESPONSE,
     ConsolidatedFunctionResult,
     ContextStrategyConfig,
     FlowArgs,
     FlowConfig,
     FlowResult,
+    FlowsDirectFunction,
     FlowsFunctionSchema,
     NodeConfig,
     flow_from_config,
@@ -57,12 +59,14 @@ from vani.dhara.tasks import (
     TaskDone,
 )
 from vani.dhara.validate import flow_problems, flow_warnings, validate_flow
+from vani.errors import FlowError, FlowValidationError
 
 if TYPE_CHECKING:
     from vani.dhara.manager import FlowManager
 
 __all__ = [
     "BUILTIN_ACTION_TYPES",
+    "NO_RESPONSE",
     "Action",
     "Agent",
     "CollectDate",
@@ -76,10 +80,13 @@ __all__ = [
     "Flow",
     "FlowArgs",
     "FlowConfig",
+    "FlowError",
     "FlowFunction",
     "FlowManager",
     "FlowResult",
     "FlowTask",
+    "FlowValidationError",
+    "FlowsDirectFunction",
     "FlowsFunctionSchema",
     "Handoff",
     "Node",

@@ -43,11 +43,13 @@ if TYPE_CHECKING:
     from vani.dhara.manager import FlowManager
 
 __all__ = [
+    "NO_RESPONSE",
     "ConsolidatedFunctionResult",
     "ContextStrategyConfig",
     "FlowArgs",
     "FlowConfig",
     "FlowResult",
+    "FlowsDirectFunction",
     "FlowsFunctionSchema",
     "NodeConfig",
     "flow_from_config",
@@ -62,6 +64,9 @@ __all__ = [
 FlowArgs: TypeAlias = dict[str, JSONValue]
 
 _F = TypeVar("_F", bound=Callable[..., object])
+
+#: A direct function: ``async def f(flow_manager, ...) -> (result, next_node)``.
+FlowsDirectFunction: TypeAlias = Callable[..., Awaitable[object]]
 
 
 class FlowResult(TypedDict, total=False):
@@ -97,6 +102,17 @@ class FlowConfig(TypedDict):
     initial_node: str
     nodes: dict[str, NodeConfig]
 
+
+class _NoResponse:
+    """The type of :data:`NO_RESPONSE`."""
+
+    def __repr__(self) -> str:
+        return "NO_RESPONSE"
+
+
+#: Return ``(result, NO_RESPONSE)`` to stay in the node without the LLM answering the result
+#: now (the next answer waits for the user), as in Flows.
+NO_RESPONSE = _NoResponse()
 
 #: What a Flows handler returns: ``(result, next_node)``; either may be None.
 ConsolidatedFunctionResult: TypeAlias = "tuple[FlowResult | JSONValue | None, NodeConfig | None]"

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Protocol, TypeAlias, cast
 
 from vani.dhara.agents import Agent, Handoff, handoff_message
 from vani.dhara.flows import (
+    NO_RESPONSE,
     ContextStrategyConfig,
     NodeConfig,
     flow_from_config,
@@ -245,6 +246,15 @@ class FlowManager(EventEmitter):
         if self._aggregator is not None:
             return self._aggregator.context
         return self._llm.context
+
+    @property
+    def worker(self) -> PipelineTask:
+        """The pipeline task (Flows' newer name for :attr:`task`)."""
+        return self._task
+
+    def get_current_context(self) -> list[JSONObject]:
+        """The messages of the shared context, as Flows returns them."""
+        return self.context.get_messages()
 
     @property
     def transport(self) -> object | None:
@@ -517,6 +527,8 @@ class FlowManager(EventEmitter):
             next_node = await self._run_transition_callback(function, params.arguments, result)
         if next_node is None:
             return result
+        if next_node is NO_RESPONSE:
+            return await without_llm_run(result, params)
         if epoch != self._epoch:
             logger.warning(
                 "%s: %r asked to move to %r after the flow had already moved; ignored",
@@ -584,8 +596,10 @@ class FlowManager(EventEmitter):
                     "expected (result, next_node)"
                 )
             result, next_node = returned
-            if next_node is not None and not isinstance(
-                next_node, str | Node | Mapping | FlowTask | TaskDone | Agent
+            if (
+                next_node is not None
+                and not isinstance(next_node, str | Node | Mapping | FlowTask | TaskDone | Agent)
+                and next_node is not NO_RESPONSE
             ):
                 raise FlowError(
                     f"handler of {function.name!r} returned next_node of type "
