@@ -34,7 +34,6 @@ Not thread-safe: use it from the event loop that runs the pipeline.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import dataclasses
 import logging
 import time
@@ -64,8 +63,9 @@ from vani.dhara.model import (
 )
 from vani.dhara.post import WATCHED_FRAMES, PostActionsAfter, PostActionWatch
 from vani.dhara.results import (
-    callback_takes_result,
     declared_target,
+    record_choice,
+    run_transition_callback,
     takes_flow_manager,
     without_llm_run,
 )
@@ -102,11 +102,6 @@ logger = logging.getLogger(__name__)
 Summarizer: TypeAlias = Callable[[list[JSONObject], str], Awaitable[str]]
 
 _STAY_OK: JSONValue = {"status": "ok"}
-
-# Set while a transition_callback runs: (its manager, the nodes it chose with set_node).
-_CHOSEN: contextvars.ContextVar[tuple[FlowManager, list[object]] | None] = contextvars.ContextVar(
-    "dhara_transition_choice", default=None
-)
 
 
 class _ContextSource(Protocol):
@@ -315,9 +310,7 @@ class FlowManager(EventEmitter):
                     f"{type(node).__name__} with a node_config"
                 )
             node = {**node_config, "name": node}
-        chosen = _CHOSEN.get()
-        if chosen is not None and chosen[0] is self:
-            chosen[1].append(node)
+        if record_choice(self, node):
             return
         if not self._initialized:
             raise FlowError("call initialize() before set_node()")
@@ -524,7 +517,7 @@ class FlowManager(EventEmitter):
         if next_node is None:
             next_node = declared_target(function, result)
         if next_node is None and function.transition_callback is not None:
-            next_node = await self._run_transition_callback(function, params.arguments, result)
+            next_node = await run_transition_callback(function, params.arguments, result, self)
         if next_node is None:
             return result
         if next_node is NO_RESPONSE:
@@ -550,31 +543,6 @@ class FlowManager(EventEmitter):
         if not target.respond_immediately:
             return await without_llm_run(result, params)
         return result
-
-    async def _run_transition_callback(
-        self, function: FlowFunction, arguments: Mapping[str, JSONValue], result: object
-    ) -> object:
-        """Run Flows' ``transition_callback``; the node it chose with ``set_node`` (the last, if
-        it chose several), or None to stay."""
-        callback = function.transition_callback
-        assert callback is not None
-        chosen: list[object] = []
-        token = _CHOSEN.set((self, chosen))
-        try:
-            if callback_takes_result(callback):
-                await callback(dict(arguments), result, self)
-            else:
-                await callback(dict(arguments), self)
-        finally:
-            _CHOSEN.reset(token)
-        if len(chosen) > 1:
-            logger.warning(
-                "%s: transition_callback of %r chose %d nodes; entering the last",
-                self,
-                function.name,
-                len(chosen),
-            )
-        return chosen[-1] if chosen else None
 
     async def _run_handler(
         self, function: FlowFunction, arguments: Mapping[str, JSONValue]
