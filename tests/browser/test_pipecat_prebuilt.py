@@ -17,9 +17,9 @@ gives up after about 7 s and reports to Sentry, another outside host) the page s
 to load call object bundle" and disconnects, never having asked vani for anything. An empty
 stand-in script would not get further (``startCamera()`` waits for the call machine's answers),
 and one that answered would be a re-implementation of Daily's internal call-machine protocol,
-i.e. a replacement for the client's microphone path, not the client unchanged. No PyPI package
-ships the bundle (daily-python is native code; pipecat-ai-small-webrtc-prebuilt loads the same
-URL). So:
+i.e. a replacement for the client's microphone path, not the client unchanged. We found no
+PyPI package that ships the bundle (daily-python 0.36.0 is native code only;
+pipecat-ai-small-webrtc-prebuilt 2.5.0 loads the same CDN). So:
 
 - ``test_vani_serves_pipecats_prebuilt_client`` checks vani serves the client and it loads;
 - ``test_prebuilt_websocket_mode_needs_only_dailys_bundle`` refuses every request for another
