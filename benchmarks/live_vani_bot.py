@@ -26,6 +26,9 @@ SYSTEM = "You are a restaurant's booking assistant. Answer in one short sentence
 STT_URL = os.environ["VANI_BENCH_STT_URL"]
 TTS_URL = os.environ["VANI_BENCH_TTS_URL"]
 OPENAI_URL = os.environ["VANI_BENCH_OPENAI_URL"]
+# Off unless set: the bound on audio queued behind the VAD when the server is past capacity
+# (``VADProcessor(max_backlog_secs=...)``; Pipecat has no counterpart).
+MAX_BACKLOG_SECS = float(os.environ.get("VANI_BENCH_VAD_MAX_BACKLOG_SECS", "0")) or None
 
 
 async def bot(session: Session) -> None:
@@ -36,7 +39,7 @@ async def bot(session: Session) -> None:
     pipeline = Pipeline(
         [
             session.input(),
-            VADProcessor(),
+            VADProcessor(max_backlog_secs=MAX_BACKLOG_SECS),
             stt,
             context.user(),
             llm,
