@@ -109,9 +109,14 @@ def main(argv: list[str] | None = None) -> None:
             preexec_fn=lc._pin(client_cpus),
         )
         peak = 0
-        deadline = time.monotonic() + ramp + 2.0 + 0.8 * args.secs
+        t0 = time.monotonic()
+        timeline: list[str] = []
+        deadline = t0 + ramp + 2.0 + 0.8 * args.secs
         while time.monotonic() < deadline:
-            peak = max(peak, lc.tree_rss_kib(server.popen.pid))
+            rss = lc.tree_rss_kib(server.popen.pid)
+            peak = max(peak, rss)
+            if len(timeline) < (time.monotonic() - t0) / 5:
+                timeline.append(f"{time.monotonic() - t0:.0f}s {rss / 1024:.0f} MiB")
             time.sleep(0.25)
         late = _dump(server, out, 1)
         lines = (load.communicate()[0] or b"").decode().strip().splitlines()
@@ -126,6 +131,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"RSS base {base['rss_kib']} KiB, at dump {late['rss_kib']} KiB, peak {peak} KiB: "
           f"{(late['rss_kib'] - base['rss_kib']) / n:.0f} KiB per call at dump, "
           f"{(peak - base['rss_kib']) / n:.0f} KiB per call at peak")  # fmt: skip
+    print(f"RSS after malloc_trim(0): base {base['rss_after_trim_kib']} KiB, "
+          f"late {late['rss_after_trim_kib']} KiB "
+          f"({(late['rss_after_trim_kib'] - base['rss_after_trim_kib']) / n:.0f} KiB per call); "
+          f"threads {base['threads']} -> {late['threads']}")  # fmt: skip
+    print("RSS timeline:", ", ".join(timeline))
     print(f"gc frozen {base['gc_frozen']} -> {late['gc_frozen']}, threshold {late['gc_threshold']}")
     print(f"gc objects: {(late['gc_objects'] - base['gc_objects']) / n:+.0f} per call")
     new = sorted(set(late["modules"]) - set(base["modules"]))

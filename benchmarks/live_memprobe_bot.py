@@ -36,6 +36,7 @@ def _rss_kib() -> int:
 def _dump() -> dict[str, Any]:
     from vani.frames import Frame
 
+    rss_at_signal = _rss_kib()
     gc.collect()
     objs = gc.get_objects()
     types = Counter(type(o).__qualname__ for o in objs)
@@ -79,7 +80,8 @@ def _dump() -> dict[str, Any]:
     except RuntimeError:
         pass
     report: dict[str, Any] = {
-        "rss_kib": _rss_kib(),
+        "rss_kib": rss_at_signal,
+        "threads": len(os.listdir("/proc/self/task")),
         "gc_objects": len(objs),
         "gc_frozen": gc.get_freeze_count(),
         "gc_threshold": gc.get_threshold(),
@@ -93,6 +95,11 @@ def _dump() -> dict[str, Any]:
         "modules": sorted(sys.modules),
     }
     del objs
+    import ctypes
+
+    # What the C heap holds freed but not returned: RSS drops by it when trimmed.
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    report["rss_after_trim_kib"] = _rss_kib()
     if tracemalloc.is_tracing():
         snap = tracemalloc.take_snapshot()
         report["traced_kib"] = tracemalloc.get_traced_memory()[0] // 1024

@@ -95,7 +95,9 @@ def build_app(stt_url: str, tts_url: str, openai_url: str) -> Any:
                 serializer=ProtobufFrameSerializer(),
             ),
         )
-        stt = SarvamSTTService(api_key="test-key")
+        # VANI_BENCH_AUDIO_PASSTHROUGH=0: the STT keeps the input audio (as on vani's side).
+        passthrough = os.environ.get("VANI_BENCH_AUDIO_PASSTHROUGH", "1") != "0"
+        stt = SarvamSTTService(api_key="test-key", audio_passthrough=passthrough)
         stt._sarvam_client = sarvamai.AsyncSarvamAI(
             api_subscription_key="test-key",
             environment=SarvamAIEnvironment(

@@ -111,6 +111,9 @@ class SarvamSTTService(FrameProcessor):
 
     ``sample_rate`` is what Sarvam gets (16000 or 8000); input at another rate is resampled.
     ``language`` is a BCP-47 code such as ``"hi-IN"`` or ``"unknown"`` for auto-detection.
+    ``audio_passthrough=False`` (Pipecat's spelling) keeps the input audio here instead of
+    passing it on: nothing after the STT then carries it, nor queues it while the LLM runs;
+    keep the default when a later processor needs the caller's audio (a recorder).
     Not thread-safe: use from the pipeline's event loop.
     """
 
@@ -133,9 +136,11 @@ class SarvamSTTService(FrameProcessor):
         reconnect_max_delay_s: float = 8.0,
         max_reconnect_attempts: int = 8,
         max_resend_s: float = 30.0,
+        audio_passthrough: bool = True,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
+        self.audio_passthrough = audio_passthrough
         if sample_rate not in (8000, 16000):
             raise ConfigurationError(f"expected sample_rate 16000 or 8000, got {sample_rate}")
         if vad_source not in ("local", "sarvam"):
@@ -250,6 +255,8 @@ class SarvamSTTService(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, InputAudioRawFrame):
             await self._on_audio(frame)
+            if not self.audio_passthrough:
+                return
         elif self._vad_source == "local":
             if isinstance(frame, VADUserStartedSpeakingFrame | UserStartedSpeakingFrame):
                 self._begin_turn()
