@@ -103,6 +103,17 @@ class _Turn:
     result: dict[str, JSONValue] = field(default_factory=dict)
 
 
+_SILENCE: dict[int, bytes] = {}
+
+
+def _silence_100ms(sample_rate: int) -> bytes:
+    """100 ms of s16 silence, one immutable copy per rate for every session."""
+    silence = _SILENCE.get(sample_rate)
+    if silence is None:
+        silence = _SILENCE[sample_rate] = bytes(sample_rate * 2 // 10)
+    return silence
+
+
 class SarvamSTTService(FrameProcessor):
     """Sarvam streaming STT. Consumes ``InputAudioRawFrame`` (passed on unchanged) and VAD/turn
     frames; emits one ``TranscriptionFrame`` per turn (text, language, ISO timestamp, and the
@@ -602,7 +613,7 @@ class SarvamSTTService(FrameProcessor):
 
     async def _keepalive_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        silence = bytes(self._sample_rate * 2 // 10)  # 100 ms
+        silence = _silence_100ms(self._sample_rate)
         while True:
             await asyncio.sleep(self._keepalive_interval_s / 4)
             ws = self._ws
