@@ -95,9 +95,7 @@ def build_app(stt_url: str, tts_url: str, openai_url: str) -> Any:
                 serializer=ProtobufFrameSerializer(),
             ),
         )
-        # VANI_BENCH_AUDIO_PASSTHROUGH=0: the STT keeps the input audio (as on vani's side).
-        passthrough = os.environ.get("VANI_BENCH_AUDIO_PASSTHROUGH", "1") != "0"
-        stt = SarvamSTTService(api_key="test-key", audio_passthrough=passthrough)
+        stt = SarvamSTTService(api_key="test-key")
         stt._sarvam_client = sarvamai.AsyncSarvamAI(
             api_subscription_key="test-key",
             environment=SarvamAIEnvironment(

@@ -29,7 +29,7 @@ OPENAI_URL = os.environ["VANI_BENCH_OPENAI_URL"]
 # Off unless set: the bound on audio queued behind the VAD when the server is past capacity
 # (``VADProcessor(max_backlog_secs=...)``; Pipecat has no counterpart).
 MAX_BACKLOG_SECS = float(os.environ.get("VANI_BENCH_VAD_MAX_BACKLOG_SECS", "0")) or None
-# "0": the STT keeps the input audio (``audio_passthrough=False``, on Pipecat's side too).
+# "0": the STT keeps the input audio (``audio_passthrough=False``; the VAD is before it).
 AUDIO_PASSTHROUGH = os.environ.get("VANI_BENCH_AUDIO_PASSTHROUGH", "1") != "0"
 
 
