@@ -26,17 +26,22 @@ SYSTEM = "You are a restaurant's booking assistant. Answer in one short sentence
 STT_URL = os.environ["VANI_BENCH_STT_URL"]
 TTS_URL = os.environ["VANI_BENCH_TTS_URL"]
 OPENAI_URL = os.environ["VANI_BENCH_OPENAI_URL"]
+# Off unless set: the bound on audio queued behind the VAD when the server is past capacity
+# (``VADProcessor(max_backlog_secs=...)``; Pipecat has no counterpart).
+MAX_BACKLOG_SECS = float(os.environ.get("VANI_BENCH_VAD_MAX_BACKLOG_SECS", "0")) or None
+# "0": the STT keeps the input audio (``audio_passthrough=False``; the VAD is before it).
+AUDIO_PASSTHROUGH = os.environ.get("VANI_BENCH_AUDIO_PASSTHROUGH", "1") != "0"
 
 
 async def bot(session: Session) -> None:
-    stt = SarvamSTTService(base_url=STT_URL)
+    stt = SarvamSTTService(base_url=STT_URL, audio_passthrough=AUDIO_PASSTHROUGH)
     llm = OpenAILLMService(base_url=OPENAI_URL)
     tts = SarvamTTSService(base_url=TTS_URL)
     context = LLMContextAggregatorPair(LLMContext([{"role": "system", "content": SYSTEM}]))
     pipeline = Pipeline(
         [
             session.input(),
-            VADProcessor(),
+            VADProcessor(max_backlog_secs=MAX_BACKLOG_SECS),
             stt,
             context.user(),
             llm,

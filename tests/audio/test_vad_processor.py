@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vani.audio.silero import get_batcher
+from vani._core.vad import VADEvent
+from vani.audio.silero import SileroStream, get_batcher
 from vani.audio.vad import SileroVADAnalyzer, VADParams, VADProcessor
 from vani.errors import ConfigurationError
 from vani.frames import (
@@ -18,6 +19,7 @@ from vani.frames import (
     Frame,
     InputAudioRawFrame,
     InterruptionFrame,
+    StartFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
     VADUserStartedSpeakingFrame,
@@ -191,3 +193,53 @@ async def test_concurrent_sessions_share_inference_batches_and_each_finds_its_tu
     for down, _up in results:
         starts = [f.timestamp for f in down if isinstance(f, VADUserStartedSpeakingFrame)]
         assert len(starts) == len(truth)
+
+
+class _SlowModelVAD(VADProcessor):
+    """Each batch of windows takes 20 ms more: the audio queues behind the model, as it does
+    on a server past its capacity."""
+
+    async def start(self, frame: StartFrame) -> None:
+        await super().start(frame)
+        real = self._batcher
+        assert real is not None
+
+        class Slow:
+            async def analyze(self, stream: SileroStream) -> list[VADEvent]:
+                await asyncio.sleep(0.02)
+                return await real.analyze(stream)
+
+            def discard(self, stream: SileroStream) -> None:
+                real.discard(stream)
+
+        self._batcher = Slow()  # type: ignore[assignment]
+
+
+async def test_a_backlog_past_max_backlog_secs_is_passed_on_without_analysis() -> None:
+    pcm, sr, truth = _speech("16k")
+    frames = _frames(pcm, sr)
+    vad = _SlowModelVAD(max_backlog_secs=0.1)
+    down, _ = await run_test(
+        vad, frames_to_send=frames, params=PipelineParams(audio_in_sample_rate=sr)
+    )
+    assert [f for f in down if isinstance(f, InputAudioRawFrame)] == frames
+    total = len(pcm) / 2 / sr
+    assert 0.0 < vad.skipped_secs < total
+
+
+async def test_a_backlog_under_max_backlog_secs_changes_nothing() -> None:
+    pcm, sr, truth = _speech("16k")
+    frames = _frames(pcm, sr)
+    vad = VADProcessor(max_backlog_secs=3600.0)
+    down, _ = await run_test(
+        vad, frames_to_send=frames, params=PipelineParams(audio_in_sample_rate=sr)
+    )
+    assert vad.skipped_secs == 0.0
+    starts = [f for f in down if isinstance(f, VADUserStartedSpeakingFrame)]
+    assert len(starts) == len(truth)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0])
+def test_max_backlog_secs_must_be_positive(bad: float) -> None:
+    with pytest.raises(ConfigurationError, match="max_backlog_secs"):
+        VADProcessor(max_backlog_secs=bad)

@@ -77,6 +77,13 @@ class VADProcessor(FrameProcessor):
     before passing more audio instead, which makes the outcome independent of timing (offline
     evaluation, tests). ``interrupt=False`` leaves the barge-in to an
     :class:`~vani.processors.interruptions.InterruptionGate` after the STT.
+
+    ``max_backlog_secs`` (default None: off) bounds the audio that may wait behind the model
+    when the process cannot keep up (a live server past its capacity): while more than that
+    much audio is queued for this processor, frames are passed on without analysis, so the
+    backlog drains instead of growing with every second of overload (``skipped_secs`` counts
+    the audio skipped; a warning is logged when skipping starts). Leave it off for input that
+    arrives faster than real time (files, tests, offline evaluation).
     """
 
     def __init__(
@@ -88,6 +95,7 @@ class VADProcessor(FrameProcessor):
         turn_analyzer: SmartTurnAnalyzer | None = None,
         turn_inline: bool = False,
         interrupt: bool = True,
+        max_backlog_secs: float | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -100,7 +108,14 @@ class VADProcessor(FrameProcessor):
                 f"expected an input sample rate among 8000, 16000, 22050, 24000, 32000, 44100"
                 f" and 48000 Hz, got {sample_rate}"
             )
+        if max_backlog_secs is not None and not max_backlog_secs > 0:
+            raise ConfigurationError(
+                f"expected max_backlog_secs > 0 or None, got {max_backlog_secs}"
+            )
         self.params = params or VADParams()
+        self.max_backlog_secs = max_backlog_secs
+        self.skipped_secs = 0.0
+        self._skipping = False
         self._input_rate = sample_rate
         self._stream: SileroStream | None = None
         self._batcher: SileroBatcher | None = None
@@ -148,6 +163,8 @@ class VADProcessor(FrameProcessor):
             and self._stream is not None
         ):
             stream = self._stream
+            if self.max_backlog_secs is not None and self._overloaded(frame):
+                return
             pcm = await self._model_pcm(frame, stream.sample_rate)
             if not pcm:
                 return
@@ -166,6 +183,26 @@ class VADProcessor(FrameProcessor):
             else:
                 for event in events:
                     await self._announce(event)
+
+    def _overloaded(self, frame: InputAudioRawFrame) -> bool:
+        """True when more than ``max_backlog_secs`` of audio waits behind this frame."""
+        assert self.max_backlog_secs is not None
+        secs = frame.num_frames / frame.sample_rate if frame.sample_rate > 0 else 0.0
+        queued = len(self._queue) if self._queue is not None else 0
+        if queued * secs <= self.max_backlog_secs:
+            self._skipping = False
+            return False
+        if not self._skipping:
+            self._skipping = True
+            logger.warning(
+                "%s: %.1f s of input audio queued behind the vad (max_backlog_secs %.1f):"
+                " skipping analysis until it drains",
+                self,
+                queued * secs,
+                self.max_backlog_secs,
+            )
+        self.skipped_secs += secs
+        return True
 
     async def _model_pcm(self, frame: InputAudioRawFrame, vad_rate: int) -> bytes | None:
         audio, rate, channels = frame.audio, frame.sample_rate, frame.num_channels

@@ -21,7 +21,10 @@ from vani.testing.fake_sarvam_stt import FakeSarvamSTTServer
 SPEECH = Path(__file__).parents[2] / "fixtures" / "speech" / "speech_16k.wav"
 
 
-async def test_silero_vad_turns_reach_sarvam_with_preroll_and_come_back_as_transcripts() -> None:
+@pytest.mark.parametrize("passthrough", [True, False])
+async def test_silero_vad_turns_reach_sarvam_with_preroll_and_come_back_as_transcripts(
+    passthrough: bool,
+) -> None:
     vad = pytest.importorskip("vani.audio.vad")
     if not SPEECH.exists():
         pytest.skip("the shared speech fixture is not in this checkout")
@@ -34,11 +37,18 @@ async def test_silero_vad_turns_reach_sarvam_with_preroll_and_come_back_as_trans
         for i in range(0, len(pcm) - 639, 640)
     ]
     async with FakeSarvamSTTServer(transcripts=script) as fake:
-        stt = SarvamSTTService(api_key="test-key", base_url=fake.base_url, language="en-IN")
+        stt = SarvamSTTService(
+            api_key="test-key",
+            base_url=fake.base_url,
+            language="en-IN",
+            audio_passthrough=passthrough,
+        )
         down, _ = await run_test(
             Pipeline([vad.VADProcessor(), stt]), frames_to_send=[*frames, SleepFrame(sleep=0.5)]
         )
     assert [f.text for f in down if isinstance(f, TranscriptionFrame)] == script
+    audio_out = [f for f in down if isinstance(f, InputAudioRawFrame)]
+    assert audio_out == (frames if passthrough else [])
     turn_edges = [
         type(f) for f in down if isinstance(f, TranscriptionFrame | UserStoppedSpeakingFrame)
     ]

@@ -103,6 +103,17 @@ class _Turn:
     result: dict[str, JSONValue] = field(default_factory=dict)
 
 
+_SILENCE: dict[int, bytes] = {}
+
+
+def _silence_100ms(sample_rate: int) -> bytes:
+    """100 ms of s16 silence, one immutable copy per rate for every session."""
+    silence = _SILENCE.get(sample_rate)
+    if silence is None:
+        silence = _SILENCE[sample_rate] = bytes(sample_rate * 2 // 10)
+    return silence
+
+
 class SarvamSTTService(FrameProcessor):
     """Sarvam streaming STT. Consumes ``InputAudioRawFrame`` (passed on unchanged) and VAD/turn
     frames; emits one ``TranscriptionFrame`` per turn (text, language, ISO timestamp, and the
@@ -111,6 +122,9 @@ class SarvamSTTService(FrameProcessor):
 
     ``sample_rate`` is what Sarvam gets (16000 or 8000); input at another rate is resampled.
     ``language`` is a BCP-47 code such as ``"hi-IN"`` or ``"unknown"`` for auto-detection.
+    ``audio_passthrough=False`` (Pipecat's spelling) keeps the input audio here instead of
+    passing it on: nothing after the STT then carries it, nor queues it while the LLM runs;
+    keep the default when a later processor needs the caller's audio (a recorder).
     Not thread-safe: use from the pipeline's event loop.
     """
 
@@ -133,9 +147,11 @@ class SarvamSTTService(FrameProcessor):
         reconnect_max_delay_s: float = 8.0,
         max_reconnect_attempts: int = 8,
         max_resend_s: float = 30.0,
+        audio_passthrough: bool = True,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
+        self.audio_passthrough = audio_passthrough
         if sample_rate not in (8000, 16000):
             raise ConfigurationError(f"expected sample_rate 16000 or 8000, got {sample_rate}")
         if vad_source not in ("local", "sarvam"):
@@ -250,6 +266,8 @@ class SarvamSTTService(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, InputAudioRawFrame):
             await self._on_audio(frame)
+            if not self.audio_passthrough:
+                return
         elif self._vad_source == "local":
             if isinstance(frame, VADUserStartedSpeakingFrame | UserStartedSpeakingFrame):
                 self._begin_turn()
@@ -595,7 +613,7 @@ class SarvamSTTService(FrameProcessor):
 
     async def _keepalive_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        silence = bytes(self._sample_rate * 2 // 10)  # 100 ms
+        silence = _silence_100ms(self._sample_rate)
         while True:
             await asyncio.sleep(self._keepalive_interval_s / 4)
             ws = self._ws
