@@ -106,6 +106,13 @@ def test_whole_offline_call_in_the_page(
         " && window.vani.client.stats.messages.includes('bot-output')",
         timeout=90_000,
     )
+    # The barge-in's words: on a loaded machine they can come after the bot, hearing nothing
+    # in time, took its welcome back up (docs/turn-taking.md); they then cut it again.
+    page.wait_for_function(
+        "[...document.querySelectorAll('.entry.user')]"
+        ".some(e => e.textContent.toLowerCase().includes('pepperoni'))",
+        timeout=90_000,
+    )
     page.screenshot(path=str(artifacts / "3-after-barge-in.png"))
     stats = _stats(page)
 

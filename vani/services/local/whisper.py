@@ -107,6 +107,9 @@ def load_whisper_model(
                 )
             except (RuntimeError, ValueError, OSError) as exc:
                 raise ModelLoadError(f"cannot load the Whisper model at {path}: {exc}") from exc
+            # The first transcription costs ~100 ms more than the next (allocations, kernels):
+            # pay it here, not in the first user's turn.
+            _transcribe(model, bytes(2 * WHISPER_SAMPLE_RATE), "en", 1)
             logger.info("loaded Whisper model %s in %.2f s", path, time.perf_counter() - started)
             _models[key] = model
         return model
