@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from tests.services.local.wer import wer
@@ -121,23 +122,48 @@ async def test_the_demo_call_goes_through_every_turn_and_places_the_order(
 FIXTURES = Path(__file__).parent / "fixtures" / "turn"
 
 
-def _caller_with_backchannel(path: Path, at_secs: float) -> None:
-    """The demo caller's first turn, then, over the bot's menu, a real "O. K." (Allison Smith's
-    Asterisk letters: Silero hears speech, Whisper hears "Okay."), then silence."""
+def _okay() -> npt.NDArray[np.int16]:
+    """A real "O. K." (Allison Smith's Asterisk letters): Whisper hears "Okay."."""
     from vani.audio.resample import StreamResampler
+
+    parts = []
+    for letter in ("o", "k"):
+        wav = read_wav(FIXTURES / "asterisk" / "letters" / f"{letter}.wav")
+        resampler = StreamResampler(wav.sample_rate, 16000)
+        pcm = resampler.resample(wav.pcm) + resampler.flush()
+        parts += [np.frombuffer(pcm, dtype="<i2"), np.zeros(800, dtype="<i2")]
+    return np.concatenate(parts)
+
+
+def _hum() -> npt.NDArray[np.int16]:
+    """A closed-mouth "mmm", 1.2 s: glottal pulses at 110 Hz (with a 5 Hz wobble) through three
+    nasal resonances. No word; Silero takes it for speech (checked here), Whisper writes "M"."""
+    rate, secs = 16000, 1.2
+    t = np.arange(int(secs * rate)) / rate
+    phase = np.cumsum(110.0 * (1 + 0.03 * np.sin(2 * np.pi * 5 * t)) / rate)
+    source = (phase % 1.0) - 0.5
+    out = np.zeros_like(source)
+    for freq, bandwidth in ((250.0, 60.0), (1200.0, 200.0), (2300.0, 300.0)):
+        r = np.exp(-np.pi * bandwidth / rate)
+        a1, a2 = -2 * r * np.cos(2 * np.pi * freq / rate), r * r
+        y1 = y2 = 0.0
+        for i, x in enumerate(source):
+            y0 = (1 - r) * x - a1 * y1 - a2 * y2
+            out[i] += y0
+            y2, y1 = y1, y0
+    out *= np.minimum(1, np.minimum(t / 0.03, (secs - t) / 0.08))
+    return (out / np.abs(out).max() * 12000).astype(np.int16)
+
+
+def _caller_with(path: Path, at_secs: float, sound: npt.NDArray[np.int16]) -> None:
+    """The demo caller's first turn, then ``sound`` over the bot's menu, then silence."""
     from vani.transports.wav import write_wav
 
     rate = 16000
     call = np.frombuffer(read_wav(demo_call_path()).pcm, dtype="<i2")[: 4 * rate]
-    parts = [call, np.zeros(round(at_secs * rate) - len(call), dtype="<i2")]
-    for letter in ("o", "k"):
-        wav = read_wav(FIXTURES / "asterisk" / "letters" / f"{letter}.wav")
-        resampler = StreamResampler(wav.sample_rate, rate)
-        pcm = resampler.resample(wav.pcm) + resampler.flush()
-        parts += [np.frombuffer(pcm, dtype="<i2"), np.zeros(rate // 20, dtype="<i2")]
-    parts.append(np.zeros(14 * rate, dtype="<i2"))
-    pcm = np.concatenate(parts).astype("<i2").tobytes()
-    write_wav(path, pcm, sample_rate=rate, num_channels=1)
+    gap = np.zeros(round(at_secs * rate) - len(call), dtype="<i2")
+    pcm = np.concatenate([call, gap, sound, np.zeros(14 * rate, dtype="<i2")]).astype("<i2")
+    write_wav(path, pcm.tobytes(), sample_rate=rate, num_channels=1)
 
 
 @pytest.mark.slow  # real Silero, Whisper and Piper: ~10 s
@@ -147,7 +173,7 @@ async def test_a_backchannel_over_the_reply_does_not_kill_it_it_resumes(tmp_path
     menu back up from the first sentence the caller did not hear whole, and the context holds
     exactly what was played."""
     at = 6.0  # the menu's first sentence ("Welcome to Vani Pizza!") has played by then
-    _caller_with_backchannel(tmp_path / "in.wav", at)
+    _caller_with(tmp_path / "in.wav", at, _okay())
     result = await run_demo(
         input_path=tmp_path / "in.wav",
         output_path=tmp_path / "call.wav",
@@ -189,3 +215,29 @@ async def test_a_backchannel_over_the_reply_does_not_kill_it_it_resumes(tmp_path
     # no second LLM run.
     said = [(m["role"], m["content"]) for m in result.messages[1:]]
     assert said == [("user", result.transcripts[0]), ("assistant", heard), ("assistant", rest)]
+
+
+@pytest.mark.slow  # real Silero, Whisper and Piper: ~10 s
+async def test_a_hum_over_the_reply_is_held_by_the_gate(tmp_path: Path) -> None:
+    """A hummed "mmm" over the menu: Silero takes its onset for speech (a VAD start and stop),
+    but not for the gate's 0.5 s, so the bot is not cut; Whisper's "M" is a backchannel, not a
+    turn. The menu plays whole and the context holds it and no user turn for the hum."""
+    at = 6.0
+    _caller_with(tmp_path / "in.wav", at, _hum())
+    result = await run_demo(
+        input_path=tmp_path / "in.wav",
+        output_path=tmp_path / "call.wav",
+        offline=True,
+        charge_processing_time=False,
+    )
+    assert result.errors == []
+    starts = [e.time for e in result.events if e.who == "user" and e.what == "(starts speaking)"]
+    assert at < max(starts) < at + 0.5  # Silero fired on the hum
+    gate = result.gate
+    assert gate is not None
+    assert (gate.interruptions, gate.resumed) == (0, 0)
+    assert result.interruptions == []
+    menu = pizza_script(LLMContext(messages=[{"role": "user", "content": "hi"}]))
+    said = [(m["role"], m["content"]) for m in result.messages[1:]]
+    assert said == [("user", result.transcripts[0]), ("assistant", menu)]
+    assert all(is_backchannel(t) for t in result.transcripts[1:])

@@ -65,9 +65,18 @@ __all__ = [
 ]
 
 #: Short listener replies that do not take the turn, per language (lowercase, no punctuation).
+#: English also lists the sounds a speech-to-text writes for a hum or a hesitation with no word
+#: after it ("m", "hm", "uh", "um"): over the bot's reply they are not a turn either.
 BACKCHANNELS: dict[str, frozenset[str]] = {
     "en": frozenset(
         {
+            "m",
+            "hm",
+            "mmm",
+            "uh",
+            "um",
+            "ah",
+            "oh",
             "mm",
             "mhm",
             "mm hm",
