@@ -7,6 +7,10 @@ consecutive calls, so quote the median (it is per call). Run with
 ``pytest benchmarks/bench_resample.py --benchmark-only`` (add ``-k "48000-8000"`` for one pair);
 ``--benchmark-disable`` runs each once as a plain test. Pipecat's resampler is measured by
 ``benchmarks/pipecat_resample.py``, which runs under either interpreter.
+
+The ``linear`` groups (the pairs a Pipecat bot meets) time the linear-phase family that
+``vani.contrib.pipecat.SOXRStreamAudioResampler`` runs to match soxr's default, against soxr at
+that default (VHQ), which is what Pipecat's own resampler runs.
 """
 
 from __future__ import annotations
@@ -67,4 +71,34 @@ def test_soxr_resample_stream_hq(benchmark: BenchmarkFixture, rates: tuple[int, 
         return out
 
     # soxr works in blocks: one call may return more or less than 20 ms, never an odd length
+    assert len(timed(benchmark, warmed(run))) % 2 == 0
+
+
+LINEAR_PAIRS = [
+    pytest.param(p, id=f"{p[0]}-{p[1]}")
+    for p in [(16000, 8000), (8000, 16000), (24000, 16000), (48000, 16000)]
+]
+
+
+@pytest.mark.parametrize("rates", LINEAR_PAIRS)
+def test_vani_stream_resampler_linear(benchmark: BenchmarkFixture, rates: tuple[int, int]) -> None:
+    benchmark.group = f"resample 20 ms linear {rates[0]}->{rates[1]}"
+    pcm = chunk_20ms(rates[0])
+    try:
+        resample = StreamResampler(*rates, phase="linear").resample
+    except TypeError:  # benchmarks/regress.py against a base without the linear family
+        pytest.skip("this vani has no linear-phase resampler")
+    check(timed(benchmark, warmed(lambda: resample(pcm))), rates)
+
+
+@pytest.mark.parametrize("rates", LINEAR_PAIRS)
+def test_soxr_resample_stream_vhq(benchmark: BenchmarkFixture, rates: tuple[int, int]) -> None:
+    benchmark.group = f"resample 20 ms linear {rates[0]}->{rates[1]}"
+    pcm = chunk_20ms(rates[0])
+    stream = soxr.ResampleStream(rates[0], rates[1], 1, dtype="int16", quality="VHQ")
+
+    def run() -> bytes:
+        out: bytes = stream.resample_chunk(np.frombuffer(pcm, dtype=np.int16)).tobytes()
+        return out
+
     assert len(timed(benchmark, warmed(run))) % 2 == 0

@@ -1,10 +1,11 @@
 # cython: language_level=3
 """Streaming polyphase resampler for int16 mono PCM (s16le bytes in, s16le bytes out).
 
-The filter (minimum-phase Kaiser-windowed sinc, float32 coefficients, one row per phase) is
-designed once per rate pair by ``vani._core.resample_filter`` and shared read-only by every
-stream. A stream owns only its history: the last ``taps - 1`` input samples as float32, followed
-by room for one block of new input. ``feed`` converts a block into the history, computes every
+The filter (a Kaiser-windowed sinc, minimum-phase by default or linear-phase to match soxr;
+float32 coefficients, one row per phase) is designed once per rate pair and phase by
+``vani._core.resample_filter`` and shared read-only by every stream. A stream owns only its
+history: the last ``taps - 1`` input samples as float32, followed by room for one block of new
+input. ``feed`` converts a block into the history, computes every
 output sample whose newest input has arrived (a dot product of ``taps`` floats each) straight
 into the returned bytes object, and slides the history; the loop runs without the GIL and
 allocates nothing but the result. The dot products live in ``resample_kernel.h``: four outputs
@@ -31,7 +32,7 @@ from libc.string cimport memmove, memset
 
 import numpy as np
 
-from vani._core.resample_filter import SUPPORTED_RATES, design_filter
+from vani._core.resample_filter import PHASES, SUPPORTED_RATES, design_filter
 from vani.errors import ConfigurationError
 
 
@@ -59,7 +60,7 @@ def _use_kernel(str name):
 
 
 # Input samples converted per pass: 20 ms at every supported rate fits in one (48 kHz is 960),
-# and the history buffer stays small (at most 5.6 KiB per stream) whatever size a caller feeds.
+# and the history buffer stays small (at most 6.4 KiB per stream) whatever size a caller feeds.
 DEF BLOCK = 1024
 
 
@@ -68,10 +69,11 @@ cdef class Resampler:
 
     ``feed(pcm)`` returns the output samples that the input so far determines, as s16le bytes;
     ``flush()`` returns the rest of the stream and starts a new one; ``reset()`` discards the
-    stream. ``delay`` is the removed group delay in samples at ``up × in_rate``.
+    stream. ``delay`` is the removed group delay in samples at ``up × in_rate``. ``phase`` picks
+    the filter family: ``"minimum"`` (vani's, short delay) or ``"linear"`` (soxr's response).
     """
 
-    def __cinit__(self, int in_rate, int out_rate):
+    def __cinit__(self, int in_rate, int out_rate, str phase="minimum"):
         if in_rate not in SUPPORTED_RATES or out_rate not in SUPPORTED_RATES:
             raise ConfigurationError(
                 f"expected sample rates among {', '.join(map(str, SUPPORTED_RATES))} Hz, "
@@ -81,7 +83,9 @@ cdef class Resampler:
             raise ConfigurationError(
                 f"expected two different sample rates, got {in_rate} -> {out_rate}"
             )
-        spec = design_filter(in_rate, out_rate)
+        if phase not in PHASES:
+            raise ConfigurationError(f"expected phase 'minimum' or 'linear', got {phase!r}")
+        spec = design_filter(in_rate, out_rate, phase)
         self.in_rate = in_rate
         self.out_rate = out_rate
         self.up = spec.up

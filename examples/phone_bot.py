@@ -4,7 +4,9 @@
         vani run examples/phone_bot.py --host 0.0.0.0 --public-url wss://bot.example.com
 
 then point the number's voice webhook at https://bot.example.com/telephony/twilio (or
-/telephony/telnyx, /telephony/plivo; Exotel's Voicebot applet at /telephony/exotel). The bot
+/telephony/telnyx with TELNYX_API_KEY and TELNYX_PUBLIC_KEY, /telephony/plivo with PLIVO_AUTH_ID
+and PLIVO_AUTH_TOKEN: a webhook whose signature those do not check is refused; Exotel's Voicebot
+applet at /telephony/exotel). The bot
 greets the caller, answers with a tool, reads keypad digits (``DTMF: 12``) and hangs up through
 the provider's API when the LLM calls ``end_call``. SARVAM_STT_URL / SARVAM_TTS_URL /
 OPENAI_BASE_URL point it elsewhere (the tests use vani.testing's fakes).

@@ -108,17 +108,22 @@ async def check_resample(paths: list[str]) -> dict[str, Any]:
     from vani.contrib.pipecat import SOXRStreamAudioResampler as Ours
 
     out: dict[str, Any] = {}
-    pcm16, rate = read_wav(paths[0])
-    assert rate == 16000
-    for rin, rout in [(16000, 8000), (8000, 16000), (16000, 24000), (24000, 16000), (48000, 16000)]:
-        x = np.frombuffer(pcm16, dtype=np.int16)
-        if rin != 16000:  # the same speech at the input rate, by soxr once
-            x = soxr.resample(x, 16000, rin, quality="VHQ").astype(np.int16)
-        src = x.tobytes()
-        # clear_after_secs=None: the chunks come faster than real time, no gap is meant here.
-        theirs = await resample_all(Theirs(clear_after_secs=None), src, rin, rout)
-        ours = await resample_all(Ours(clear_after_secs=None), src, rin, rout)
-        out[f"{rin}->{rout}"] = {"pipecat": theirs.hex(), "vani": ours.hex()}
+    for path in paths:
+        pcm16, rate = read_wav(path)
+        assert rate == 16000
+        pairs = [(16000, 8000), (8000, 16000), (16000, 24000), (24000, 16000), (48000, 16000)]
+        for rin, rout in pairs:
+            x = np.frombuffer(pcm16, dtype=np.int16)
+            if rin != 16000:  # the same speech at the input rate, by soxr once
+                x = soxr.resample(x, 16000, rin, quality="VHQ").astype(np.int16)
+            src = x.tobytes()
+            # clear_after_secs=None: the chunks come faster than real time, no gap is meant.
+            theirs = await resample_all(Theirs(clear_after_secs=None), src, rin, rout)
+            ours = await resample_all(Ours(clear_after_secs=None), src, rin, rout)
+            out.setdefault(path, {})[f"{rin}->{rout}"] = {
+                "pipecat": theirs.hex(),
+                "vani": ours.hex(),
+            }
     return out
 
 

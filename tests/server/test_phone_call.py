@@ -86,6 +86,8 @@ async def test_a_whole_phone_call(rig: Rig, provider: str) -> None:
         rig.running.url,
         call=call,
         twilio_auth_token=api.twilio_auth_token,
+        plivo_auth_token=api.plivo_auth_token,
+        telnyx_signing_key=api.telnyx_signing_key,
         webhook_path=f"/telephony/{provider}?customer=42",
         reorder_every=7 if provider == "telnyx" else 0,  # Telnyx may deliver media out of order
     )
@@ -175,7 +177,7 @@ async def test_a_wrong_or_reused_socket_token_is_refused(rig: Rig) -> None:
                 await asyncio.wait_for(ws.recv(), 5)
             assert ws.close_code == 4003
     # A real token works once, then is refused.
-    sim = TelephonySimulator("plivo", rig.running.url)
+    sim = TelephonySimulator("plivo", rig.running.url, plivo_auth_token="plivo-token")
     stream_url = await sim.dial_in()
     async with connect(stream_url) as ws:
         await ws.close()
@@ -190,7 +192,7 @@ async def test_a_token_for_one_provider_is_refused_on_another(rig: Rig) -> None:
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
 
-    sim = TelephonySimulator("plivo", rig.running.url)
+    sim = TelephonySimulator("plivo", rig.running.url, plivo_auth_token="plivo-token")
     stream_url = await sim.dial_in()
     async with connect(stream_url.replace("/plivo/", "/twilio/")) as ws:
         with pytest.raises(ConnectionClosed):
@@ -248,7 +250,13 @@ async def test_an_outbound_call_dials_through_the_api_and_reaches_the_bot(
     body = request.body
     answer_url = str(body.get("Url") or body.get("answer_url") or body.get("stream_url"))
     call = SimCall(call_id=result.call_id, from_number="+15550001111", to_number="+15550009999")
-    sim = TelephonySimulator(provider, rig.running.url, call=call, twilio_auth_token="twilio-token")
+    sim = TelephonySimulator(
+        provider,
+        rig.running.url,
+        call=call,
+        twilio_auth_token="twilio-token",
+        plivo_auth_token="plivo-token",
+    )
     if provider == "telnyx":
         assert answer_url.startswith("ws://") and "/telephony/telnyx/" in answer_url
         await sim.connect(answer_url)

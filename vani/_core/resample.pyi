@@ -16,7 +16,7 @@ class Resampler:
     down: Final[int]
     taps: Final[int]
     delay: Final[int]
-    def __init__(self, in_rate: int, out_rate: int) -> None: ...
+    def __init__(self, in_rate: int, out_rate: int, phase: str = ...) -> None: ...
     def feed(self, pcm: bytes | bytearray | memoryview) -> bytes:
         """Push s16le bytes (any length) and return the output samples they complete."""
     def flush(self) -> bytes:

@@ -15,6 +15,15 @@ phases of ``taps`` coefficients each. Why these choices:
   top of the band, where speech carries little energy.
 - ``taps`` is a multiple of 8, so the compiled dot product needs no tail loop.
 
+``phase="linear"`` designs a second family, for streams that must match soxr's default
+(``VHQ``, linear phase; what Pipecat's ``SOXRStreamAudioResampler`` runs) sample for sample:
+a symmetric Kaiser-windowed sinc with soxr's band edges (flat to 0.9115 × the lower Nyquist,
+−6 dB at 0.956, stopband from 1.0) spanning 192 samples at the lower rate with β = 10 (≥ 100 dB
+down from the lower Nyquist up). soxr reaches its 168 dB with about twice that span; on speech
+the difference between the two outputs is 70–90 dB below the signal (tests/contrib, docs/
+embedding.md). The price is delay and work: 12 ms of delay at 8 kHz, and 2–3× the taps of the
+minimum-phase family.
+
 Tables are cached per rate pair: every stream of the process shares one read-only table (the
 largest, 22050 → 32000 Hz with 640 phases, is 180 KiB and takes ~60 ms to design once).
 """
@@ -28,7 +37,7 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SUPPORTED_RATES", "PolyphaseFilter", "design_filter"]
+__all__ = ["PHASES", "SUPPORTED_RATES", "PolyphaseFilter", "design_filter"]
 
 SUPPORTED_RATES: tuple[int, ...] = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
 
@@ -46,6 +55,14 @@ _CUTOFF = 0.915
 # below the 80 dB floor (8x already costs up to 1 dB of attenuation on the long prototypes).
 _CEPSTRUM_OVERSAMPLING = 16
 _TAP_MULTIPLE = 8
+# The linear-phase family (see above): soxr's VHQ band edges as fractions of the lower Nyquist
+# (passband end 1 - 0.05 / 0.565 for its 28-bit precision; stopband start 1.0), cut-off midway,
+# span in samples at the lower rate and window beta, found by search against soxr's output.
+_LINEAR_PASSBAND_END = 0.9115
+_LINEAR_CUTOFF = (_LINEAR_PASSBAND_END + STOPBAND_EDGE) / 2
+_LINEAR_SPAN = 192
+_LINEAR_BETA = 10.0
+PHASES: tuple[str, ...] = ("minimum", "linear")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,24 +100,40 @@ def _minimum_phase(h: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 
 @cache
-def design_filter(in_rate: int, out_rate: int) -> PolyphaseFilter:
-    """Design (once per process and pair) the polyphase filter from ``in_rate`` to ``out_rate``.
+def design_filter(in_rate: int, out_rate: int, phase: str = "minimum") -> PolyphaseFilter:
+    """Design (once per process, pair and phase) the polyphase filter from ``in_rate`` to
+    ``out_rate``: ``phase`` is ``"minimum"`` (vani's own, ≤ 2 ms delay) or ``"linear"`` (soxr's
+    response, see the module's docstring).
 
     Rates must be positive integers and differ; the caller validates that they are supported.
     """
+    if phase not in PHASES:
+        raise ValueError(f"expected phase 'minimum' or 'linear', got {phase!r}")
     g = math.gcd(in_rate, out_rate)
     up, down = out_rate // g, in_rate // g
     lower_nyquist = min(in_rate, out_rate) / 2.0
     proto_rate = float(up * in_rate)
-    span_secs = _WIDTH_LENGTH / ((STOPBAND_EDGE - PASSBAND_EDGE) * lower_nyquist)
-    taps = math.ceil(span_secs * in_rate / _TAP_MULTIPLE) * _TAP_MULTIPLE
-    n = up * taps
-    t = np.arange(n, dtype=np.float64) - (n - 1) / 2.0
-    fc = _CUTOFF * lower_nyquist / proto_rate  # cycles per prototype sample
-    h = 2.0 * fc * np.sinc(2.0 * fc * t) * np.kaiser(n, _BETA)
-    h = _minimum_phase(h)
-    h *= up / h.sum()
-    delay = round(float(np.dot(np.arange(n), h) / h.sum()))
+    if phase == "linear":
+        span = _LINEAR_SPAN * in_rate / (2.0 * lower_nyquist)  # in input samples
+        taps = math.ceil(span / _TAP_MULTIPLE) * _TAP_MULTIPLE
+        n = up * taps
+        # Symmetric over n - 1 samples (odd, so the centre is a whole prototype sample), then
+        # one zero: the delay removed is exactly the centre.
+        t = np.arange(n - 1, dtype=np.float64) - (n - 2) / 2.0
+        fc = _LINEAR_CUTOFF * lower_nyquist / proto_rate
+        h = np.append(2.0 * fc * np.sinc(2.0 * fc * t) * np.kaiser(n - 1, _LINEAR_BETA), 0.0)
+        h *= up / h.sum()
+        delay = (n - 2) // 2
+    else:
+        span_secs = _WIDTH_LENGTH / ((STOPBAND_EDGE - PASSBAND_EDGE) * lower_nyquist)
+        taps = math.ceil(span_secs * in_rate / _TAP_MULTIPLE) * _TAP_MULTIPLE
+        n = up * taps
+        t = np.arange(n, dtype=np.float64) - (n - 1) / 2.0
+        fc = _CUTOFF * lower_nyquist / proto_rate  # cycles per prototype sample
+        h = 2.0 * fc * np.sinc(2.0 * fc * t) * np.kaiser(n, _BETA)
+        h = _minimum_phase(h)
+        h *= up / h.sum()
+        delay = round(float(np.dot(np.arange(n), h) / h.sum()))
     # phases[p, taps - 1 - j] = h[p + j * up]: reverse each phase so it runs oldest input first.
     phases = np.ascontiguousarray(h.reshape(taps, up).T[:, ::-1], dtype=np.float32)
     phases.setflags(write=False)

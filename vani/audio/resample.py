@@ -7,11 +7,18 @@ frequency up (no aliasing, no images), and at most 2 ms of group delay across th
 (minimum-phase filter). Streaming output equals one-shot output bit for bit, however the input is
 split (odd byte counts included).
 
+``phase="linear"`` swaps in a linear-phase filter whose output matches soxr's default (``VHQ``)
+stream on speech to within about −70 dB (what ``vani.contrib.pipecat`` uses in place of
+Pipecat's soxr resampler), at the cost of a longer delay (96 samples at the lower rate: 12 ms when
+8 kHz is involved, 6 ms at 16 kHz) and 2–3× the work. docs/embedding.md.
+
 For other rates, use soxr (``soxr.ResampleStream``), which vani's tests also use as the
 reference implementation.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from vani._core.resample import Resampler
 from vani._core.resample_filter import SUPPORTED_RATES, design_filter
@@ -41,14 +48,21 @@ class StreamResampler:
 
     Not thread-safe: use one resampler per stream, from one thread (or event loop) at a time.
     The conversion releases the GIL.
+
+    ``phase`` is ``"minimum"`` (the default: short delay) or ``"linear"`` (soxr's response).
     """
 
-    __slots__ = ("_core", "_in_rate", "_out_rate")
+    __slots__ = ("_core", "_in_rate", "_out_rate", "_phase")
 
-    def __init__(self, in_rate: int, out_rate: int) -> None:
+    def __init__(
+        self, in_rate: int, out_rate: int, *, phase: Literal["minimum", "linear"] = "minimum"
+    ) -> None:
         self._in_rate = _check_rate("in_rate", in_rate)
         self._out_rate = _check_rate("out_rate", out_rate)
-        self._core = Resampler(in_rate, out_rate) if in_rate != out_rate else None
+        if phase not in ("minimum", "linear"):
+            raise ConfigurationError(f"expected phase 'minimum' or 'linear', got {phase!r}")
+        self._phase: str = phase
+        self._core = Resampler(in_rate, out_rate, phase) if in_rate != out_rate else None
 
     @property
     def in_rate(self) -> int:
@@ -65,11 +79,12 @@ class StreamResampler:
         """How long an input sample waits before the output that lines up with it is returned.
 
         This is the filter's group delay at low frequencies (≈ 0.25 ms at 8 kHz); towards the
-        passband edge the minimum-phase filter delays content by up to ~1.5 ms in total.
+        passband edge the minimum-phase filter delays content by up to ~1.5 ms in total. The
+        linear-phase filter delays every frequency alike (12 ms when 8 kHz is involved).
         """
         if self._core is None:
             return 0.0
-        spec = design_filter(self._in_rate, self._out_rate)
+        spec = design_filter(self._in_rate, self._out_rate, self._phase)
         return spec.delay / (spec.up * self._in_rate)
 
     def resample(self, pcm: bytes | bytearray | memoryview) -> bytes:

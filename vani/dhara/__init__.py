@@ -24,12 +24,16 @@ from typing import TYPE_CHECKING
 
 from vani.dhara.agents import Agent, Handoff
 from vani.dhara.flows import (
+    NO_RESPONSE,
     ConsolidatedFunctionResult,
     ContextStrategyConfig,
     FlowArgs,
+    FlowConfig,
     FlowResult,
+    FlowsDirectFunction,
     FlowsFunctionSchema,
     NodeConfig,
+    flow_from_config,
     flows_direct_function,
     flows_tool_options,
     node_from_config,
@@ -55,12 +59,14 @@ from vani.dhara.tasks import (
     TaskDone,
 )
 from vani.dhara.validate import flow_problems, flow_warnings, validate_flow
+from vani.errors import FlowError, FlowValidationError
 
 if TYPE_CHECKING:
     from vani.dhara.manager import FlowManager
 
 __all__ = [
     "BUILTIN_ACTION_TYPES",
+    "NO_RESPONSE",
     "Action",
     "Agent",
     "CollectDate",
@@ -73,10 +79,14 @@ __all__ = [
     "ContextStrategyKind",
     "Flow",
     "FlowArgs",
+    "FlowConfig",
+    "FlowError",
     "FlowFunction",
     "FlowManager",
     "FlowResult",
     "FlowTask",
+    "FlowValidationError",
+    "FlowsDirectFunction",
     "FlowsFunctionSchema",
     "Handoff",
     "Node",
@@ -84,6 +94,7 @@ __all__ = [
     "PersonName",
     "PhoneNumber",
     "TaskDone",
+    "flow_from_config",
     "flow_from_dict",
     "flow_problems",
     "flow_schema",

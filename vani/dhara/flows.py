@@ -27,7 +27,15 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias, TypedDict, TypeVar, cast
 
-from vani.dhara.model import Action, ContextStrategy, ContextStrategyKind, FlowFunction, Node
+from vani.dhara.model import (
+    Action,
+    ContextStrategy,
+    ContextStrategyKind,
+    Flow,
+    FlowFunction,
+    Node,
+    TransitionCallback,
+)
 from vani.errors import FlowError
 from vani.frames import JSONObject, JSONValue
 
@@ -35,15 +43,20 @@ if TYPE_CHECKING:
     from vani.dhara.manager import FlowManager
 
 __all__ = [
+    "NO_RESPONSE",
     "ConsolidatedFunctionResult",
     "ContextStrategyConfig",
     "FlowArgs",
+    "FlowConfig",
     "FlowResult",
+    "FlowsDirectFunction",
     "FlowsFunctionSchema",
     "NodeConfig",
+    "flow_from_config",
     "flows_direct_function",
     "flows_tool_options",
     "function_from_spec",
+    "is_flows_config",
     "node_from_config",
 ]
 
@@ -51,6 +64,9 @@ __all__ = [
 FlowArgs: TypeAlias = dict[str, JSONValue]
 
 _F = TypeVar("_F", bound=Callable[..., object])
+
+#: A direct function: ``async def f(flow_manager, ...) -> (result, next_node)``.
+FlowsDirectFunction: TypeAlias = Callable[..., Awaitable[object]]
 
 
 class FlowResult(TypedDict, total=False):
@@ -77,6 +93,26 @@ class NodeConfig(TypedDict, total=False):
     context_strategy: object
     respond_immediately: bool
 
+
+class FlowConfig(TypedDict):
+    """A static flow, as Pipecat Flows wrote it before dynamic flows: every node up front, by
+    name. ``FlowManager(flow_config=...)`` (or ``flow=``) runs one; ``initialize()`` enters
+    ``initial_node``."""
+
+    initial_node: str
+    nodes: dict[str, NodeConfig]
+
+
+class _NoResponse:
+    """The type of :data:`NO_RESPONSE`."""
+
+    def __repr__(self) -> str:
+        return "NO_RESPONSE"
+
+
+#: Return ``(result, NO_RESPONSE)`` to stay in the node without the LLM answering the result
+#: now (the next answer waits for the user), as in Flows.
+NO_RESPONSE = _NoResponse()
 
 #: What a Flows handler returns: ``(result, next_node)``; either may be None.
 ConsolidatedFunctionResult: TypeAlias = "tuple[FlowResult | JSONValue | None, NodeConfig | None]"
@@ -121,6 +157,12 @@ class FlowsFunctionSchema:
     handler: Callable[..., Awaitable[object]] | None = None
     cancel_on_interruption: bool = False
     timeout_secs: float | None = None
+    #: Static flows' next node (Flows' older spelling; a handler returning the node is the
+    #: current one).
+    transition_to: str | None = None
+    #: ``async def cb(args, flow_manager)`` or ``async def cb(args, result, flow_manager)``:
+    #: picks the next node at run time (Flows' older spelling).
+    transition_callback: TransitionCallback | None = None
 
     @property
     def parameters(self) -> JSONObject:
@@ -138,6 +180,10 @@ class FlowsFunctionSchema:
             handler=_adapt_schema_handler(self.handler) if self.handler is not None else None,
             cancel_on_interruption=self.cancel_on_interruption,
             timeout_secs=self.timeout_secs,
+            transition_to=self.transition_to,
+            transition_callback=_checked_callback(
+                self.name, self.transition_to, self.transition_callback
+            ),
         )
 
 
@@ -215,15 +261,54 @@ def _function_from_tool_dict(spec: Mapping[str, object]) -> FlowFunction:
     inner = spec.get("function", spec)
     if not isinstance(inner, Mapping) or not isinstance(inner.get("name"), str):
         raise FlowError(f"expected an OpenAI tool dict with a function name, got {dict(spec)!r}")
-    handler = cast("Callable[..., Awaitable[object]] | None", inner.get("handler"))
+    name = str(inner["name"])
+    handler = inner.get("handler")
+    bound: str | Callable[..., Awaitable[object]] | None = None
+    if callable(handler):
+        bound = _adapt_schema_handler(cast(Callable[..., Awaitable[object]], handler))
+    elif isinstance(handler, str) and handler:
+        # Flows' "__function__:name" (a function of the main module in Flows): here a handler
+        # name bound through FlowManager(handlers=...).
+        bound = handler.removeprefix(_FUNCTION_PREFIX)
+    elif handler is not None:
+        raise FlowError(f"function {name!r}: expected a callable handler, got {handler!r}")
+    target = inner.get("transition_to")
+    if target is not None and not isinstance(target, str):
+        raise FlowError(f"function {name!r}: expected transition_to to be a node name")
+    callback = inner.get("transition_callback")
     parameters = inner.get("parameters") or {"type": "object", "properties": {}}
     return FlowFunction(
-        name=str(inner["name"]),
+        name=name,
         description=str(inner.get("description", "")),
         parameters=cast(JSONObject, parameters),
-        handler=_adapt_schema_handler(handler) if callable(handler) else None,
+        handler=bound,
         cancel_on_interruption=bool(inner.get("cancel_on_interruption", False)),
+        transition_to=target,
+        transition_callback=_checked_callback(name, target, callback),
     )
+
+
+_FUNCTION_PREFIX = "__function__:"
+
+
+def _checked_callback(name: str, target: object, callback: object) -> TransitionCallback | None:
+    """``transition_callback`` as Flows accepts it: an async callable, never beside
+    ``transition_to``."""
+    if callback is None:
+        return None
+    if target is not None:
+        raise FlowError(
+            f"function {name!r} has both transition_to and transition_callback; expected one"
+        )
+    if not callable(callback) or not (
+        inspect.iscoroutinefunction(callback)
+        or inspect.iscoroutinefunction(getattr(callback, "__call__", None))  # noqa: B004
+    ):
+        raise FlowError(
+            f"function {name!r}: expected transition_callback to be an async function, "
+            f"got {callback!r}"
+        )
+    return cast(TransitionCallback, callback)
 
 
 def _adapt_schema_handler(
@@ -326,3 +411,55 @@ def _list(value: object) -> list[object]:
     if isinstance(value, list | tuple):
         return list(value)
     raise FlowError(f"expected a list, got {type(value).__name__}")
+
+
+# -- static flows ----------------------------------------------------------------------------------
+
+_FLOWS_NODE_KEYS = frozenset({"name", "role_message", "role_messages"})
+
+
+def is_flows_config(data: object) -> bool:
+    """True when ``data`` is a Pipecat Flows ``FlowConfig`` rather than a Dhara flow document:
+    a node uses Flows' keys (``role_messages``...), lists a function that is not a plain Dhara
+    function dict (an OpenAI tool dict, a ``FlowsFunctionSchema``, a direct function), or
+    carries a Python callable where a document has only names."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("nodes"), Mapping):
+        return False
+    for body in data["nodes"].values():
+        if not isinstance(body, Mapping):
+            continue
+        if _FLOWS_NODE_KEYS & set(body):
+            return True
+        for key in ("functions", "pre_actions", "post_actions"):
+            items = body.get(key)
+            if not isinstance(items, list | tuple):
+                continue
+            for item in items:
+                if not isinstance(item, Mapping):
+                    return True
+                if key == "functions" and ("function" in item or "type" in item):
+                    return True
+                if any(callable(v) for v in item.values()):
+                    return True
+    return False
+
+
+def flow_from_config(
+    config: Mapping[str, object], *, default_strategy: ContextStrategy | None = None
+) -> Flow:
+    """A :class:`~vani.dhara.model.Flow` from a Flows :class:`FlowConfig` (each node named by
+    its key); functions may use ``transition_to`` and ``transition_callback``."""
+    initial = config.get("initial_node")
+    nodes = config.get("nodes")
+    if not isinstance(initial, str) or not initial:
+        raise FlowError(f"expected initial_node to be a node name, got {initial!r}")
+    if not isinstance(nodes, Mapping) or not nodes:
+        raise FlowError("expected nodes to be a mapping of node names to node configs")
+    built: list[Node] = []
+    for name, body in nodes.items():
+        if not isinstance(body, Mapping):
+            raise FlowError(f"node {name!r}: expected a node config, got {type(body).__name__}")
+        built.append(
+            node_from_config({**body, "name": str(name)}, default_strategy=default_strategy)
+        )
+    return Flow(initial_node=initial, nodes=built)

@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import cast
 
+from vani.dhara.flows import flow_from_config, is_flows_config
 from vani.dhara.model import (
     DEFAULT_SUMMARY_PROMPT,
     Action,
@@ -59,6 +60,9 @@ def load_flow(
 ) -> Flow:
     """Return a validated :class:`Flow` from a Flow, a dict, or a path to a JSON/YAML file.
 
+    A Pipecat Flows ``FlowConfig`` (``{"initial_node", "nodes"}`` with Flows' node configs) is
+    recognised and built by :func:`vani.dhara.flows.flow_from_config`.
+
     ``handlers`` (names bound at run time) and ``action_types`` (user-registered action types)
     widen what validation accepts; without ``handlers``, handler names are not checked.
     Raises :class:`FlowValidationError` listing every problem.
@@ -72,6 +76,11 @@ def load_flow(
         data: object = read_flow_file(source)
     else:
         data = source
+    if is_flows_config(data):
+        # A Pipecat Flows FlowConfig (Python objects inside): built by Flows' rules, then
+        # checked like any Flow.
+        assert isinstance(data, Mapping)
+        return load_flow(flow_from_config(data), handlers=handlers, action_types=action_types)
     return flow_from_dict(data, handlers=handlers, action_types=action_types)
 
 

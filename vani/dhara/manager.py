@@ -10,8 +10,8 @@ What entering a node does, in this order:
    functions are registered on the LLM service, and ``current_node`` changes;
 4. a ``FlowTransitionFrame`` (system) enters the pipeline and ``on_transition`` fires;
 5. the LLM runs if ``respond_immediately`` (default);
-6. ``post_actions`` run at the first ``BotStoppedSpeakingFrame`` after the node's first complete
-   response (``LLMFullResponseEndFrame`` from the LLM service).
+6. ``post_actions`` run once the node's first complete response is over for the caller:
+   played out where it was spoken, sent where it was text (see :mod:`vani.dhara.post`).
 
 Messages after a transition (``R`` the role message, ``T`` the node's task messages):
 
@@ -38,10 +38,18 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, cast
+from typing import TYPE_CHECKING, Protocol, TypeAlias, cast
 
 from vani.dhara.agents import Agent, Handoff, handoff_message
-from vani.dhara.flows import ContextStrategyConfig, NodeConfig, function_from_spec, node_from_config
+from vani.dhara.flows import (
+    NO_RESPONSE,
+    ContextStrategyConfig,
+    NodeConfig,
+    flow_from_config,
+    function_from_spec,
+    is_flows_config,
+    node_from_config,
+)
 from vani.dhara.load import FlowSource, load_flow
 from vani.dhara.model import (
     Action,
@@ -53,7 +61,14 @@ from vani.dhara.model import (
     FlowHandler,
     Node,
 )
-from vani.dhara.results import declared_target, takes_flow_manager, without_llm_run
+from vani.dhara.post import WATCHED_FRAMES, PostActionsAfter, PostActionWatch
+from vani.dhara.results import (
+    declared_target,
+    record_choice,
+    run_transition_callback,
+    takes_flow_manager,
+    without_llm_run,
+)
 from vani.dhara.state import render, render_message
 from vani.dhara.summary import llm_summary
 from vani.dhara.tasks import FlowTask, TaskDone
@@ -61,15 +76,11 @@ from vani.dhara.validate import node_problems
 from vani.errors import ConfigurationError, FlowError, FlowValidationError
 from vani.events import EventEmitter
 from vani.frames import (
-    BotStartedSpeakingFrame,
-    BotStoppedSpeakingFrame,
     EndFrame,
     FlowTransitionFrame,
     JSONObject,
     JSONValue,
     LLMContextFrame,
-    LLMFullResponseEndFrame,
-    LLMFullResponseStartFrame,
     OutputTransportMessageUrgentFrame,
     TTSSpeakFrame,
     TTSUpdateSettingsFrame,
@@ -101,18 +112,20 @@ class _ContextSource(Protocol):
 
 
 class FlowManager(EventEmitter):
-    """Runs ``flow`` (a :class:`Flow`, a dict, or a path to a JSON/YAML file; None for a flow
-    made only of nodes built at run time) on ``llm`` and the context of ``context_aggregator``.
+    """Runs ``flow`` (a :class:`Flow`, a dict, a Pipecat Flows ``FlowConfig`` — also accepted
+    as ``flow_config=`` — or a path to a JSON/YAML file; None for a flow made only of nodes
+    built at run time) on ``llm`` and the context of ``context_aggregator``.
 
     ``handlers`` binds the handler names used by the flow (function handlers
     ``async def h(args[, flow_manager])`` and function-action handlers
     ``async def h(action, flow_manager)``); ``action_handlers`` adds user action types.
     ``summarizer`` replaces the LLM-written summary of ``reset_with_summary``;
-    ``summary_timeout_secs`` bounds it. Post-actions run when the bot has stopped speaking the
-    node's first response where the pipeline has an output transport (or something else that
-    reports the bot's speech), and when that response has been generated where it has none
-    (text bots, tests, evals): ``post_actions_after="auto"``, the default, decides per call;
-    ``"bot_stopped_speaking"`` or ``"response_end"`` force one.
+    ``summary_timeout_secs`` bounds it. Post-actions run when the node's first response is over
+    for the caller: with ``post_actions_after="auto"``, the default, once it has left the
+    output transport and nothing of it is still being spoken (a spoken reply: when the bot
+    stopped speaking it; a text reply over a socket: when it went out; no output transport:
+    when the LLM ended it). ``"bot_stopped_speaking"`` or ``"response_end"`` force one moment
+    (:mod:`vani.dhara.post`).
 
     Build it before the task runs (it watches the pipeline through an observer of the task).
 
@@ -128,11 +141,12 @@ class FlowManager(EventEmitter):
         llm: LLMService,
         context_aggregator: _ContextSource | None = None,
         flow: FlowSource | None = None,
+        flow_config: FlowSource | None = None,
         handlers: Mapping[str, FlowHandler | ActionHandler] | None = None,
         action_handlers: Mapping[str, ActionHandler] | None = None,
         summarizer: Summarizer | None = None,
         summary_timeout_secs: float = 15.0,
-        post_actions_after: Literal["auto", "bot_stopped_speaking", "response_end"] = "auto",
+        post_actions_after: PostActionsAfter = "auto",
         worker: PipelineTask | None = None,
         context_strategy: ContextStrategy | ContextStrategyConfig | None = None,
         global_functions: Sequence[object] | None = None,
@@ -144,6 +158,10 @@ class FlowManager(EventEmitter):
             raise ConfigurationError("expected the pipeline task: pass task= (or worker=)")
         self._task = task
         self._transport = transport
+        if flow_config is not None:
+            if flow is not None:
+                raise ConfigurationError("expected flow= or flow_config=, got both")
+            flow = flow_config
         if isinstance(context_strategy, ContextStrategyConfig):
             context_strategy = context_strategy.to_strategy()
         self._default_strategy = context_strategy
@@ -152,6 +170,9 @@ class FlowManager(EventEmitter):
         self._aggregator = context_aggregator
         self._handlers: dict[str, FlowHandler | ActionHandler] = dict(handlers or {})
         self._action_handlers: dict[str, ActionHandler] = dict(action_handlers or {})
+        if is_flows_config(flow):
+            assert isinstance(flow, Mapping)
+            flow = flow_from_config(flow, default_strategy=self._default_strategy)
         self._flow: Flow | None = (
             None
             if flow is None
@@ -175,7 +196,8 @@ class FlowManager(EventEmitter):
         self._role: JSONObject | None = None
         self._role_text: str | None = self._flow.role_message if self._flow else None
         self._transition: tuple[str | None, str] = (None, "")
-        self._post: _PostActions | None = None
+        self._post: PostActionWatch | None = None
+        self._outputs: list[object] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._tasks: list[_RunningTask] = []
         self._agent: str | None = None
@@ -221,6 +243,15 @@ class FlowManager(EventEmitter):
         return self._llm.context
 
     @property
+    def worker(self) -> PipelineTask:
+        """The pipeline task (Flows' newer name for :attr:`task`)."""
+        return self._task
+
+    def get_current_context(self) -> list[JSONObject]:
+        """The messages of the shared context, as Flows returns them."""
+        return self.context.get_messages()
+
+    @property
     def transport(self) -> object | None:
         """The transport given to the constructor (Flows' spelling), if any."""
         return self._transport
@@ -261,11 +292,26 @@ class FlowManager(EventEmitter):
         return self._tasks[-1].task if self._tasks else None
 
     async def set_node(
-        self, node: str | Node | NodeConfig | Mapping[str, object] | FlowTask[object]
+        self,
+        node: str | Node | NodeConfig | Mapping[str, object] | FlowTask[object],
+        node_config: NodeConfig | Mapping[str, object] | None = None,
     ) -> None:
         """Move to ``node`` (a name, or a node built at run time) from outside a tool call:
         run its pre-actions, apply it, announce it, and run the LLM if it responds
-        immediately."""
+        immediately. ``set_node("name", node_config)`` is Flows' older form (the node built from
+        ``node_config`` and called ``name``).
+
+        Called from a ``transition_callback``, it only records the choice: the node is entered
+        when the callback returns, atomically with the tool result (``docs/dhara.md``)."""
+        if node_config is not None:
+            if not isinstance(node, str):
+                raise FlowError(
+                    "expected set_node(name, node_config) or set_node(node); got a "
+                    f"{type(node).__name__} with a node_config"
+                )
+            node = {**node_config, "name": node}
+        if record_choice(self, node):
+            return
         if not self._initialized:
             raise FlowError("call initialize() before set_node()")
         target, move = self._plan(node)
@@ -403,7 +449,7 @@ class FlowManager(EventEmitter):
         self._epoch += 1
         self._transition = (previous.name if previous is not None else None, node.name)
         self._post = (
-            _PostActions(node, self._epoch, time.monotonic_ns()) if node.post_actions else None
+            PostActionWatch(node, self._epoch, time.monotonic_ns()) if node.post_actions else None
         )
         if move is not None:
             self._move_tasks(previous, move)
@@ -470,8 +516,12 @@ class FlowManager(EventEmitter):
         result, next_node = await self._run_handler(function, params.arguments)
         if next_node is None:
             next_node = declared_target(function, result)
+        if next_node is None and function.transition_callback is not None:
+            next_node = await run_transition_callback(function, params.arguments, result, self)
         if next_node is None:
             return result
+        if next_node is NO_RESPONSE:
+            return await without_llm_run(result, params)
         if epoch != self._epoch:
             logger.warning(
                 "%s: %r asked to move to %r after the flow had already moved; ignored",
@@ -514,8 +564,10 @@ class FlowManager(EventEmitter):
                     "expected (result, next_node)"
                 )
             result, next_node = returned
-            if next_node is not None and not isinstance(
-                next_node, str | Node | Mapping | FlowTask | TaskDone | Agent
+            if (
+                next_node is not None
+                and not isinstance(next_node, str | Node | Mapping | FlowTask | TaskDone | Agent)
+                and next_node is not NO_RESPONSE
             ):
                 raise FlowError(
                     f"handler of {function.name!r} returned next_node of type "
@@ -553,33 +605,23 @@ class FlowManager(EventEmitter):
             await custom(action, self)
 
     def _on_frame(self, data: FramePushed) -> None:
-        """Observer callback: arms and fires post-actions."""
+        """Observer callback: fires post-actions when they are due (:mod:`vani.dhara.post`)."""
         post = self._post
         if post is None or post.epoch != self._epoch or data.timestamp < post.entered_ns:
             return
-        frame = data.frame
-        if isinstance(frame, LLMFullResponseStartFrame) and data.source is self._llm:
-            post.response_started_ns = data.timestamp
-        elif isinstance(frame, LLMFullResponseEndFrame) and data.source is self._llm:
-            post.responded = post.response_started_ns is not None
-            if post.responded and self._post_on_response_end(post):
-                self._fire_post(post)
-        elif isinstance(frame, BotStartedSpeakingFrame):
-            # Speech that started after the response began is (at least partly) the response;
-            # a BotStoppedSpeakingFrame without it ends older speech.
-            if post.response_started_ns is not None:
-                post.speaking = True
-        elif isinstance(frame, BotStoppedSpeakingFrame) and post.responded and post.speaking:
+        if self._outputs is None:
+            self._outputs = _output_candidates(self._task)
+        due = post.observe(
+            data,
+            llm=self._llm,
+            mode=self._post_after,
+            is_output=_is_output,
+            has_output=any(_is_output(p) for p in self._outputs),
+        )
+        if due:
             self._fire_post(post)
 
-    def _post_on_response_end(self, post: _PostActions) -> bool:
-        if self._post_after != "auto":
-            return self._post_after == "response_end"
-        if post.speaking:
-            return False  # something reports the bot's speech: wait until it stops
-        return self._transport is None and not _has_output_transport(self._task)
-
-    def _fire_post(self, post: _PostActions) -> None:
+    def _fire_post(self, post: PostActionWatch) -> None:
         self._post = None
         self._spawn(self._run_actions(post.node, post.node.post_actions, "post"))
 
@@ -644,44 +686,30 @@ class _RunningTask:
     return_to: Node
 
 
-@dataclasses.dataclass(slots=True)
-class _PostActions:
-    node: Node
-    epoch: int
-    entered_ns: int
-    response_started_ns: int | None = None
-    responded: bool = False
-    speaking: bool = False
-
-
-_WATCHED = (
-    LLMFullResponseStartFrame,
-    LLMFullResponseEndFrame,
-    BotStartedSpeakingFrame,
-    BotStoppedSpeakingFrame,
-)
-
-
 class _FlowObserver(BaseObserver):
     def __init__(self, manager: FlowManager) -> None:
         self._manager = manager
 
     async def on_push_frame(self, data: FramePushed) -> None:
-        if isinstance(data.frame, _WATCHED):
+        if isinstance(data.frame, WATCHED_FRAMES):
             self._manager._on_frame(data)
 
 
-def _has_output_transport(task: PipelineTask) -> bool:
-    """True when the task's pipeline holds an output transport, or a processor that says it
-    reports the bot's speech (``reports_bot_speech = True``, for stand-ins in tests)."""
-    from vani.transports.base import BaseOutputTransport
-
+def _output_candidates(task: PipelineTask) -> list[object]:
+    """Every processor of the task's pipeline (looked at again at each frame: a stand-in may
+    change whether it reports the bot's speech)."""
     pipeline = task.pipeline
     tree = getattr(pipeline, "processors_tree", None)
-    processors = tree() if callable(tree) else [pipeline]
-    return any(
-        isinstance(p, BaseOutputTransport) or getattr(p, "reports_bot_speech", False) is True
-        for p in processors
+    return list(tree()) if callable(tree) else [pipeline]
+
+
+def _is_output(processor: object) -> bool:
+    """True for an output transport, or a processor that says it reports the bot's speech
+    (``reports_bot_speech = True``, for stand-ins in tests)."""
+    from vani.transports.base import BaseOutputTransport
+
+    return isinstance(processor, BaseOutputTransport) or (
+        getattr(processor, "reports_bot_speech", False) is True
     )
 
 

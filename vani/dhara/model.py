@@ -36,6 +36,7 @@ __all__ = [
     "FlowFunction",
     "FlowHandler",
     "Node",
+    "TransitionCallback",
     "TransitionTarget",
 ]
 
@@ -44,6 +45,11 @@ __all__ = [
 # ``(result, next_node)`` tuple to move: ``next_node`` a node name or a Node built at run time.
 # The result's shape is decided at run time, hence ``object``.
 FlowHandler: TypeAlias = Callable[..., Awaitable[object]]
+
+# Pipecat Flows' ``transition_callback``: ``async def cb(args, flow_manager)`` or
+# ``async def cb(args, result, flow_manager)``, run once the handler has returned; it picks the
+# next node by calling ``flow_manager.set_node(...)`` / ``set_node_from_config(...)``.
+TransitionCallback: TypeAlias = Callable[..., Awaitable[None]]
 
 # An action handler: ``async def h(action, flow_manager)``; used by ``{"type": "function"}``
 # actions and by user-registered action types.
@@ -146,6 +152,8 @@ class FlowFunction:
     ``transition_key`` the value is read from that key of a dict result).
     ``may_transition_to`` declares the nodes a handler may choose itself by returning
     ``(result, "node")``: it is what validation uses to see that those nodes are reachable.
+    ``transition_callback`` (Pipecat Flows' older spelling, instead of ``transition_to``) picks
+    the next node at run time once the handler has returned (``docs/dhara.md``).
     """
 
     name: str
@@ -157,6 +165,7 @@ class FlowFunction:
     may_transition_to: Sequence[str] = ()
     cancel_on_interruption: bool = True
     timeout_secs: float | None = None
+    transition_callback: TransitionCallback | None = None
 
     def targets(self) -> list[str]:
         """Every node name this function may move to (declared statically)."""

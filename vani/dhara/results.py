@@ -3,19 +3,37 @@ LLM service not to run after a round of calls."""
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import inspect
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, cast
 
 from vani.dhara.model import FlowFunction
 from vani.frames import JSONValue
 
 if TYPE_CHECKING:
+    from vani.dhara.manager import FlowManager
     from vani.services.llm.functions import FunctionCallParams
 
-__all__ = ["declared_target", "result_value", "takes_flow_manager", "without_llm_run"]
+logger = logging.getLogger(__name__)
+
+# Set while a transition_callback runs: (its manager, the nodes it chose with set_node).
+_CHOSEN: contextvars.ContextVar[tuple[object, list[object]] | None] = contextvars.ContextVar(
+    "dhara_transition_choice", default=None
+)
+
+__all__ = [
+    "callback_takes_result",
+    "declared_target",
+    "record_choice",
+    "result_value",
+    "run_transition_callback",
+    "takes_flow_manager",
+    "without_llm_run",
+]
 
 
 def takes_flow_manager(handler: Callable[..., object]) -> bool:
@@ -30,6 +48,18 @@ def takes_flow_manager(handler: Callable[..., object]) -> bool:
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
     ]
     return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in positional)
+
+
+def callback_takes_result(callback: Callable[..., object]) -> bool:
+    """True when a Flows ``transition_callback`` takes ``(args, result, flow_manager)``; False
+    for the older ``(args, flow_manager)`` (Flows tells them apart by their parameter count)."""
+    try:
+        parameters = list(inspect.signature(callback).parameters.values())
+    except (TypeError, ValueError):
+        return True
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return True
+    return len(parameters) != 2
 
 
 def declared_target(function: FlowFunction, result: object) -> str | None:
@@ -72,3 +102,42 @@ async def without_llm_run(result: object, params: FunctionCallParams) -> object:
     properties = FunctionCallResultProperties(run_llm=False)
     await params.result_callback(cast(JSONValue, result), properties=properties)
     return None
+
+
+def record_choice(manager: object, node: object) -> bool:
+    """Inside a ``transition_callback`` of ``manager``: note ``node`` as its choice (True);
+    elsewhere do nothing (False)."""
+    chosen = _CHOSEN.get()
+    if chosen is None or chosen[0] is not manager:
+        return False
+    chosen[1].append(node)
+    return True
+
+
+async def run_transition_callback(
+    function: FlowFunction,
+    arguments: Mapping[str, JSONValue],
+    result: object,
+    manager: FlowManager,
+) -> object:
+    """Run Flows' ``transition_callback`` of ``function``; the node it chose with
+    ``manager.set_node`` (the last, if it chose several), or None to stay."""
+    callback = function.transition_callback
+    assert callback is not None
+    chosen: list[object] = []
+    token = _CHOSEN.set((manager, chosen))
+    try:
+        if callback_takes_result(callback):
+            await callback(dict(arguments), result, manager)
+        else:
+            await callback(dict(arguments), manager)
+    finally:
+        _CHOSEN.reset(token)
+    if len(chosen) > 1:
+        logger.warning(
+            "%s: transition_callback of %r chose %d nodes; entering the last",
+            manager,
+            function.name,
+            len(chosen),
+        )
+    return chosen[-1] if chosen else None

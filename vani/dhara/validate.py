@@ -220,7 +220,17 @@ class _Checker:
                 f"function name {function.name!r} must match {_NAME.pattern}",
             )
         self._check_parameters(function.parameters, f"{location}.parameters")
-        if function.handler is None and function.transition_to is None:
+        if function.transition_callback is not None and function.transition_to is not None:
+            self.add(
+                location,
+                f"function {function.name!r} has both transition_to and transition_callback; "
+                "expected one of them",
+            )
+        if (
+            function.handler is None
+            and function.transition_to is None
+            and function.transition_callback is None
+        ):
             self.add(
                 location, f"function {function.name!r} has neither a handler nor transition_to"
             )

@@ -17,7 +17,6 @@ is sent back as ``server-response``, and whose exception becomes ``error-respons
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -43,6 +42,7 @@ from vani.frames import (
     StartFrame,
 )
 from vani.processors.frame_processor import FrameProcessor
+from vani.processors.timeouts import wait_bounded
 from vani.ravi import messages as m
 from vani.ravi.versions import PROTOCOL_VERSION, Negotiation, negotiate
 
@@ -229,8 +229,7 @@ class RAVIProcessor(FrameProcessor):
         # A graceful end answers what already arrived (bounded: a stuck handler cannot hold
         # the session open).
         if self._messages is not None and self._worker is not None and not self._worker.done():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._messages.join(), _DRAIN_SECS)
+            await wait_bounded(self._messages.join(), _DRAIN_SECS)
         await self._stop_worker()
         await super().stop(frame)
 

@@ -142,7 +142,8 @@ def _client_hint(args: argparse.Namespace) -> None:
     if args.client == "pipecat":
         print(
             "vani: serving Pipecat's prebuilt client: choose WebSocket in its transport menu,"
-            " then Connect",
+            " then Connect (for the microphone it loads Daily's call-machine bundle from Daily's"
+            " CDN, so the browser needs internet access; docs/browser.md)",
             flush=True,
         )
 

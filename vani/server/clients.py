@@ -4,7 +4,8 @@
 * ``vani`` (default): vani's own page, shipped in the wheel (``vani/server/static/``).
 * ``pipecat``: Pipecat's prebuilt client, served from the installed ``pipecat-ai-prebuilt``
   package (BSD-2-Clause; its licence stays with it in that package). Install it with
-  ``pip install "vani[pipecat-client]"``. Choose "WebSocket" in its transport menu.
+  ``pip install "vani[pipecat-client]"``. Choose "WebSocket" in its transport menu. For the
+  microphone it loads Daily's call-machine bundle from Daily's CDN (docs/browser.md).
 * a directory: any static client (it must have an ``index.html``).
 
 The package is located without being imported (its Python module pulls in FastAPI).

@@ -5,8 +5,10 @@ See ``docs/telephony.md``. Routes (installed on every :class:`~vani.server.app.V
 ===================================  ==========================================================
 ``POST /telephony/twilio``           Twilio voice webhook: checks ``X-Twilio-Signature``, answers
                                      TwiML ``<Connect><Stream url=".../telephony/twilio/<token>">``
-``POST /telephony/telnyx``           Telnyx TeXML webhook: the same in TeXML
-``POST /telephony/plivo``            Plivo answer URL: ``<Stream bidirectional="true">``
+``POST /telephony/telnyx``           Telnyx TeXML webhook: checks ``telnyx-signature-ed25519``,
+                                     answers the same in TeXML
+``POST /telephony/plivo``            Plivo answer URL: checks ``X-Plivo-Signature-V3``, answers
+                                     ``<Stream bidirectional="true">``
 ``GET|POST /telephony/exotel``       Exotel Voicebot applet (dynamic URL): ``{"url": "wss://..."}``
 ``GET /telephony/<provider>/<tok>``  the media stream of one call (WebSocket)
 ``GET /telephony/<tok>``             the same, provider detected from the first messages
@@ -39,7 +41,12 @@ from vani.server.app import CallRefused, CallRequest, VaniServer, WebSocketRoute
 from vani.server.session import CallInfo, Session
 from vani.telephony.markup import exotel_stream_answer, plivo_xml, telnyx_texml, twilio_twiml
 from vani.telephony.rest import DialResult, TelephonyCredentials, dial
-from vani.telephony.signature import validate_twilio_signature
+from vani.telephony.signature import (
+    TELNYX_TIMESTAMP_TOLERANCE_SECS,
+    telnyx_signature_problem,
+    validate_plivo_signature,
+    validate_twilio_signature,
+)
 from vani.transports.telephony import TelephonyParams, TelephonyTransport, read_call_start
 from vani.transports.websocket import WebSocketConnection
 
@@ -93,10 +100,13 @@ class TelephonySettings:
     """How the telephony routes behave.
 
     ``credentials``: provider API credentials (hang-up; from the environment by default), and
-    the Twilio auth token that webhook signatures are checked with. ``verify_twilio_signature``:
-    refuse Twilio webhooks without a valid ``X-Twilio-Signature`` (on by default; with no auth
-    token configured every Twilio webhook is then refused). ``webhook_base_url``: the
-    ``https://host`` Twilio calls, when a proxy rewrites it (default: the request's own URL).
+    what webhook signatures are checked with (Twilio's and Plivo's auth tokens, Telnyx's public
+    key). ``verify_twilio_signature``, ``verify_plivo_signature``, ``verify_telnyx_signature``:
+    refuse that provider's webhooks without a valid signature (on by default; with no credential
+    configured every webhook of that provider is then refused, 403, and logged).
+    ``telnyx_timestamp_tolerance_secs``: how far ``telnyx-timestamp`` may be from now.
+    ``webhook_base_url``: the ``https://host`` the provider calls, when a proxy rewrites it
+    (default: the request's own URL).
     ``stream_base_url``: the ``wss://host`` the providers should connect to (default: the
     server's ``public_url``, else the request's host). ``hang_up_on_end``: end the call through
     the provider's API when the bot's pipeline ends.
@@ -104,6 +114,9 @@ class TelephonySettings:
 
     credentials: TelephonyCredentials = field(default_factory=TelephonyCredentials.from_env)
     verify_twilio_signature: bool = True
+    verify_plivo_signature: bool = True
+    verify_telnyx_signature: bool = True
+    telnyx_timestamp_tolerance_secs: float = TELNYX_TIMESTAMP_TOLERANCE_SECS
     webhook_base_url: str | None = None
     stream_base_url: str | None = None
     hang_up_on_end: bool = True
@@ -138,6 +151,53 @@ def _webhook_url(settings: TelephonySettings, request: HTTPRequest) -> str:
     return str(request.url)
 
 
+def _signature_problem(
+    provider: str,
+    settings: TelephonySettings,
+    request: HTTPRequest,
+    form: Mapping[str, str],
+    body: bytes,
+) -> str | None:
+    """Why this webhook is not the provider's (``None``: it is, or checks are off)."""
+    creds = settings.credentials
+    headers = request.headers
+    if provider == "twilio" and settings.verify_twilio_signature:
+        if not creds.twilio_auth_token:
+            return "no TWILIO_AUTH_TOKEN configured"
+        url = _webhook_url(settings, request)
+        signature = headers.get("x-twilio-signature")
+        if not validate_twilio_signature(creds.twilio_auth_token, url, form, signature):
+            return "bad X-Twilio-Signature"
+    elif provider == "plivo" and settings.verify_plivo_signature:
+        if not creds.plivo_auth_token:
+            return "no PLIVO_AUTH_TOKEN configured"
+        url = _webhook_url(settings, request)
+        ok = validate_plivo_signature(
+            creds.plivo_auth_token,
+            request.method,
+            url,
+            form,
+            headers.get("x-plivo-signature-v3-nonce"),
+            headers.get("x-plivo-signature-v3"),
+        )
+        if not ok:
+            return "bad X-Plivo-Signature-V3"
+    elif provider == "telnyx" and settings.verify_telnyx_signature:
+        if not creds.telnyx_public_key:
+            return "no TELNYX_PUBLIC_KEY configured"
+        try:
+            return telnyx_signature_problem(
+                creds.telnyx_public_key,
+                body,
+                headers.get("telnyx-timestamp"),
+                headers.get("telnyx-signature-ed25519"),
+                tolerance_secs=settings.telnyx_timestamp_tolerance_secs,
+            )
+        except VaniError as exc:
+            return str(exc)
+    return None
+
+
 def _issue(server: VaniServer, provider: str, facts: Mapping[str, str]) -> str:
     body: dict[str, JSONValue] = {"provider": provider, **facts}
     return server.tokens.issue(body)
@@ -154,20 +214,16 @@ def install_telephony_routes(
         if provider not in PROVIDERS:
             return JSONResponse({"error": f"unknown provider {provider!r}"}, status_code=404)
         form: dict[str, str] = {}
+        body = b""
         if request.method == "POST":
+            body = await request.body()  # Telnyx signs the raw body; form() reuses it
             raw_form = await request.form()
             form = {k: str(v) for k, v in raw_form.multi_items()}
-        if provider == "twilio" and settings.verify_twilio_signature:
-            token = settings.credentials.twilio_auth_token
-            url = _webhook_url(settings, request)
-            signature = request.headers.get("x-twilio-signature")
-            if not token or not validate_twilio_signature(token, url, form, signature):
-                server.refuse("webhook-signature")
-                logger.warning(
-                    "refused a twilio webhook: %s",
-                    "no TWILIO_AUTH_TOKEN configured" if not token else "bad X-Twilio-Signature",
-                )
-                return Response("invalid signature\n", status_code=403)
+        problem = _signature_problem(provider, settings, request, form, body)
+        if problem is not None:
+            server.refuse("webhook-signature")
+            logger.warning("refused a %s webhook: %s", provider, problem)
+            return Response("invalid signature\n", status_code=403)
         if not server.admission.ready:
             server.refuse("capacity")
             return Response("busy\n", status_code=503, headers={"Retry-After": "1"})

@@ -34,7 +34,8 @@ class TelephonyCredentials:
     """Account credentials and API base URLs for the providers that have a REST API.
 
     Environment names (:meth:`from_env`): ``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN``,
-    ``TELNYX_API_KEY``, ``TELNYX_CONNECTION_ID`` (for dialling), ``PLIVO_AUTH_ID``,
+    ``TELNYX_API_KEY``, ``TELNYX_CONNECTION_ID`` (for dialling), ``TELNYX_PUBLIC_KEY`` (the
+    account's Ed25519 public key, base64: webhook signatures), ``PLIVO_AUTH_ID``,
     ``PLIVO_AUTH_TOKEN``; base URLs ``VANI_TWILIO_API_URL``, ``VANI_TELNYX_API_URL``,
     ``VANI_PLIVO_API_URL``.
     """
@@ -43,6 +44,7 @@ class TelephonyCredentials:
     twilio_auth_token: str = ""
     telnyx_api_key: str = ""
     telnyx_connection_id: str = ""
+    telnyx_public_key: str = ""
     plivo_auth_id: str = ""
     plivo_auth_token: str = ""
     twilio_base_url: str = DEFAULT_BASE_URLS["twilio"]
@@ -58,6 +60,7 @@ class TelephonyCredentials:
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
             telnyx_api_key=env.get("TELNYX_API_KEY", ""),
             telnyx_connection_id=env.get("TELNYX_CONNECTION_ID", ""),
+            telnyx_public_key=env.get("TELNYX_PUBLIC_KEY", ""),
             plivo_auth_id=env.get("PLIVO_AUTH_ID", ""),
             plivo_auth_token=env.get("PLIVO_AUTH_TOKEN", ""),
             twilio_base_url=env.get("VANI_TWILIO_API_URL", DEFAULT_BASE_URLS["twilio"]),

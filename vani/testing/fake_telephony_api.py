@@ -45,6 +45,21 @@ class RestRequest:
     status: int = 200
 
 
+def _ed25519_pair() -> tuple[str, str]:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        PublicFormat,
+    )
+
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return base64.b64encode(private).decode("ascii"), base64.b64encode(public).decode("ascii")
+
+
 HangUpListener = Callable[[str, str], Awaitable[None]]
 
 
@@ -65,6 +80,10 @@ class FakeTelephonyAPI:
         self.telnyx_api_key = telnyx_api_key
         self.plivo_auth_id = plivo_auth_id
         self.plivo_auth_token = plivo_auth_token
+        self.telnyx_signing_key, self.telnyx_public_key = _ed25519_pair()
+        """The Telnyx account's webhook-signing key pair (base64 raw keys): hand the private one
+        to a :class:`~vani.testing.TelephonySimulator` (``telnyx_signing_key``); the public one
+        is in :meth:`credentials`."""
         self.requests: list[RestRequest] = []
         self.ended: set[str] = set()
         """Call ids that are over (hung up here, or marked with :meth:`end_call`)."""
@@ -89,6 +108,7 @@ class FakeTelephonyAPI:
             twilio_auth_token=self.twilio_auth_token,
             telnyx_api_key=self.telnyx_api_key,
             telnyx_connection_id=telnyx_connection_id,
+            telnyx_public_key=self.telnyx_public_key,
             plivo_auth_id=self.plivo_auth_id,
             plivo_auth_token=self.plivo_auth_token,
             twilio_base_url=self.base_url,

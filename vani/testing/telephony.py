@@ -1,7 +1,8 @@
 """TelephonySimulator: a phone call as Twilio, Telnyx, Plivo or Exotel would place it.
 
 The simulator is the provider and the caller at once. It calls the bot's webhook the way the
-provider does (Twilio's signed form POST, Telnyx TeXML, Plivo XML, Exotel's applet URL), opens
+provider does (form POSTs signed like Twilio's, Plivo's V3 and Telnyx's Ed25519 signatures when
+given the credential; Exotel's applet URL), opens
 the media stream the answer names, sends ``connected``/``start`` with the call's ids and custom
 parameters, plays a WAV as the caller in 20 ms ``media`` messages paced in real time, sends DTMF,
 and hangs up. What the bot sends is played out on a simulated handset: audio queues behind what
@@ -19,19 +20,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
+import time
 import wave
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Self
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from vani.audio.resample import StreamResampler
-from vani.telephony.signature import compute_twilio_signature
+from vani.telephony.signature import compute_plivo_signature, compute_twilio_signature
 from vani.testing.telephony_wire import ProviderWire, SimCall, wire_for
 
-__all__ = ["SimEvent", "TelephonySimulator", "load_caller_audio"]
+__all__ = ["SimEvent", "TelephonySimulator", "load_caller_audio", "sign_telnyx_webhook"]
+
+
+def sign_telnyx_webhook(signing_key: str, body: bytes, timestamp: str) -> str:
+    """The ``telnyx-signature-ed25519`` header for ``body`` sent at ``timestamp`` (Unix seconds),
+    signed with ``signing_key`` (an Ed25519 private key's 32 raw bytes in base64)."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(signing_key))
+    return base64.b64encode(key.sign(timestamp.encode() + b"|" + body)).decode("ascii")
+
 
 FRAME_SECS = 0.02
 
@@ -106,6 +121,8 @@ class TelephonySimulator:
         *,
         call: SimCall | None = None,
         twilio_auth_token: str = "",
+        plivo_auth_token: str = "",
+        telnyx_signing_key: str = "",
         webhook_path: str | None = None,
         send_connected: bool = True,
         echo_marks: bool = True,
@@ -116,6 +133,10 @@ class TelephonySimulator:
         self.base_url = base_url.rstrip("/")
         self.call = call or SimCall()
         self.twilio_auth_token = twilio_auth_token
+        self.plivo_auth_token = plivo_auth_token
+        """Signs Plivo webhooks (``X-Plivo-Signature-V3``) when set."""
+        self.telnyx_signing_key = telnyx_signing_key
+        """Ed25519 private key (32 bytes, base64) that signs Telnyx webhooks when set."""
         self.webhook_path = webhook_path or f"/telephony/{provider}"
         self.send_connected = send_connected
         self.echo_marks = echo_marks
@@ -186,11 +207,24 @@ class TelephonySimulator:
                     "Direction": "inbound",
                 }
             form.update(extra or {})
-            headers = {}
+            body = urlencode(form).encode()
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
             if self.provider == "twilio":
                 sig = compute_twilio_signature(self.twilio_auth_token, url, form)
                 headers["X-Twilio-Signature"] = sig
-            r = await client.post(url, data=form, headers=headers)
+            elif self.provider == "plivo" and self.plivo_auth_token:
+                nonce = f"{self._nonce_source():020d}"
+                headers["X-Plivo-Signature-V3-Nonce"] = nonce
+                headers["X-Plivo-Signature-V3"] = compute_plivo_signature(
+                    self.plivo_auth_token, "POST", url, form, nonce
+                )
+            elif self.provider == "telnyx" and self.telnyx_signing_key:
+                stamp = str(int(time.time()))
+                headers["telnyx-timestamp"] = stamp
+                headers["telnyx-signature-ed25519"] = sign_telnyx_webhook(
+                    self.telnyx_signing_key, body, stamp
+                )
+            r = await client.post(url, content=body, headers=headers)
             r.raise_for_status()
         self.answer = self._parse_markup(r.text)
         params = dict(self.answer.parameters)
@@ -198,6 +232,10 @@ class TelephonySimulator:
             params.pop(key, None)
         c.custom_parameters = {**params, **c.custom_parameters}
         return self.answer.stream_url
+
+    @staticmethod
+    def _nonce_source() -> int:
+        return secrets.randbelow(10**20)
 
     def _parse_markup(self, text: str) -> _Answer:
         root = ET.fromstring(text)

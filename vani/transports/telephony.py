@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 from vani.errors import ConfigurationError, ProtocolError, SerializationError, ServiceError
 from vani.frames import EndFrame, Frame, InputAudioRawFrame, InputDTMFFrame, StartFrame
 from vani.processors import FrameProcessor
+from vani.processors.timeouts import wait_bounded
 from vani.serializers.detect import ProviderDetector, serializer_for
 from vani.serializers.telephony import (
     AudioClearedFrame,
@@ -452,8 +453,10 @@ class TelephonyTransport(WebSocketTransport):
             )
             return
         try:
-            async with asyncio.timeout(self.params.hang_up_timeout_secs):
-                ended = await hang_up(provider, call_id, creds)
+            request = asyncio.ensure_future(hang_up(provider, call_id, creds))
+            if not await wait_bounded(request, self.params.hang_up_timeout_secs):
+                raise TimeoutError
+            ended = request.result()
             self.hung_up_via_api = ended
             logger.info(
                 "%s: %s call %s %s",

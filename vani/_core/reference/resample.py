@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from vani._core.resample_filter import SUPPORTED_RATES, design_filter
+from vani._core.resample_filter import PHASES, SUPPORTED_RATES, design_filter
 from vani.errors import ConfigurationError
 
 
 class Resampler:
-    def __init__(self, in_rate: int, out_rate: int) -> None:
+    def __init__(self, in_rate: int, out_rate: int, phase: str = "minimum") -> None:
         if in_rate not in SUPPORTED_RATES or out_rate not in SUPPORTED_RATES:
             raise ConfigurationError(
                 f"expected sample rates among {', '.join(map(str, SUPPORTED_RATES))} Hz, "
@@ -26,7 +26,9 @@ class Resampler:
             raise ConfigurationError(
                 f"expected two different sample rates, got {in_rate} -> {out_rate}"
             )
-        spec = design_filter(in_rate, out_rate)
+        if phase not in PHASES:
+            raise ConfigurationError(f"expected phase 'minimum' or 'linear', got {phase!r}")
+        spec = design_filter(in_rate, out_rate, phase)
         self.in_rate = in_rate
         self.out_rate = out_rate
         self.up = spec.up

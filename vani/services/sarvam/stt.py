@@ -53,6 +53,7 @@ from vani.frames import (
     VADUserStoppedSpeakingFrame,
 )
 from vani.processors import FrameProcessor
+from vani.processors.timeouts import wait_bounded
 from vani.services.sarvam._common import (
     AUTH_HEADER,
     DEFAULT_BASE_URL,
@@ -220,8 +221,7 @@ class SarvamSTTService(FrameProcessor):
         deadline = loop.time() + self._transcript_timeout_s
         while self._turns and self._ws is not None and loop.time() < deadline:
             self._turn_closed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._turn_closed.wait(), deadline - loop.time())
+            await wait_bounded(self._turn_closed.wait(), max(0.0, deadline - loop.time()))
         await self._shutdown()
 
     async def cancel(self, frame: CancelFrame) -> None:

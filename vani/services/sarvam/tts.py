@@ -61,6 +61,7 @@ from vani.processors.text import (
     clean_text_for_speech,
     split_sentences,
 )
+from vani.processors.timeouts import wait_bounded
 from vani.services.sarvam._common import (
     AUTH_HEADER,
     DEFAULT_BASE_URL,
@@ -247,8 +248,7 @@ class SarvamTTSService(FrameProcessor):
         await super().stop(frame)
         # Let the last reply finish speaking before the socket goes.
         if self._utterance is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), self._end_timeout_s)
+            await wait_bounded(self._idle.wait(), self._end_timeout_s)
         await self._disconnect()
 
     async def cancel(self, frame: CancelFrame) -> None:
@@ -264,7 +264,7 @@ class SarvamTTSService(FrameProcessor):
         ws, self._ws = self._ws, None
         if ws is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), 2.0)
+                await wait_bounded(ws.close(), 2.0)
 
     # -- frames --------------------------------------------------------------------------------
 
@@ -393,8 +393,7 @@ class SarvamTTSService(FrameProcessor):
                 )
                 await self._drop_utterance()
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), self._end_timeout_s - quiet_s)
+            await wait_bounded(self._idle.wait(), self._end_timeout_s - quiet_s)
 
     async def _finish_utterance(self, utterance: _Utterance) -> None:
         if self._utterance is not utterance:
@@ -674,4 +673,4 @@ class SarvamTTSService(FrameProcessor):
 
 async def _close_quietly(ws: ClientConnection) -> None:
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(ws.close(), 2.0)
+        await wait_bounded(ws.close(), 2.0)

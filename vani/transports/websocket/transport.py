@@ -54,6 +54,7 @@ from vani.frames import (
     SystemFrame,
 )
 from vani.processors import FrameProcessor
+from vani.processors.timeouts import wait_bounded
 from vani.serializers import FrameSerializer
 from vani.transports.base import (
     BaseInputTransport,
@@ -134,26 +135,6 @@ class WebSocketParams(TransportParams):
                 raise ConfigurationError(f"{name} must be positive, got {value}")
 
 
-async def _bounded(aw: Coroutine[object, None, object], timeout: float) -> bool:  # noqa: ASYNC109
-    """Run ``aw`` in a task of its own for at most ``timeout`` seconds; False if it ran over
-    (it is then cancelled). Re-raises its exception.
-
-    Not ``asyncio.timeout``: processor code may start in one task and finish in another (the
-    spine runs calls inline until they suspend), and a timeout scope would cancel the wrong task.
-    """
-    task: asyncio.Task[object] = asyncio.get_running_loop().create_task(aw)
-    try:
-        done, _ = await asyncio.wait({task}, timeout=timeout)
-    finally:
-        if not task.done():
-            task.cancel()
-    if task in done:
-        task.result()
-        return True
-    await asyncio.wait({task})
-    return False
-
-
 def _adapt(
     connection: WebSocketConnection | WebSocket | ServerConnection,
 ) -> WebSocketConnection:
@@ -230,7 +211,7 @@ class _Writer:
         """Wait until everything queued has been written (at most ``timeout`` seconds)."""
         if self.closed or self._idle.is_set():
             return
-        if not await _bounded(self._idle.wait(), timeout):
+        if not await wait_bounded(self._idle.wait(), timeout):
             logger.info("%s: %d bytes still unsent at the end", self._t, self.queued_bytes)
 
     async def run(self) -> None:
@@ -615,7 +596,7 @@ class WebSocketTransport(Transport, EventEmitter):
             self._close_done = asyncio.Event()
             self._record_close(code, reason)
             try:
-                closed = await _bounded(
+                closed = await wait_bounded(
                     self.connection.close(code, reason), self.params.close_timeout_secs
                 )
                 if not closed:
