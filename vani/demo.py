@@ -3,12 +3,15 @@
 The caller is a WAV (shipped in ``vani/assets/demo_call.wav``, or the user's own with
 ``--input``). The pipeline is the one a production bot uses::
 
-    FileTransport.input → Silero VAD + end-of-turn model → STT → user context
-        → LLM (+ place_order tool) → TTS → FileTransport.output → assistant context
+    FileTransport.input → Silero VAD + end-of-turn model → STT → interruption gate
+        → user context → LLM (+ place_order tool) → TTS → FileTransport.output
+        → assistant context
 
 The turn ends when the smart-turn model hears a finished sentence after a 0.3 s pause (or after
-1.5 s of silence), not after 0.8 s of silence (docs/turn-taking.md); ``turn_model=False`` goes
-back to the VAD alone.
+1.5 s of silence), not after 0.8 s of silence; the caller barges in after 0.5 s of speech, and a
+barge-in that turns out to be a cough or an "mm-hm" gives the bot its reply back from the first
+sentence the caller did not hear (docs/turn-taking.md). ``turn_model=False`` goes back to the
+VAD alone, ``gate=False`` to a barge-in at the VAD's first word.
 
 With no keys everything runs on this machine: Whisper tiny.en, a scripted ordering dialogue
 (:func:`pizza_script`), Piper. ``OPENAI_API_KEY`` swaps the script for OpenAI; ``SARVAM_API_KEY``
@@ -44,13 +47,16 @@ from vani.frames import (
     LLMFullResponseEndFrame,
     LLMTextFrame,
     TranscriptionFrame,
+    TTSAudioRawFrame,
     TTSTextFrame,
+    UserStoppedSpeakingFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
 from vani.pipeline import Pipeline, PipelineParams, PipelineRunner, PipelineTask
 from vani.processors import FrameProcessor
 from vani.processors.aggregators import LLMContext, LLMContextAggregatorPair
+from vani.processors.interruptions import InterruptionGate
 from vani.services.llm import ScriptedLLMService
 from vani.services.llm.functions import FunctionCallParams
 from vani.services.llm.scripted import ScriptedToolCall, ScriptedTurn
@@ -58,17 +64,24 @@ from vani.transports.clock import Clock
 from vani.transports.file import FileTransport
 
 __all__ = [
+    "DEMO_VAD_STOP_SECS",
     "SYSTEM_PROMPT",
     "CallEvent",
     "DemoResult",
     "Endpoints",
+    "TurnStages",
     "demo_call_path",
     "format_timeline",
     "pizza_script",
     "run_demo",
+    "turn_taking",
 ]
 
 OUT_RATE = 24000
+
+#: The demo's VAD stop with the turn model: the caller's voice pauses ~0.25 s at commas ("A large
+#: pepperoni, please"), and the model calls "A large pepperoni" a finished turn.
+DEMO_VAD_STOP_SECS = 0.3
 
 SYSTEM_PROMPT = (
     "You are the phone assistant of Vani Pizza. Keep every answer to one or two short spoken"
@@ -186,6 +199,20 @@ class CallEvent:
     latency_secs: float | None = None
 
 
+@dataclass(slots=True)
+class TurnStages:
+    """Where one answer's wait went, in seconds on the transport's clock from the VAD's stop
+    (the caller stopped ``vad_stop_secs`` before it): the end of the turn (the model's
+    decision), the transcript, the first text of the reply, its first audio out of the TTS, and
+    the first audio played (``None`` when that stage did not happen)."""
+
+    turn: float | None = None
+    transcript: float | None = None
+    reply_text: float | None = None
+    tts_audio: float | None = None
+    played: float | None = None
+
+
 @dataclass
 class DemoResult:
     events: list[CallEvent] = field(default_factory=list)
@@ -194,6 +221,9 @@ class DemoResult:
     tool_calls: list[tuple[str, str]] = field(default_factory=list)
     interruptions: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
+    stages: list[TurnStages] = field(default_factory=list)
+    open_stage: TurnStages | None = None  # the answer being waited for
+    stage_origin: float = 0.0  # the clock time of its VAD stop
     errors: list[str] = field(default_factory=list)
     messages: list[dict[str, object]] = field(default_factory=list)
     output_path: Path | None = None
@@ -201,6 +231,7 @@ class DemoResult:
     engines: str = ""
     vad_stop_secs: float = 0.0
     llm: FrameProcessor | None = None
+    gate: InterruptionGate | None = None
 
 
 class _Tap(FrameProcessor):
@@ -217,6 +248,13 @@ class _Tap(FrameProcessor):
     def _add(self, who: str, what: str, latency: float | None = None) -> None:
         self._result.events.append(CallEvent(self._clock.now(), who, what, latency))
 
+    def _stage(self, name: str) -> None:
+        """Stamp ``name`` on the answer being waited for (the first time only)."""
+        r = self._result
+        stage = r.open_stage
+        if stage is not None and getattr(stage, name) is None:
+            setattr(stage, name, self._clock.now() - r.stage_origin)
+
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         r = self._result
@@ -227,17 +265,20 @@ class _Tap(FrameProcessor):
         elif self._where == "stt":
             if isinstance(frame, VADUserStartedSpeakingFrame):
                 self._add("user", "(starts speaking)")
-                if r.transport is not None and r.transport.bot_speaking:
-                    r.interruptions.append(self._clock.now())
-                    self._add("call", "barge-in while the bot speaks")
             elif isinstance(frame, VADUserStoppedSpeakingFrame):
                 self._add("user", "(stops speaking)")
+                r.open_stage, r.stage_origin = TurnStages(), self._clock.now()
+            elif isinstance(frame, UserStoppedSpeakingFrame) and r.open_stage is not None:
+                self._stage("turn")
+                r.stages.append(r.open_stage)
             elif isinstance(frame, TranscriptionFrame):
                 r.transcripts.append(frame.text)
                 self._add("user", f'"{frame.text}"')
+                self._stage("transcript")
         elif self._where == "llm":
             if isinstance(frame, LLMTextFrame):
                 self._reply.append(frame.text)
+                self._stage("reply_text")
             elif isinstance(frame, LLMFullResponseEndFrame) and self._reply:
                 r.bot_replies.append("".join(self._reply).strip())
                 self._reply = []
@@ -247,9 +288,17 @@ class _Tap(FrameProcessor):
             elif isinstance(frame, FunctionCallResultFrame):
                 shown = frame.result if isinstance(frame.result, str) else json.dumps(frame.result)
                 self._add("tool", f"→ {shown}")
-            elif isinstance(frame, InterruptionFrame) and self._reply:
-                r.bot_replies.append("".join(self._reply).strip())
-                self._reply = []
+            elif isinstance(frame, InterruptionFrame):
+                if r.transport is not None and r.transport.bot_speaking:
+                    # Where the reply is cut: with the gate, after the caller's first 0.5 s.
+                    r.interruptions.append(self._clock.now())
+                    self._add("call", "barge-in while the bot speaks")
+                if self._reply:
+                    r.bot_replies.append("".join(self._reply).strip())
+                    self._reply = []
+        elif self._where == "tts":
+            if isinstance(frame, TTSAudioRawFrame):
+                self._stage("tts_audio")
         elif self._where == "out":
             if isinstance(frame, BotStartedSpeakingFrame):
                 stops = [e.time for e in r.events if e.what == "(stops speaking)"]
@@ -258,6 +307,8 @@ class _Tap(FrameProcessor):
                     self._last_stop = stops[-1]
                     latency = self._clock.now() - stops[-1]
                     r.latencies.append(latency)
+                    self._stage("played")
+                    r.open_stage = None
                 self._add("bot", "(starts speaking)", latency)
             elif isinstance(frame, BotStoppedSpeakingFrame):
                 self._add("bot", "(stops speaking)")
@@ -318,6 +369,31 @@ def _engines(
     return stt, llm, tts, ", ".join(names), bool(openai_key or sarvam_key)
 
 
+def turn_taking(
+    context: LLMContext,
+    *,
+    turn_model: bool = True,
+    gate: bool = True,
+    inline: bool = False,
+    vad_params: VADParams | None = None,
+) -> tuple[VADProcessor, InterruptionGate | None]:
+    """The demo's turn-taking (``vani demo`` and the bot ``vani serve`` serves): the VAD with
+    the smart-turn model after a :data:`DEMO_VAD_STOP_SECS` stop, and the interruption gate
+    (0.5 s of speech to barge in while the bot speaks, false-interruption resume) that goes
+    after the STT. ``inline``: wait for the model's answer before passing more audio (virtual
+    clocks). See docs/turn-taking.md."""
+    analyzer = SmartTurnAnalyzer() if turn_model else None
+    if vad_params is None:
+        vad_params = VADParams(stop_secs=DEMO_VAD_STOP_SECS) if turn_model else VADParams()
+    vad = VADProcessor(
+        params=vad_params,
+        turn_analyzer=analyzer,
+        turn_inline=inline and turn_model,
+        interrupt=not gate,
+    )
+    return vad, (InterruptionGate(context) if gate else None)
+
+
 async def run_demo(
     *,
     input_path: str | Path | None = None,
@@ -328,6 +404,7 @@ async def run_demo(
     vad_params: VADParams | None = None,
     endpoints: Endpoints | None = None,
     turn_model: bool = True,
+    gate: bool = True,
 ) -> DemoResult:
     """Run the demo call; returns what happened. ``offline`` ignores API keys.
 
@@ -336,6 +413,7 @@ async def run_demo(
     ``charge_processing_time=False`` makes the virtual clock stand still while models run: the
     timeline is then the same on any machine (tests), and latencies show vani's own delays only.
     ``turn_model``: end turns with the smart-turn model (default) or with the VAD alone.
+    ``gate``: decide barge-ins with :class:`InterruptionGate` (default) or at the VAD's start.
     """
     stt, llm, tts, engines, cloud = _engines(offline, endpoints or Endpoints())
     paced = cloud if realtime is None else realtime
@@ -347,22 +425,16 @@ async def run_demo(
         hangup_after_secs=1.5,
     )
     result = DemoResult(transport=transport, engines=engines, llm=llm)
-    if turn_model:
-        # Off the wall clock the question is asked inline, so the virtual clock charges the
-        # model's time and the timeline does not depend on the machine's speed.
-        # A 0.3 s stop: the caller's voice pauses ~0.25 s at commas ("A large pepperoni, please"),
-        # and the model calls "A large pepperoni" a finished turn.
-        vad = VADProcessor(
-            params=vad_params or VADParams(stop_secs=0.3),
-            turn_analyzer=SmartTurnAnalyzer(),
-            turn_inline=not paced,
-        )
-    else:
-        vad = VADProcessor(params=vad_params or VADParams())
-    result.vad_stop_secs = vad.params.stop_secs
     context = LLMContext(
         messages=[{"role": "system", "content": SYSTEM_PROMPT}], tools=[PLACE_ORDER_TOOL]
     )
+    # Off the wall clock the model's question is asked inline, so the virtual clock charges
+    # the model's time and the timeline does not depend on the machine's speed.
+    vad, interruption_gate = turn_taking(
+        context, turn_model=turn_model, gate=gate, inline=not paced, vad_params=vad_params
+    )
+    result.gate = interruption_gate
+    result.vad_stop_secs = vad.params.stop_secs
     aggregators = LLMContextAggregatorPair(context)
     pipeline = Pipeline(
         [
@@ -370,10 +442,12 @@ async def run_demo(
             vad,
             stt,
             _Tap(result, transport.clock, "stt"),
+            *([interruption_gate] if interruption_gate is not None else []),
             aggregators.user(),
             llm,
             _Tap(result, transport.clock, "llm"),
             tts,
+            _Tap(result, transport.clock, "tts"),
             transport.output(),
             _Tap(result, transport.clock, "out"),
             aggregators.assistant(),
@@ -401,6 +475,23 @@ def _call_text(call: object) -> str:
     return f"calls {function.get('name')}({function.get('arguments')})"
 
 
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.0f}"
+
+
+def format_stages(result: DemoResult) -> list[str]:
+    """Each answer's wait split by stage, in ms after the VAD stop (:class:`TurnStages`)."""
+    if not result.stages:
+        return []
+    lines = [
+        "per answer, ms after the VAD stop: turn ended, transcript, reply text, TTS audio, played"
+    ]
+    for i, st in enumerate(result.stages, 1):
+        stamps = (st.turn, st.transcript, st.reply_text, st.tts_audio, st.played)
+        lines.append(f"  {i}: " + " / ".join(_ms(x) for x in stamps))
+    return lines
+
+
 def format_timeline(result: DemoResult) -> str:
     """The call as text: one line per event, then a summary."""
     lines = [f"vani demo — {result.engines}", ""]
@@ -424,6 +515,7 @@ def format_timeline(result: DemoResult) -> str:
             + ", ".join(f"{x:.0f}" for x in ms)
             + f" ms (median {ms[len(ms) // 2]:.0f} ms)"
         )
+        lines.extend(format_stages(result))
     lines.append("")
     lines.append("the LLM context after the call (what the caller actually heard):")
     for message in result.messages[1:]:

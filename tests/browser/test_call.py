@@ -61,8 +61,8 @@ def _one_utterance_wav(
 
 
 def _barge_in_caller(tmp_path: Path) -> Path:
-    """The demo caller's first two turns: the order, then, 11.5 s in, "A large pepperoni,
-    please." over the bot's welcome (about 7 s of speech that starts 1–8 s after the first turn
+    """The demo caller's first two turns: the order, then, 9 s in, "A large pepperoni,
+    please." over the bot's welcome (7.7 s of speech that starts 0.5–4.5 s after the first turn
     ends, however loaded the machine), then silence for the reply."""
     path = demo_call_path()
     turns = json.loads(path.with_suffix(".json").read_text())["turns"]
@@ -75,7 +75,9 @@ def _barge_in_caller(tmp_path: Path) -> Path:
 
     first, second = cut(turns[0]), cut(turns[1])
     lead = 0.5
-    gap = 11.5 - lead - len(first) / (2 * rate)
+    # 9 s: the welcome (7.7 s of speech) still plays 0.6 s later (the interruption gate's wait)
+    # whether it started 0.5 s or 4.5 s after the order.
+    gap = 9.0 - lead - len(first) / (2 * rate)
     return write_wav(tmp_path / "caller.wav", [lead, first, gap, second, 12.0], sample_rate=rate)
 
 
@@ -104,6 +106,13 @@ def test_whole_offline_call_in_the_page(
         "window.vani.client.stats.bargeIns.every(b => b.staleMs !== null)"
         " && window.vani.client.stats.latencies.length >= 2"
         " && window.vani.client.stats.messages.includes('bot-output')",
+        timeout=90_000,
+    )
+    # The barge-in's words: on a loaded machine they can come after the bot, hearing nothing
+    # in time, took its welcome back up (docs/turn-taking.md); they then cut it again.
+    page.wait_for_function(
+        "[...document.querySelectorAll('.entry.user')]"
+        ".some(e => e.textContent.toLowerCase().includes('pepperoni'))",
         timeout=90_000,
     )
     page.screenshot(path=str(artifacts / "3-after-barge-in.png"))

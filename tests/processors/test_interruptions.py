@@ -227,8 +227,12 @@ async def test_false_interruption_schedules(
     backchannel = words is not None and is_backchannel(words)
     expect_resume = words is None or backchannel or late
     assert gate.resumed == int(expect_resume)
+    # Real words after the wait (a slow STT): the resumed reply is cut again, and they pass.
+    real_late = late and words is not None and not backchannel
+    assert gate.late_words == int(real_late)
+    assert gate.interruptions == 1 + int(real_late)
     passed = [f.text for f in down if isinstance(f, TranscriptionFrame)]
-    if backchannel and not late:
+    if backchannel:
         assert passed == []
     elif words is not None and not backchannel:
         assert passed == [words]
@@ -272,3 +276,26 @@ async def test_a_cough_during_a_played_reply_resumes_it_through_the_assistant_ag
     assert any(isinstance(f, LLMFullResponseEndFrame) for f in down)
     assistant_says = [m["content"] for m in context.messages if m["role"] == "assistant"]
     assert assistant_says == [HEARD, rest]
+
+
+async def test_words_after_the_wait_cut_the_resumed_reply_and_make_the_turn() -> None:
+    """A slow STT: no words within the timeout, so the reply resumed; then the user's real
+    words arrive. They were a real interruption: the resumed reply is cut and they go on."""
+    context = _context_with_cut_reply()
+    gate = _gate(context)
+    words = "wait, make it a large one"
+    down, up = await _run(
+        gate,
+        [
+            BotStartedSpeakingFrame(),
+            *_user(0.6),
+            SleepFrame(sleep=TIMEOUT * 3),
+            TranscriptionFrame(text=words, user_id="u", timestamp=""),
+            SleepFrame(sleep=TIMEOUT),
+        ],
+    )
+    assert gate.resumed == 1
+    assert (gate.interruptions, gate.late_words) == (2, 1)
+    assert [f.text for f in down if isinstance(f, TranscriptionFrame)] == [words]
+    resumed_at = next(i for i, f in enumerate(down) if isinstance(f, LLMTextFrame))
+    assert resumed_at < next(i for i, f in enumerate(down) if isinstance(f, TranscriptionFrame))

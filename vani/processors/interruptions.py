@@ -22,7 +22,8 @@ not to interrupt by itself (``VADProcessor(interrupt=False)``)::
   backchannel ("mm-hm", "haan", "accha", "ok": :data:`BACKCHANNELS`, per language), the
   backchannel is dropped and the bot takes its reply back up from the first sentence the user did
   not hear, written into the context as a reply of its own (so the context holds what was
-  played).
+  played). Real words that come after it resumed (a slow STT) cut the resumed reply
+  again and make the user's turn.
 """
 
 from __future__ import annotations
@@ -64,9 +65,18 @@ __all__ = [
 ]
 
 #: Short listener replies that do not take the turn, per language (lowercase, no punctuation).
+#: English also lists the sounds a speech-to-text writes for a hum or a hesitation with no word
+#: after it ("m", "hm", "uh", "um"): over the bot's reply they are not a turn either.
 BACKCHANNELS: dict[str, frozenset[str]] = {
     "en": frozenset(
         {
+            "m",
+            "hm",
+            "mmm",
+            "uh",
+            "um",
+            "ah",
+            "oh",
             "mm",
             "mhm",
             "mm hm",
@@ -233,9 +243,13 @@ class InterruptionGate(FrameProcessor):
         self._watching = False  # a barge-in while the bot spoke: was it real?
         self._transcript_seen = False
         self._timer: asyncio.Task[object] | None = None
+        # Resumed because no words came in time: words that come late (a slow STT) were a
+        # real interruption after all.
+        self._resumed_unheard = False
         #: Counters, for tests and metrics.
         self.interruptions = 0
         self.resumed = 0
+        self.late_words = 0
         self.held = 0
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -277,6 +291,7 @@ class InterruptionGate(FrameProcessor):
         await self.push_frame(frame, direction)
 
     def _start_turn(self) -> None:
+        self._resumed_unheard = False
         self._user_turn = True
         self._speech_secs = 0.0
         self._words = 0
@@ -336,6 +351,16 @@ class InterruptionGate(FrameProcessor):
         if frame.language and not languages:
             languages = (frame.language.split("-")[0].lower(), "en")
         backchannel = is_backchannel(text, languages)
+        if self._resumed_unheard and not self._user_turn:
+            self._resumed_unheard = False
+            if backchannel:
+                return True
+            # The words came after the wait: the interruption was real. Cut the resumed reply
+            # (the context keeps what of it was played) and let the words make the turn.
+            self.interruptions += 1
+            self.late_words += 1
+            await self.broadcast_interruption()
+            return False
         if self._watching:
             self._transcript_seen = True
             self._cancel_timer()
@@ -353,17 +378,18 @@ class InterruptionGate(FrameProcessor):
         self._timer = None
         if self._watching and not self._transcript_seen and not self._user_turn:
             self._watching = False
-            await self._resume()
+            self._resumed_unheard = await self._resume()
 
-    async def _resume(self) -> None:
+    async def _resume(self) -> bool:
+        """Take the cut reply back up; whether there was anything to say."""
         context = self._context
         if context is None or context.last_cut is None:
-            return
+            return False
         full, heard = context.last_cut
         rest = resume_text(full, heard)
         context.last_cut = None
         if not rest:
-            return
+            return False
         self.resumed += 1
         start = LLMFullResponseStartFrame()
         context.begin_response(start.id)
@@ -371,6 +397,7 @@ class InterruptionGate(FrameProcessor):
         await self.push_frame(start)
         await self.push_frame(LLMTextFrame(text=rest))
         await self.push_frame(LLMFullResponseEndFrame())
+        return True
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:

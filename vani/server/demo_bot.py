@@ -1,7 +1,12 @@
 """The bot ``vani serve`` serves: ``vani demo``'s pizza shop, live. See ``docs/server.md``.
 
-Silero VAD → STT → user context → LLM (+ ``place_order``) → TTS → the caller, with the RAVI
-client protocol. Engines, as for ``vani demo``: Whisper tiny.en and Piper on this machine and
+Silero VAD + the smart-turn model → STT → interruption gate → user context → LLM
+(+ ``place_order``) → TTS → the caller, with the RAVI client protocol. Turn-taking is
+``vani demo``'s (:func:`vani.demo.turn_taking`, docs/turn-taking.md): the turn ends when the model
+hears a finished sentence after a 0.3 s pause, the caller barges in after 0.5 s of speech, and a
+cough or an "mm-hm" over the reply gives the bot its reply back.
+
+Engines, as for ``vani demo``: Whisper tiny.en and Piper on this machine and
 the scripted dialogue by default; ``SARVAM_API_KEY`` swaps the speech for Sarvam;
 ``OPENAI_API_KEY`` or ``--llm-base-url`` (any OpenAI-compatible server) swaps the dialogue for
 an LLM.
@@ -13,8 +18,7 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from vani.audio.vad_processor import VADProcessor
-from vani.demo import PLACE_ORDER_TOOL, SYSTEM_PROMPT, pizza_script, place_order
+from vani.demo import PLACE_ORDER_TOOL, SYSTEM_PROMPT, pizza_script, place_order, turn_taking
 from vani.pipeline import Pipeline, PipelineParams
 from vani.processors import FrameProcessor
 from vani.processors.aggregators import LLMContext, LLMContextAggregatorPair
@@ -79,13 +83,17 @@ def _engines(options: DemoBotOptions) -> tuple[FrameProcessor, FrameProcessor, F
 
 def warm_up(options: DemoBotOptions | None = None) -> None:
     """Load what the first call would otherwise wait for: the engines' modules, the Silero
-    session, and (offline) the Whisper model and the Piper voice. Blocking and thread-safe:
-    ``vani serve`` runs it in a thread once it listens, while no call has come yet."""
+    and smart-turn sessions, and (offline) the Whisper model and the Piper voice. Blocking and
+    thread-safe: ``vani serve`` runs it in a thread once it listens, while no call has come
+    yet."""
     opts = options or DemoBotOptions()
     sarvam, use_llm = _describe(opts)
     from vani.audio.silero import silero_session
 
     silero_session()
+    from vani.audio.turn import smart_turn_session
+
+    smart_turn_session()
     if sarvam:
         import vani.services.sarvam
     else:
@@ -118,11 +126,13 @@ def make_demo_bot(
             messages=[{"role": "system", "content": SYSTEM_PROMPT}], tools=[PLACE_ORDER_TOOL]
         )
         talk = LLMContextAggregatorPair(context)
+        vad, gate = turn_taking(context)
         pipeline = Pipeline(
             [
                 session.input(),
-                VADProcessor(),
+                vad,
                 stt,
+                *([gate] if gate is not None else []),
                 talk.user(),
                 llm,
                 tts,

@@ -113,3 +113,23 @@ def test_without_faster_whisper_the_service_says_what_to_install(
     )
     with pytest.raises(ModelLoadError, match=r"pip install 'vani\[local\]'"):
         WhisperSTTService()
+
+
+def test_the_short_window_says_what_the_30_s_window_says_and_falls_back_by_itself() -> None:
+    import numpy as np
+
+    from vani.services.local.whisper import _transcribe
+    from vani.services.local.whisper_window import _repeats, transcribe_window
+
+    model = load_whisper_model()
+    pcm = read_wav(demo_call_path()).pcm[: 16000 * 2 * 4]  # "Hi, I would like to order..."
+    short = _transcribe(model, pcm, "en", 1, short_window=True)
+    full = _transcribe(model, pcm, "en", 1, short_window=False)
+    assert short == full
+    assert "pizza" in short.lower()
+    # Longer than Whisper's window, a model without CTranslate2 internals: not for it.
+    assert transcribe_window(model, np.zeros(16000 * 29, dtype=np.float32), "en", 1) is None
+    assert transcribe_window(object(), np.zeros(16000, dtype=np.float32), "en", 1) is None
+    # A repetition loop (what too short a window produces) is caught.
+    assert _repeats("Hi, I would like to order a pizza. " * 4)
+    assert not _repeats("Hi, I would like to order a pizza for delivery.")

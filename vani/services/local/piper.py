@@ -115,11 +115,26 @@ def load_piper_voice(
             started = time.perf_counter()
             try:
                 voice = PiperVoice.load(model, config_path=config)
+                voice.session = _quiet_session(model)
             except (RuntimeError, ValueError, OSError) as exc:
                 raise ModelLoadError(f"cannot load the Piper voice {model}: {exc}") from exc
             logger.info("loaded Piper voice %s in %.2f s", model, time.perf_counter() - started)
             _voices[str(model)] = voice
         return voice
+
+
+def _quiet_session(model: Path) -> object:
+    """The voice's onnxruntime session without spin-waiting threads: they keep spinning after
+    each sentence, costing ~60 % more CPU per sentence (measured: 222 ms against 135 ms of CPU
+    for "Welcome to Vani Pizza!" on 2 busy cores, and more wall time, not less)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(
+        str(model), sess_options=options, providers=["CPUExecutionProvider"]
+    )
 
 
 def synthesize(voice: PiperVoiceLike, text: str, out_rate: int) -> bytes:
