@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +32,16 @@ import live_calls  # noqa: E402
 CLIENT_EVENTS = ("user-input", "user-transcription", "bot-llm-started", "bot-tts-started")
 
 
-def _one(framework: str, urls: dict[str, str], secs: float) -> dict[str, Any]:
+def _one(framework: str, urls: dict[str, str], secs: float, tmp: Path) -> dict[str, Any]:
     cores = sorted(live_calls.os.sched_getaffinity(0))
     server_cpus = {cores[-1]}
     client_cpus = set(cores) - server_cpus or None
+    server_trace = tmp / f"server-{framework}.jsonl"
+    os.environ["VANI_BENCH_SERVER_TRACE"] = str(server_trace)  # vani's bot reads it
     server, target = live_calls.start_server(framework, urls, server_cpus, 1)
     try:
         live_calls.run_load(target, 1, 1.0, 0.0, client_cpus, 1)  # warm-up call, as there
+        server_trace.unlink(missing_ok=True)  # the warm-up call's steps
         cmd = [sys.executable, str(HERE / "live_load.py"), "--calls", "1", "--ramp", "0"]
         cmd += ["--secs", str(secs), "--raw"]
         cmd += ["--ws-url", target["ws_url"]] if "ws_url" in target else []
@@ -49,13 +54,22 @@ def _one(framework: str, urls: dict[str, str], secs: float) -> dict[str, Any]:
             preexec_fn=live_calls._pin(client_cpus),
             check=True,
         )
+        for _ in range(40):  # the bot writes its trace as the call ends
+            if framework != "vani" or server_trace.exists():
+                break
+            time.sleep(0.05)
     finally:
         server.stop()
+        del os.environ["VANI_BENCH_SERVER_TRACE"]
     result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    lines = server_trace.read_text().splitlines() if server_trace.exists() else []
+    result["server_trace"] = [tuple(json.loads(line)) for line in lines]
     return result
 
 
-def _timeline(raw: dict[str, Any], trace: list[tuple[float, str]]) -> dict[str, list[float]]:
+def _timeline(
+    raw: dict[str, Any], trace: list[tuple[float, str]], server: list[tuple[float, str]]
+) -> dict[str, list[float]]:
     offsets: dict[str, list[float]] = {}
     for speech_start, eos, window_end, _measured in raw["turns"]:
         first = next((t for t, _ in raw["audio"] if eos <= t < window_end), None)
@@ -70,8 +84,22 @@ def _timeline(raw: dict[str, Any], trace: list[tuple[float, str]]) -> dict[str, 
         for t, e in trace:
             if speech_start <= t <= first:
                 seen[f"fake: {e}"] = t  # the last one before the first audio
+        blocked = 0.0
+        for t, e in server:
+            # vani's own steps (live_vani_bot.py's trace): the first one after the end of speech.
+            if e.startswith("server: event loop blocked"):
+                if anchor - 0.1 <= t <= first:
+                    blocked += float(e.split()[-2])
+            elif eos <= t <= first and e not in seen and "received" not in e:
+                seen[e] = t
+        if server:
+            offsets.setdefault("server: event loop blocked >2 ms (sum, ms, from -100)", []).append(
+                blocked
+            )
         seen["client: first bot audio"] = first
         for name, t in seen.items():
+            if name.startswith("server: event loop"):
+                continue
             offsets.setdefault(name, []).append((t - anchor) * 1000)
     return offsets
 
@@ -95,11 +123,14 @@ def main() -> None:
         urls = json.loads(fakes.popen.stdout.readline())
         live_calls.EXPECTED_REPLY_SECS = 1.6
         try:
-            runs = {fw: _one(fw, urls, args.secs) for fw in frameworks}
+            runs = {fw: _one(fw, urls, args.secs, Path(tmp)) for fw in frameworks}
         finally:
             fakes.stop()
         trace = [tuple(json.loads(line)) for line in trace_path.read_text().splitlines()]
-    table = {fw: _timeline(run["raw"][0], trace) for fw, run in runs.items()}  # type: ignore[arg-type]
+    table = {
+        fw: _timeline(run["raw"][0], trace, run["server_trace"])  # type: ignore[arg-type]
+        for fw, run in runs.items()
+    }
     names = sorted(
         {n for t in table.values() for n in t},
         key=lambda n: min(statistics.median(t[n]) for t in table.values() if n in t),

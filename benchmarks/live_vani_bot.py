@@ -13,7 +13,24 @@ Pipecat's side.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import time
+
+from vani.frames import (
+    BotStartedSpeakingFrame,
+    FrameDirection,
+    LLMContextFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+    TTSStartedFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from vani.pipeline.observers import BaseObserver, FramePushed
 
 from vani.audio.vad_processor import VADProcessor
 from vani.pipeline import Pipeline, PipelineParams
@@ -26,6 +43,89 @@ SYSTEM = "You are a restaurant's booking assistant. Answer in one short sentence
 STT_URL = os.environ["VANI_BENCH_STT_URL"]
 TTS_URL = os.environ["VANI_BENCH_TTS_URL"]
 OPENAI_URL = os.environ["VANI_BENCH_OPENAI_URL"]
+# ``live_breakdown.py`` sets this: each call appends its steps (``[time.monotonic(), event]``
+# JSON lines, the fakes' and the load generator's clock) to this file when it ends.
+TRACE_PATH = os.environ.get("VANI_BENCH_SERVER_TRACE")
+
+_TRACED = (
+    VADUserStoppedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    TranscriptionFrame,
+    LLMContextFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    TTSStartedFrame,
+    TTSAudioRawFrame,
+    BotStartedSpeakingFrame,
+)
+
+
+class _Tracer(BaseObserver):
+    """Notes when each step's frame was pushed (the push's own time, not the delivery's), the
+    socket writes and receives, and how late the event loop ran a 1 ms timer."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[float, str]] = []
+        self._seen: set[str] = set()
+
+    def note(self, event: str, t: float | None = None) -> None:
+        self.events.append((time.monotonic() if t is None else t, event))
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        frame = data.frame
+        if data.direction is not FrameDirection.DOWNSTREAM or not isinstance(frame, _TRACED):
+            return
+        name = type(frame).__name__
+        if isinstance(frame, LLMTextFrame | TTSAudioRawFrame):
+            # Only the first of a response: reset by the frame that opens the next one.
+            if name in self._seen:
+                return
+            self._seen.add(name)
+        elif isinstance(frame, LLMFullResponseStartFrame):
+            self._seen.discard("LLMTextFrame")
+        elif isinstance(frame, TTSStartedFrame):
+            self._seen.discard("TTSAudioRawFrame")
+        self.note(f"server: {type(data.source).__name__} pushed {name}", data.timestamp / 1e9)
+
+    def wrap_output(self, output: object) -> None:
+        write_audio = output.write_audio  # type: ignore[attr-defined]
+
+        async def traced_write_audio(chunk: bytes, *, at: float) -> None:
+            self.note("server: output transport paces out a chunk")
+            await write_audio(chunk, at=at)
+
+        output.write_audio = traced_write_audio  # type: ignore[attr-defined]
+
+    def wrap_connection(self, connection: object) -> None:
+        send, recv = connection.send, connection.recv  # type: ignore[attr-defined]
+
+        async def traced_send(message: bytes | str) -> None:
+            # Audio messages carry >= 10 ms of 24 kHz PCM; RTVI messages are far smaller.
+            kind = "audio" if len(message) >= 480 else "message"
+            self.note(f"server: socket write of {kind} starts")
+            await send(message)
+            self.note(f"server: socket write of {kind} done")
+
+        async def traced_recv() -> bytes | str:
+            data: bytes | str = await recv()
+            self.note("server: socket message received")
+            return data
+
+        connection.send = traced_send  # type: ignore[attr-defined]
+        connection.recv = traced_recv  # type: ignore[attr-defined]
+
+    async def loop_lag(self) -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(0.001)
+            late = time.monotonic() - before - 0.001
+            if late > 0.002:
+                self.note(f"server: event loop blocked {late * 1000:.1f} ms", before)
+
+    def write(self, path: str) -> None:
+        with open(path, "a") as out:
+            for moment, event in self.events:
+                out.write(json.dumps([moment, event]) + "\n")
 
 
 async def bot(session: Session) -> None:
@@ -46,4 +146,15 @@ async def bot(session: Session) -> None:
         ]
     )
     params = PipelineParams(audio_in_sample_rate=16000, audio_out_sample_rate=24000)
-    await session.run(session.task(pipeline, params=params))
+    if TRACE_PATH is None:
+        await session.run(session.task(pipeline, params=params))
+        return
+    tracer = _Tracer()
+    tracer.wrap_connection(session.transport.connection)
+    tracer.wrap_output(session.output())
+    lag = asyncio.get_running_loop().create_task(tracer.loop_lag())
+    try:
+        await session.run(session.task(pipeline, params=params, observers=[tracer]))
+    finally:
+        lag.cancel()
+        tracer.write(TRACE_PATH)
