@@ -64,6 +64,7 @@ def _one(framework: str, urls: dict[str, str], secs: float, tmp: Path) -> dict[s
     result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
     lines = server_trace.read_text().splitlines() if server_trace.exists() else []
     result["server_trace"] = [tuple(json.loads(line)) for line in lines]
+    result["server_trace"].sort()
     return result
 
 
@@ -85,23 +86,59 @@ def _timeline(
             if speech_start <= t <= first:
                 seen[f"fake: {e}"] = t  # the last one before the first audio
         blocked = 0.0
-        for t, e in server:
+        for t, e, _cpu in server:
             # vani's own steps (live_vani_bot.py's trace): the first one after the end of speech.
             if e.startswith("server: event loop blocked"):
                 if anchor - 0.1 <= t <= first:
                     blocked += float(e.split()[-2])
-            elif eos <= t <= first and e not in seen and "received" not in e:
+            elif eos <= t <= first and e not in seen and "received" not in e and "tick" not in e:
                 seen[e] = t
         if server:
             offsets.setdefault("server: event loop blocked >2 ms (sum, ms, from -100)", []).append(
                 blocked
             )
+            _spans(seen, server, offsets)
         seen["client: first bot audio"] = first
         for name, t in seen.items():
-            if name.startswith("server: event loop"):
-                continue
             offsets.setdefault(name, []).append((t - anchor) * 1000)
     return offsets
+
+
+VAD_STOP = "server: VADProcessor pushed VADUserStoppedSpeakingFrame"
+AUDIO_OUT = "server: socket write of audio done"
+FAKE_SPANS = (
+    ("fake: stt-flush", "fake: stt-transcript-sent"),
+    ("fake: llm-request", "fake: llm-response-sent"),
+    ("fake: tts-text", "fake: tts-first-audio-sent"),
+)
+
+
+def _spans(
+    seen: dict[str, float], server: list[tuple[float, str, float]], out: dict[str, list[float]]
+) -> None:
+    """The server's span from its VAD stop to its first audio write: wall time, the fakes' own
+    share of it, the rest (vani + loopback hops + waiting for a core), and vani's CPU time."""
+    if VAD_STOP not in seen or AUDIO_OUT not in seen:
+        return
+    a, b = seen[VAD_STOP], seen[AUDIO_OUT]
+    fakes = sum(seen[y] - seen[x] for x, y in FAKE_SPANS if x in seen and y in seen)
+    readings = [(t, cpu) for t, _e, cpu in server if cpu >= 0]
+
+    def cpu_at(moment: float) -> float:
+        before = [cpu for t, cpu in readings if t <= moment]
+        return before[-1] if before else 0.0
+
+    rows = {
+        "span: server VAD stop -> first audio written (wall)": b - a,
+        "span: of which the fakes' own time (flush->transcript, request->stream sent, "
+        "text->first audio)": fakes,
+        "span: framework share (wall - fakes: vani, loopback hops, waits for a core)": b
+        - a
+        - fakes,
+        "span: vani's event-loop CPU time in that span": cpu_at(b) - cpu_at(a),
+    }
+    for name, secs in rows.items():
+        out.setdefault(name, []).append(secs * 1000)
 
 
 def main() -> None:
@@ -133,7 +170,10 @@ def main() -> None:
     }
     names = sorted(
         {n for t in table.values() for n in t},
-        key=lambda n: min(statistics.median(t[n]) for t in table.values() if n in t),
+        key=lambda n: (
+            n.startswith("span:") or "blocked" in n,
+            min(statistics.median(t[n]) for t in table.values() if n in t),
+        ),
     )
     print(f"{'event (ms after user-stopped-speaking reached the client)':62}", end="")
     print("".join(f"{fw:>12}" for fw in frameworks))

@@ -18,6 +18,7 @@ import json
 import os
 import time
 
+from vani.audio.vad_processor import VADProcessor
 from vani.frames import (
     BotStartedSpeakingFrame,
     FrameDirection,
@@ -30,10 +31,8 @@ from vani.frames import (
     UserStoppedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
-from vani.pipeline.observers import BaseObserver, FramePushed
-
-from vani.audio.vad_processor import VADProcessor
 from vani.pipeline import Pipeline, PipelineParams
+from vani.pipeline.observers import BaseObserver, FramePushed
 from vani.processors.aggregators import LLMContext, LLMContextAggregatorPair
 from vani.server import Session
 from vani.services.openai import OpenAILLMService
@@ -65,11 +64,12 @@ class _Tracer(BaseObserver):
     socket writes and receives, and how late the event loop ran a 1 ms timer."""
 
     def __init__(self) -> None:
-        self.events: list[tuple[float, str]] = []
+        # (monotonic time, event, the loop thread's CPU time when noted)
+        self.events: list[tuple[float, str, float]] = []
         self._seen: set[str] = set()
 
     def note(self, event: str, t: float | None = None) -> None:
-        self.events.append((time.monotonic() if t is None else t, event))
+        self.events.append((time.monotonic() if t is None else t, event, time.thread_time()))
 
     async def on_push_frame(self, data: FramePushed) -> None:
         frame = data.frame
@@ -86,6 +86,7 @@ class _Tracer(BaseObserver):
         elif isinstance(frame, TTSStartedFrame):
             self._seen.discard("TTSAudioRawFrame")
         self.note(f"server: {type(data.source).__name__} pushed {name}", data.timestamp / 1e9)
+        self.events[-1] = (*self.events[-1][:2], -1.0)  # delivered later: no CPU reading
 
     def wrap_output(self, output: object) -> None:
         write_audio = output.write_audio  # type: ignore[attr-defined]
@@ -115,17 +116,20 @@ class _Tracer(BaseObserver):
         connection.recv = traced_recv  # type: ignore[attr-defined]
 
     async def loop_lag(self) -> None:
+        """Every ~1 ms: a tick with the loop thread's CPU time (so any span's CPU cost can be
+        read off, whatever else ran on the machine), and how late the timer ran."""
         while True:
             before = time.monotonic()
             await asyncio.sleep(0.001)
             late = time.monotonic() - before - 0.001
+            self.note("server: tick")
             if late > 0.002:
                 self.note(f"server: event loop blocked {late * 1000:.1f} ms", before)
 
     def write(self, path: str) -> None:
         with open(path, "a") as out:
-            for moment, event in self.events:
-                out.write(json.dumps([moment, event]) + "\n")
+            for moment, event, cpu in self.events:
+                out.write(json.dumps([moment, event, cpu]) + "\n")
 
 
 async def bot(session: Session) -> None:

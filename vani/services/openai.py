@@ -11,6 +11,8 @@ Wire handling (``docs/services.md``):
   ``max_tokens`` for Ollama and older servers);
 * tool-call fragments are joined per ``index``; a fragment carrying a new ``id`` at an index
   already in use starts a new call (Ollama-compatible servers reuse index 0 for parallel calls);
+* the connection to the server is kept for the next turn (``KEEPALIVE_SECS``; the SDK's pool
+  would drop it after 5 s of silence, so every turn would pay a new handshake);
 * retries are the SDK's (``max_retries``, default 2): 408/409/429/5xx, honouring
   ``retry-after``; after that a 401/403 or ``insufficient_quota`` is a fatal ``ErrorFrame`` with
   a clear message, anything else non-fatal;
@@ -61,6 +63,9 @@ if TYPE_CHECKING:
 __all__ = ["OpenAILLMService"]
 
 logger = logging.getLogger(__name__)
+
+# How long an idle connection to the LLM server is kept for the next turn.
+KEEPALIVE_SECS = 120.0
 
 
 @dataclass(slots=True)
@@ -129,7 +134,18 @@ class OpenAILLMService(LLMService):
                 max_retries=cast(int, options["max_retries"]),
                 timeout=cast(float, options["timeout"]),
                 default_headers=cast("dict[str, str]", options["default_headers"]),
-                http_client=openai.DefaultAsyncHttpxClient(verify=_shared_ssl_context()),
+                http_client=openai.DefaultAsyncHttpxClient(
+                    verify=_shared_ssl_context(),
+                    # The SDK's pool drops an idle connection after 5 s, shorter than the pause
+                    # between two turns of a call: every turn would then pay a new TCP (and TLS)
+                    # handshake before its request leaves. A connection the server closed
+                    # meanwhile is noticed and replaced when it is next taken from the pool.
+                    limits=_http_module().Limits(
+                        max_connections=100,
+                        max_keepalive_connections=20,
+                        keepalive_expiry=KEEPALIVE_SECS,
+                    ),
+                ),
             )
         return self._client
 
