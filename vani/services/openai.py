@@ -216,7 +216,7 @@ class OpenAILLMService(LLMService):
             # timeout, retries and status errors, without ``chat.completions.create``'s request
             # validation and per-chunk models, which cost ~4 ms before the request leaves and
             # ~0.2 ms per chunk on a small machine. The body is exactly build_request()'s.
-            response = await client.post(
+            answer: object = await client.post(
                 "/chat/completions",
                 body=self.build_request(context, tool_choice),
                 cast_to=http.Response,
@@ -227,6 +227,9 @@ class OpenAILLMService(LLMService):
         except openai.APIError as exc:  # connection refused, timeout
             raise ServiceConnectionError(f"could not reach the llm server: {exc}") from exc
 
+        # SDKs that wrap a streamed raw response in their stream class keep it in ``.response``.
+        raw = answer if isinstance(answer, http.Response) else getattr(answer, "response")  # noqa: B009
+        response = raw
         builders: list[_CallBuilder] = []
         by_index: dict[int, _CallBuilder] = {}
         finish_reason: str | None = None
