@@ -552,10 +552,6 @@ class SarvamTTSService(FrameProcessor):
                     return
                 self._last_message_at = asyncio.get_running_loop().time()
                 await self._on_message(raw, generation)
-                # A server sends a sentence's chunks faster than real time, so many wait in the
-                # socket's buffer and this loop would take them all without suspending; let the
-                # output transport send the first one to the client before the rest are decoded.
-                await asyncio.sleep(0)
         except ConnectionClosed:
             pass
         if generation != self._generation:
