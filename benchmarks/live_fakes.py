@@ -19,12 +19,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import re
 import signal
 import time
 from typing import Any
 
+import vani.testing.fake_sarvam_tts as fake_tts_module
 from vani.frames import JSONValue
 from vani.testing.fake_openai import FakeOpenAIServer, RecordedRequest, Response, text_response
 from vani.testing.fake_sarvam_stt import FakeSarvamSTTServer
@@ -38,6 +40,13 @@ TRANSCRIPTS = 200_000  # the STT fake consumes its script across connections
 
 
 TRACE: list[tuple[float, str]] | None = None
+
+# Every turn synthesizes the same reply: compute its signal once (~5–10 ms of numpy per turn on
+# a small machine, which would otherwise sit between the TTS request and its first audio and
+# compete for the core with the load generator). Both frameworks get the same fake.
+fake_tts_module.synthesize_voice_like = functools.lru_cache(maxsize=64)(
+    fake_tts_module.synthesize_voice_like
+)
 
 
 def _trace(event: str) -> None:
@@ -83,8 +92,25 @@ class _TracedTTS(FakeSarvamTTSServer):
 
     async def _synthesize(self, ws: Any, state: Any, text: str) -> None:
         _trace("tts-synthesis-start")
-        await super()._synthesize(ws, state, text)
+        await super()._synthesize(_FirstAudio(ws), state, text)
         _trace("tts-synthesis-sent")
+
+
+class _FirstAudio:
+    """A connection that notes when the first audio message of a synthesis went out."""
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+        self._first = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ws, name)
+
+    async def send(self, message: Any) -> None:
+        await self._ws.send(message)
+        if self._first and '"audio"' in message[:40]:
+            self._first = False
+            _trace("tts-first-audio-sent")
 
 
 async def serve(reply: str, ms_per_char: float) -> None:

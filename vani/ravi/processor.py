@@ -73,6 +73,15 @@ class _Transport(Protocol):
     def params(self) -> _TransportParams: ...
 
 
+class _MessageSink(Protocol):
+    """A transport output that sends a message to the client itself (``send_message``)."""
+
+    @property
+    def started(self) -> bool: ...
+
+    async def send_message(self, message: JSONValue) -> None: ...
+
+
 class RAVIProcessor(FrameProcessor):
     """Handles RTVI client messages (module docstring; ``docs/protocol.md``).
 
@@ -98,6 +107,7 @@ class RAVIProcessor(FrameProcessor):
     ) -> None:
         super().__init__(name=name)
         self._transport = transport
+        self._sink: _MessageSink | None = None
         self._about: JSONObject = about or {"library": "vani", "library_version": __version__}
         self._capability_overrides: JSONObject = dict(capabilities or {})
         self._auto_bot_ready = auto_bot_ready
@@ -172,8 +182,27 @@ class RAVIProcessor(FrameProcessor):
         await self.push_transport_message(message.to_json())
 
     async def push_transport_message(self, message: JSONObject) -> None:
-        """Push a raw message to the client as an urgent transport message."""
+        """Push a raw message to the client as an urgent transport message.
+
+        With a message sink set (:meth:`set_message_sink`) and running, the message goes straight
+        to it (what the urgent frame would reach anyway, since no processor between
+        here and the output acts on it): a turn sends a dozen RTVI events, and walking each
+        through every processor (and every observer, once per hop) cost milliseconds of the
+        event loop in the middle of the turn. Otherwise it travels as a frame."""
+        sink = self._message_sink()
+        if sink is not None:
+            await sink.send_message(message)
+            return
         await self.push_frame(OutputTransportMessageUrgentFrame(message=message))
+
+    def set_message_sink(self, sink: _MessageSink | None) -> None:
+        """Send messages straight to ``sink`` (the session's transport output) while it runs;
+        :class:`~vani.server.Session` sets this. ``None``: always push frames."""
+        self._sink = sink
+
+    def _message_sink(self) -> _MessageSink | None:
+        sink = self._sink
+        return sink if sink is not None and sink.started else None
 
     def create_rtvi_observer(self, *, params: RAVIObserverParams | None = None) -> RAVIObserver:
         """A :class:`~vani.ravi.observer.RAVIObserver` sending through this processor (Pipecat's

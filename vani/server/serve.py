@@ -33,8 +33,13 @@ def listen_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.s
     """A bound, listening TCP socket. ``reuse_port``: set ``SO_REUSEPORT`` so that other
     processes may bind the same port and the kernel spreads connections between them."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on accepted
+    # sockets whose protocol says TCP. With it on, each small message (RTVI events, the first
+    # audio chunk after silence) waited for the client's ACK, which a client streaming 20 ms
+    # audio frames sends with its next frame: up to ~20 ms added to every reply.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited where supported
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if reuse_port:
             if not hasattr(socket, "SO_REUSEPORT"):

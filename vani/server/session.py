@@ -126,6 +126,8 @@ class Session:
         """The first processor of the bot's pipeline."""
         if not self._ravi_enabled:
             return self.transport.input()
+        # RTVI messages go straight to this call's output (when the pipeline runs it).
+        self.ravi.set_message_sink(self.transport.output())
         return Pipeline([self.transport.input(), self.ravi])
 
     def output(self) -> FrameProcessor:
