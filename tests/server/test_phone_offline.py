@@ -96,7 +96,9 @@ async def test_a_phone_call_with_the_offline_engines(provider: str) -> None:
     assert calls and calls[0].provider == provider and calls[0].from_number == "+15550001111"
     (said,) = heard
     words = said.lower()
-    assert "weasel" in words and "phone system" in words, said
+    # Whisper tiny on 8 kHz phone audio sometimes spells the animal "weasles": the words of
+    # the recording are checked, not Whisper's spelling of a rare one.
+    assert "weas" in words and "eaten" in words and "phone system" in words, said
     pcm = np.frombuffer(sim.heard_audio(), dtype="<i2")
     assert np.abs(pcm).max() > 1000  # Piper's voice, not silence
     assert api.of("hang_up") == []  # the caller hung up
