@@ -106,9 +106,9 @@ class ServerConfig:
                 self.secret = secrets.token_urlsafe(32)
                 self.secret_generated = True
                 logger.warning(
-                    "VANI_SECRET is not set: generated a secret for this process, so tokens from"
-                    " /start are valid on this process only (set VANI_SECRET to share one"
-                    " between instances)"
+                    "VANI_SECRET is not set: generated a secret for this server (its workers"
+                    " share it), so tokens from /start are valid here only (set VANI_SECRET to"
+                    " share one between instances)"
                 )
         if len(self.secret.encode()) < 16:
             raise ConfigurationError(
