@@ -95,3 +95,59 @@ async def test_discard_forgets_a_stream_and_cancels_its_waiter() -> None:
         await waiter
     while batcher._runner is not None:  # the batch in flight finishes on its own
         await asyncio.sleep(0.001)
+
+
+async def test_a_stream_alone_never_waits_to_gather_a_batch() -> None:
+    # One stream fed faster than real time (a file): every round has all the streams there are.
+    batcher = SileroBatcher(16000, gather_secs=0.032)
+    stream = SileroStream(16000, VADParams())
+    pcm = _speech()[: 1024 * 40]
+    for i in range(0, len(pcm), 640):
+        stream.feed(pcm[i : i + 640])
+        await batcher.analyze(stream)
+    assert batcher.windows == 40
+    assert batcher.batches == 40
+    assert batcher.gather_waits == 0
+
+
+async def test_streams_ready_at_different_moments_share_one_batch() -> None:
+    batcher = SileroBatcher(16000, gather_secs=0.032, gather_windows=3)
+    streams = [SileroStream(16000, VADParams()) for _ in range(3)]
+    pcm = _speech()[:1024]
+    # A first round teaches the batcher that three streams are live.
+    for s in streams:
+        s.feed(pcm)
+    await asyncio.gather(*(batcher.analyze(s) for s in streams))
+    batches = batcher.batches
+
+    async def later(s: SileroStream, turns: int) -> None:
+        for _ in range(turns):  # a few loop turns apart, as frames of different calls arrive
+            await asyncio.sleep(0)
+        s.feed(pcm)
+        await batcher.analyze(s)
+
+    await asyncio.gather(*(later(s, 3 * i) for i, s in enumerate(streams)))
+    assert batcher.batches == batches + 1  # one batch of three, not three of one
+    assert batcher.windows == 6
+    assert batcher.gather_waits >= 1
+
+
+async def test_a_round_waits_at_most_gather_secs_for_streams_that_never_come() -> None:
+    batcher = SileroBatcher(16000, gather_secs=0.005, gather_windows=4)
+    streams = [SileroStream(16000, VADParams()) for _ in range(4)]
+    pcm = _speech()[:1024]
+    for s in streams:
+        s.feed(pcm)
+    await asyncio.gather(*(batcher.analyze(s) for s in streams))
+    # Now only one of the four speaks: it is analyzed after the wait, not left hanging.
+    streams[0].feed(pcm)
+    await asyncio.wait_for(batcher.analyze(streams[0]), 5)
+    assert batcher.windows == 5
+    assert batcher.gather_waits >= 1
+
+
+def test_gather_settings_are_checked() -> None:
+    with pytest.raises(ConfigurationError, match="gather_secs"):
+        SileroBatcher(16000, gather_secs=0.5)
+    with pytest.raises(ConfigurationError, match="gather_windows"):
+        SileroBatcher(16000, gather_windows=0)

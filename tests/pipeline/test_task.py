@@ -158,3 +158,57 @@ async def test_an_observer_added_while_running_sees_later_pushes() -> None:
     await asyncio.wait_for(run, 10)
     assert late in seen
     assert all(getattr(f, "text", None) != "before" for f in seen)
+
+
+async def test_an_observer_gets_only_the_frame_types_it_wants() -> None:
+    asked: list[type[Frame]] = []
+    texts: list[Frame] = []
+    everything: list[Frame] = []
+
+    class TextsOnly(BaseObserver):
+        def wants(self, frame_type: type[Frame]) -> bool:
+            asked.append(frame_type)
+            return issubclass(frame_type, TextFrame)
+
+        async def on_push_frame(self, data: FramePushed) -> None:
+            texts.append(data.frame)
+
+    class All(BaseObserver):
+        async def on_push_frame(self, data: FramePushed) -> None:
+            everything.append(data.frame)
+
+    sink = Recorder()
+    task = PipelineTask(Pipeline([Echo(), Echo(), sink]), observers=[TextsOnly(), All()])
+    frames: list[Frame] = [TextFrame(text=str(i)) for i in range(5)]
+    await task.queue_frames([*frames, BotSpeakingFrame(), EndFrame()])
+    await asyncio.wait_for(PipelineRunner(handle_sigint=False).run(task), 10)
+    assert texts and all(isinstance(f, TextFrame) for f in texts)
+    assert {id(f) for f in texts} == {id(f) for f in frames}
+    assert any(isinstance(f, BotSpeakingFrame) for f in everything)
+    assert any(isinstance(f, EndFrame) for f in everything)
+    # Asked once per frame type, however many pushes of it there were.
+    assert len(asked) == len(set(asked))
+    assert TextFrame in asked
+
+
+async def test_no_record_is_made_for_a_push_no_observer_wants() -> None:
+    called: list[FramePushed] = []
+
+    class Nothing(BaseObserver):
+        def wants(self, frame_type: type[Frame]) -> bool:
+            return False
+
+        async def on_push_frame(self, data: FramePushed) -> None:
+            called.append(data)
+
+    sink = Recorder()
+    task = PipelineTask(Pipeline([Echo(), sink]), observers=[Nothing()])
+    run = asyncio.create_task(PipelineRunner(handle_sigint=False).run(task))
+    await task.queue_frames([TextFrame(text=str(i)) for i in range(50)])
+    await sink.wait_for(TextFrame, 50)
+    dispatcher = task._dispatcher
+    assert dispatcher is not None
+    assert not dispatcher._pending
+    await task.queue_frame(EndFrame())
+    await asyncio.wait_for(run, 10)
+    assert called == []

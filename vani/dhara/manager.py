@@ -78,6 +78,7 @@ from vani.events import EventEmitter
 from vani.frames import (
     EndFrame,
     FlowTransitionFrame,
+    Frame,
     JSONObject,
     JSONValue,
     LLMContextFrame,
@@ -689,6 +690,9 @@ class _RunningTask:
 class _FlowObserver(BaseObserver):
     def __init__(self, manager: FlowManager) -> None:
         self._manager = manager
+
+    def wants(self, frame_type: type[Frame]) -> bool:
+        return issubclass(frame_type, WATCHED_FRAMES)
 
     async def on_push_frame(self, data: FramePushed) -> None:
         if isinstance(data.frame, WATCHED_FRAMES):

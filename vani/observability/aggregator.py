@@ -270,6 +270,9 @@ class MetricsAggregator(BaseObserver):
         self._roles[processor.id] = role
         self._role_by_name[processor.name] = role
 
+    def wants(self, frame_type: type[Frame]) -> bool:
+        return frame_type in _HANDLERS or issubclass(frame_type, ErrorFrame)
+
     async def on_push_frame(self, data: FramePushed) -> None:
         frame = data.frame
         handler = _HANDLERS.get(type(frame))

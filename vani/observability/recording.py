@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from vani.audio.resample import StreamResampler
-from vani.frames import FrameDirection, InputAudioRawFrame, InterruptionFrame, OutputAudioRawFrame
+from vani.frames import (
+    Frame,
+    FrameDirection,
+    InputAudioRawFrame,
+    InterruptionFrame,
+    OutputAudioRawFrame,
+)
 from vani.observability.aggregator import MetricsAggregator, SessionListener
 from vani.pipeline.observers import BaseObserver, FramePushed
 from vani.transports.base import BaseInputTransport, BaseOutputTransport
@@ -60,6 +66,9 @@ class CallRecorder(BaseObserver, SessionListener):
         if rate == self.sample_rate or resampler is None:
             return pcm
         return resampler.resample(pcm)
+
+    def wants(self, frame_type: type[Frame]) -> bool:
+        return issubclass(frame_type, InputAudioRawFrame | OutputAudioRawFrame | InterruptionFrame)
 
     async def on_push_frame(self, data: FramePushed) -> None:
         frame = data.frame

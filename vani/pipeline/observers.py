@@ -3,6 +3,10 @@
 Attach them with ``PipelineTask(pipeline, observers=[...])``. A push only appends a small
 record to a list; the observers run later in a task of their own, so a slow observer never
 blocks a processor. With no observer attached, processors pay a single ``None`` check per push.
+
+Most pushes are audio, and most observers ignore audio: an observer says which frame types it
+wants (:meth:`BaseObserver.wants`, asked once per type), and a push no observer wants costs one
+dictionary lookup, with no record made.
 """
 
 from __future__ import annotations
@@ -33,6 +37,15 @@ class FramePushed:
 class BaseObserver:
     """Subclass and override :meth:`on_push_frame`."""
 
+    def wants(self, frame_type: type[Frame]) -> bool:
+        """Whether pushes of frames of exactly this type should reach :meth:`on_push_frame`.
+
+        Asked once per frame type (the answer is kept while the observer is attached), so it
+        must not depend on state that changes during the call. The default is every type;
+        override it to skip the bulk of the pushes (the audio) cheaply.
+        """
+        return True
+
     async def on_push_frame(self, data: FramePushed) -> None:
         """Called for every push, in push order, from the observer task."""
 
@@ -46,7 +59,9 @@ class ObserverDispatcher:
 
     def __init__(self, observers: list[BaseObserver]) -> None:
         self._observers = list(observers)
-        self._pending: deque[FramePushed] = deque()
+        # Per frame type, the observers that want it (an empty tuple: no record is made).
+        self._targets: dict[type[Frame], tuple[BaseObserver, ...]] = {}
+        self._pending: deque[tuple[FramePushed, tuple[BaseObserver, ...]]] = deque()
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._dropped = 0
@@ -54,17 +69,30 @@ class ObserverDispatcher:
 
     def add(self, observer: BaseObserver) -> None:
         self._observers.append(observer)
+        self._targets.clear()
 
     def remove(self, observer: BaseObserver) -> None:
         if observer in self._observers:
             self._observers.remove(observer)
+            self._targets.clear()
+
+    def _targets_for(self, frame_type: type[Frame]) -> tuple[BaseObserver, ...]:
+        targets = tuple(o for o in self._observers if o.wants(frame_type))
+        self._targets[frame_type] = targets
+        return targets
 
     def frame_pushed(self, source: FrameProcessor, frame: Frame, direction: FrameDirection) -> None:
+        targets = self._targets.get(type(frame))
+        if targets is None:
+            targets = self._targets_for(type(frame))
+        if not targets:
+            return
         dest = source.next if direction is FrameDirection.DOWNSTREAM else source.previous
         if len(self._pending) >= self.MAX_PENDING:
             self._pending.popleft()
             self._dropped += 1
-        self._pending.append(FramePushed(source, dest, frame, direction, time.monotonic_ns()))
+        record = FramePushed(source, dest, frame, direction, time.monotonic_ns())
+        self._pending.append((record, targets))
         if self._wakeup is not None:
             self._wakeup.set()
 
@@ -93,8 +121,8 @@ class ObserverDispatcher:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending:
-                data = self._pending.popleft()
-                for observer in tuple(self._observers):
+                data, targets = self._pending.popleft()
+                for observer in targets:
                     try:
                         await observer.on_push_frame(data)
                     except Exception:

@@ -206,6 +206,14 @@ class RAVIObserver(BaseObserver):
 
     # -- dispatch -----------------------------------------------------------------------------
 
+    def wants(self, frame_type: type[Frame]) -> bool:
+        # Audio is the bulk of all pushes: wanted only while its level is reported.
+        if issubclass(frame_type, InputAudioRawFrame):
+            return self._params.user_audio_level_enabled
+        if issubclass(frame_type, OutputAudioRawFrame):
+            return self._params.bot_audio_level_enabled
+        return not issubclass(frame_type, _IGNORED)
+
     async def on_push_frame(self, data: FramePushed) -> None:
         frame = data.frame
         if isinstance(frame, InputAudioRawFrame | OutputAudioRawFrame):
