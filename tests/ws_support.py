@@ -18,6 +18,7 @@ from vani.errors import SerializationError
 from vani.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
+    EndFrame,
     EndTaskFrame,
     ErrorFrame,
     Frame,
@@ -32,6 +33,7 @@ from vani.frames import (
 )
 from vani.pipeline import Pipeline, PipelineRunner, PipelineTask
 from vani.processors import FrameProcessor
+from vani.processors.timeouts import wait_bounded
 from vani.serializers import FrameSerializer
 from vani.transports.clock import Clock, ClockHandle
 from vani.transports.websocket import (
@@ -101,9 +103,18 @@ class ScriptedBot(FrameProcessor):
         self.messages: list[object] = []
         self.upstream: list[Frame] = []
         self.said = 0
+        # Set by ``{"hold_end": true}``: like a TTS still speaking a reply, the bot's stop()
+        # waits (up to 30 s) until an interruption cuts that reply.
+        self.holding: asyncio.Event | None = None
+
+    async def stop(self, frame: EndFrame) -> None:
+        if self.holding is not None:
+            await wait_bounded(self.holding.wait(), 30.0)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
+        if isinstance(frame, InterruptionFrame) and self.holding is not None:
+            self.holding.set()
         if direction is FrameDirection.UPSTREAM:
             self.upstream.append(frame)
             await self.push_frame(frame, direction)
@@ -120,6 +131,8 @@ class ScriptedBot(FrameProcessor):
                 await self.broadcast_interruption()
             elif message.get("end"):
                 await self.push_frame(EndTaskFrame(reason="client asked"), FrameDirection.UPSTREAM)
+            elif message.get("hold_end"):
+                self.holding = asyncio.Event()
             elif message.get("hang"):
                 await asyncio.sleep(3600)  # a stuck service: the EndFrame waits behind it
             elif "echo" in message:

@@ -65,6 +65,28 @@ async def test_a_client_that_vanishes_mid_sentence_ends_the_session_cleanly(
     assert session.tail.texts() == []  # the unheard sentence never reached the context
 
 
+async def test_a_reply_nobody_can_hear_is_cut_so_the_end_stays_graceful(
+    serve: Callable[..., Any],
+) -> None:
+    # The bot is mid-reply and, like a TTS, its stop() would wait for the reply to be spoken
+    # (30 s here, longer than the transport's 2 s end timeout). The client is gone, so the
+    # reply is interrupted first: the end stays graceful instead of timing out into a cancel.
+    sessions = Sessions()
+    async with serve(sessions) as url:
+        ws = await connect(url)
+        session = await sessions.next()
+        await ws.send(json.dumps({"hold_end": True}))
+        await ws.send(json.dumps({"say": 5.0}))
+        await ws.recv()
+        ws.transport.abort()
+        await asyncio.wait_for(session.done.wait(), 10)
+        await ws.close()
+    ended_once(session)
+    assert session.bot.holding is not None and session.bot.holding.is_set()
+    assert session.tail.count(EndFrame) == 1
+    assert session.tail.count(CancelFrame) == 0
+
+
 async def test_a_disconnect_handler_that_cancels_the_task_still_fires_once(
     serve: Callable[..., Any],
 ) -> None:

@@ -47,6 +47,7 @@ from vani.frames import (
     FrameDirection,
     InputAudioRawFrame,
     InterruptionFrame,
+    InterruptionTaskFrame,
     JSONValue,
     OutputAudioRawFrame,
     OutputTransportMessageUrgentFrame,
@@ -563,6 +564,10 @@ class WebSocketTransport(Transport, EventEmitter):
         owner = self._owner()
         if owner is None:
             return
+        # Nobody hears the rest of a reply any more: cut it first (the context keeps what was
+        # played), so the graceful end does not wait for a TTS to finish speaking into a closed
+        # socket, which under load took longer than the end timeout and ended calls by cancel.
+        await owner.push_frame(InterruptionTaskFrame(), FrameDirection.UPSTREAM)
         await owner.push_frame(
             EndTaskFrame(reason=f"client disconnected: {reason}"), FrameDirection.UPSTREAM
         )
