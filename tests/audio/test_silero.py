@@ -110,14 +110,20 @@ async def test_a_stream_alone_never_waits_to_gather_a_batch() -> None:
     assert batcher.gather_waits == 0
 
 
-async def test_streams_ready_at_different_moments_share_one_batch() -> None:
-    batcher = SileroBatcher(16000, gather_secs=0.032, gather_windows=3)
-    streams = [SileroStream(16000, VADParams()) for _ in range(3)]
+async def _live_streams(batcher: SileroBatcher, n: int) -> tuple[list[SileroStream], bytes]:
+    """``n`` streams that each had one window analyzed: the batcher now counts them as live.
+    Returns them and one window of speech."""
+    streams = [SileroStream(16000, VADParams()) for _ in range(n)]
     pcm = _speech()[:1024]
-    # A first round teaches the batcher that three streams are live.
     for s in streams:
         s.feed(pcm)
     await asyncio.gather(*(batcher.analyze(s) for s in streams))
+    return streams, pcm
+
+
+async def test_streams_ready_at_different_moments_share_one_batch() -> None:
+    batcher = SileroBatcher(16000, gather_secs=0.032, gather_windows=3)
+    streams, pcm = await _live_streams(batcher, 3)
     batches = batcher.batches
 
     async def later(s: SileroStream, turns: int) -> None:
@@ -134,11 +140,7 @@ async def test_streams_ready_at_different_moments_share_one_batch() -> None:
 
 async def test_a_round_waits_at_most_gather_secs_for_streams_that_never_come() -> None:
     batcher = SileroBatcher(16000, gather_secs=0.005, gather_windows=4)
-    streams = [SileroStream(16000, VADParams()) for _ in range(4)]
-    pcm = _speech()[:1024]
-    for s in streams:
-        s.feed(pcm)
-    await asyncio.gather(*(batcher.analyze(s) for s in streams))
+    streams, pcm = await _live_streams(batcher, 4)
     # Now only one of the four speaks: it is analyzed after the wait, not left hanging.
     streams[0].feed(pcm)
     await asyncio.wait_for(batcher.analyze(streams[0]), 5)

@@ -27,6 +27,7 @@ Everything else (frames, tool calls, interruptions) is :class:`~vani.services.ll
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import json
 import logging
@@ -269,6 +270,7 @@ class OpenAILLMService(LLMService):
             yield LLMFinish(finish_reason)
 
 
+@functools.cache
 def _http_module() -> ModuleType:
     """The HTTP library the SDK's client is built on (``httpx``, or ``httpx2`` in newer SDKs)."""
     import openai

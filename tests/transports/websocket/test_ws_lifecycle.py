@@ -44,20 +44,28 @@ def ended_once(session: Session) -> None:
     assert session.tail.count(BotStoppedSpeakingFrame) <= 1
 
 
-async def test_a_client_that_vanishes_mid_sentence_ends_the_session_cleanly(
-    serve: Callable[..., Any],
-) -> None:
+async def vanish_mid_reply(serve: Callable[..., Any], *messages: object) -> Session:
+    """One call: the client sends ``messages``, then a 5 s reply starts and the client's TCP
+    connection drops (no close frame) after its first two messages. Returns the ended session."""
     sessions = Sessions()
     async with serve(sessions) as url:
         ws = await connect(url)
         session = await sessions.next()
-        await ws.send(json.dumps({"say": 5.0}))
+        for message in (*messages, {"say": 5.0}):
+            await ws.send(json.dumps(message))
         await ws.recv()
         await ws.recv()
-        ws.transport.abort()  # no close frame: the TCP connection just drops
+        ws.transport.abort()
         await asyncio.wait_for(session.done.wait(), 10)
         await ws.close()
     ended_once(session)
+    return session
+
+
+async def test_a_client_that_vanishes_mid_sentence_ends_the_session_cleanly(
+    serve: Callable[..., Any],
+) -> None:
+    session = await vanish_mid_reply(serve)
     # The client never sent a close frame (uvicorn reports that as 1005, "no status").
     assert session.transport.close_code in (None, 1005)
     assert session.tail.count(EndFrame) == 1  # ended gracefully, not cancelled
@@ -71,17 +79,7 @@ async def test_a_reply_nobody_can_hear_is_cut_so_the_end_stays_graceful(
     # The bot is mid-reply and, like a TTS, its stop() would wait for the reply to be spoken
     # (30 s here, longer than the transport's 2 s end timeout). The client is gone, so the
     # reply is interrupted first: the end stays graceful instead of timing out into a cancel.
-    sessions = Sessions()
-    async with serve(sessions) as url:
-        ws = await connect(url)
-        session = await sessions.next()
-        await ws.send(json.dumps({"hold_end": True}))
-        await ws.send(json.dumps({"say": 5.0}))
-        await ws.recv()
-        ws.transport.abort()
-        await asyncio.wait_for(session.done.wait(), 10)
-        await ws.close()
-    ended_once(session)
+    session = await vanish_mid_reply(serve, {"hold_end": True})
     assert session.bot.holding is not None and session.bot.holding.is_set()
     assert session.tail.count(EndFrame) == 1
     assert session.tail.count(CancelFrame) == 0
