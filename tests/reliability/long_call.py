@@ -105,6 +105,8 @@ async def run(
     transport._recording_started = True
     aggregator = observe(task, session_id="long-call", tracing=False, max_turns=20)
     samples: list[dict[str, float]] = []
+    # Which coroutines were live at each sample: a failing floor then names what stayed behind.
+    task_names: list[dict[str, int]] = []
     type_counts: list[dict[str, int]] = []
     began = time.perf_counter()
 
@@ -121,6 +123,12 @@ async def run(
                     name = type(obj).__qualname__
                     counts[name] = counts.get(name, 0) + 1
                 type_counts.append(counts)
+            names: dict[str, int] = {}
+            for t in asyncio.all_tasks():
+                coro = t.get_coro()
+                name = getattr(coro, "__qualname__", type(coro).__qualname__)
+                names[name] = names.get(name, 0) + 1
+            task_names.append(names)
             samples.append(
                 {
                     "sim_secs": clock.now(),
@@ -147,12 +155,20 @@ async def run(
         for key in ("rss_mib", "tasks", "objects", "sockets")
     }
     growth_by_type: dict[str, int] = {}
+    task_growth: dict[str, int] = {}
+    if len(after) >= 3:
+        first_i = samples.index(min(after[:3], key=lambda s: s["tasks"]))
+        last_i = samples.index(min(after[-3:], key=lambda s: s["tasks"]))
+        a, b = task_names[first_i], task_names[last_i]
+        task_growth = {k: b.get(k, 0) - a.get(k, 0) for k in set(a) | set(b)}
+        task_growth = {k: v for k, v in task_growth.items() if v}
     if len(type_counts) == 2:
         first, last = type_counts
         diffs = {k: last.get(k, 0) - first.get(k, 0) for k in set(first) | set(last)}
         growth_by_type = dict(sorted(diffs.items(), key=lambda kv: -abs(kv[1]))[:15])
     return {
         "growth_by_type": growth_by_type,
+        "task_growth": task_growth,
         "simulated_minutes": round(samples[-1]["sim_secs"] / 60, 2) if samples else 0,
         "wall_secs": round(time.perf_counter() - began, 1),
         "turns": aggregator.turn_count,

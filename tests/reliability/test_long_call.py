@@ -42,7 +42,8 @@ def test_ten_simulated_minutes_of_talking_barging_in_and_tools_leave_nothing_beh
     # Per turn, nothing may stay behind: 60+ turns after the warm-up would show a leak of even
     # a few objects each. (What grows legitimately: the report's list of tool calls, capped.)
     # Tasks and sockets are compared by their floor: a sample may catch one in flight.
-    assert floor["tasks"] <= 0, result
-    assert floor["sockets"] <= 0, result
+    why = {k: result[k] for k in ("task_growth", "floor_growth_after_warmup", "samples")}
+    assert floor["tasks"] <= 0, why
+    assert floor["sockets"] <= 0, why
     assert growth["objects"] < 300, result
     assert growth["rss_mib"] < 4.0, result

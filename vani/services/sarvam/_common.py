@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import random
 from dataclasses import dataclass
 from typing import Protocol
 
-from websockets.exceptions import InvalidStatus
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConcurrencyError, InvalidStatus
 
 from vani.audio.resample import StreamResampler
 from vani.errors import (
@@ -114,3 +117,41 @@ class Resampler(Protocol):
 def make_resampler(in_rate: int, out_rate: int) -> Resampler:
     """A streaming 16-bit mono resampler from the audio core."""
     return StreamResampler(in_rate, out_rate)
+
+
+async def close_abandoned(ws: ClientConnection, grace_s: float = 2.0) -> None:
+    """Close a socket nobody reads any more: gracefully if the peer answers in time, else abort.
+
+    Whatever the peer still sends is read and dropped meanwhile. Unread, it would fill the
+    client's queue, reading would pause, the peer's writes would block, and it would never get
+    to our close frame: the socket would sit half-closed until the peer's own timeout. If the
+    handshake still has not finished after ``grace_s`` seconds the connection is aborted, so a
+    closing socket never outlives this call. Never raises.
+    """
+
+    async def discard() -> None:
+        while True:
+            try:
+                await ws.recv()
+            except ConcurrencyError:
+                # The old reader was cancelled but has not unwound yet: it will in a moment.
+                await asyncio.sleep(0.01)
+            except Exception:
+                return  # closed (or broken): nothing left to read
+
+    reader = asyncio.ensure_future(discard())
+    try:
+        with contextlib.suppress(Exception):
+            closing = asyncio.ensure_future(ws.close())
+            done, _ = await asyncio.wait({closing}, timeout=grace_s)
+            if closing not in done:
+                # Cancelling close() alone would leave the socket half-closed: abort it, then
+                # let close() see the connection lost and return.
+                ws.transport.abort()
+                await asyncio.wait({closing}, timeout=1.0)
+                closing.cancel()
+            else:
+                closing.exception()
+    finally:
+        reader.cancel()
+        await asyncio.wait({reader})

@@ -16,7 +16,6 @@ every frame it would push is checked against the current generation.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -67,6 +66,7 @@ from vani.services.sarvam._common import (
     DEFAULT_BASE_URL,
     Resampler,
     backoff_delay,
+    close_abandoned,
     handshake_error,
     make_resampler,
     normalise_base_url,
@@ -263,8 +263,7 @@ class SarvamTTSService(FrameProcessor):
         self._connecting = self._receiver = self._pinger = None
         ws, self._ws = self._ws, None
         if ws is not None:
-            with contextlib.suppress(Exception):
-                await wait_bounded(ws.close(), 2.0)
+            await close_abandoned(ws)
 
     # -- frames --------------------------------------------------------------------------------
 
@@ -464,7 +463,7 @@ class SarvamTTSService(FrameProcessor):
         self._receiver = self._pinger = self._connecting = None
         ws, self._ws = self._ws, None
         if ws is not None:
-            self.create_task(_close_quietly(ws), name="sarvam-tts-close")
+            self.create_task(close_abandoned(ws), name="sarvam-tts-close")
         self._preconnect()
 
     # -- connection ----------------------------------------------------------------------------
@@ -502,7 +501,7 @@ class SarvamTTSService(FrameProcessor):
                     error = ServiceConnectionError(f"sarvam tts could not connect: {exc!r}")
                 else:
                     if generation != self._generation:
-                        self.create_task(_close_quietly(ws), name="sarvam-tts-close")
+                        self.create_task(close_abandoned(ws), name="sarvam-tts-close")
                         return
                     await ws.send(json.dumps({"type": "config", "data": self._config}))
                     self._ws = ws
@@ -653,7 +652,7 @@ class SarvamTTSService(FrameProcessor):
             self._pinger = None
         self._receiver = None  # this task: it ends when this call returns
         if old is not None:
-            self.create_task(_close_quietly(old), name="sarvam-tts-close")
+            self.create_task(close_abandoned(old), name="sarvam-tts-close")
         self._retry_pending = True
         try:
             await asyncio.sleep(
@@ -669,8 +668,3 @@ class SarvamTTSService(FrameProcessor):
             await self._send_pending()
         elif utterance.ended:
             await self._finish_utterance(utterance)
-
-
-async def _close_quietly(ws: ClientConnection) -> None:
-    with contextlib.suppress(Exception):
-        await wait_bounded(ws.close(), 2.0)
