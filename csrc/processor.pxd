@@ -10,6 +10,7 @@ cdef class ProcessorCore:
     cdef public object _fwd_up
     cdef public bint _is_router
     cdef public bint _inline
+    cdef public object _inline_types
     cdef public object _observer
     cdef public object _queue
     cdef public object _sys_runner

@@ -94,6 +94,7 @@ cdef class ProcessorCore:
         self._fwd_down = None
         self._fwd_up = None
         self._inline = True
+        self._inline_types = None
         self._unit_frame = None
         self._observer = None
         self._queue = None
@@ -162,7 +163,15 @@ cdef class ProcessorCore:
         elif self._ord_busy or self._sys_busy:
             self._ensure_queue().put_ordered((frame, direction), frame.interruptible)
         elif not self._inline:
-            # A processor that runs its ordered frames in its own task (see run_inline).
+            # A processor that runs its ordered frames in its own task (see run_inline), except
+            # the kinds it declares safe to start inline while nothing waits ahead of them.
+            if (
+                self._inline_types is not None
+                and isinstance(frame, self._inline_types)
+                and (self._queue is None or not self._queue.ordered_len)
+            ):
+                self._run_inline(frame, direction, ORD)
+                return
             self._ensure_queue().put_ordered((frame, direction), frame.interruptible)
             self._kick_ordered()
         else:

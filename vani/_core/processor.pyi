@@ -21,6 +21,7 @@ class ProcessorCore:
     _fwd_up: ProcessorCore | None
     _is_router: bool
     _inline: bool
+    _inline_types: tuple[type[Frame], ...] | None
     _observer: Any
     _queue: FrameQueue[tuple[Frame, FrameDirection]] | None
     _sys_runner: Any

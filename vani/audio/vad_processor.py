@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from vani._core.vad import SPEAKING, STARTING, VADEvent
 from vani.audio.resample import StreamResampler
@@ -85,6 +85,10 @@ class VADProcessor(FrameProcessor):
     the audio skipped; a warning is logged when skipping starts). Leave it off for input that
     arrives faster than real time (files, tests, offline evaluation).
     """
+
+    # A frame that completes no model window is handled without waiting: it need not wake
+    # this processor's task (only one that waits for the model moves there).
+    inline_frame_types: ClassVar[tuple[type[Frame], ...]] = (InputAudioRawFrame,)
 
     def __init__(
         self,

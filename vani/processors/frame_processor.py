@@ -139,9 +139,17 @@ class FrameProcessor(ProcessorCore, EventEmitter):
     move the processor keeps using its own task. Set it to False in a class whose
     ``process_frame`` holds task-bound state across an await — anyio locks or cancel scopes,
     as inside httpx and the openai SDK — so that every call runs wholly in one task.
+
+    ``inline_frame_types`` (class attribute, default empty): ordered frames of these types start
+    in the pusher's task even once the processor runs its calls in its own task, whenever
+    nothing is queued ahead of them; only a call that suspends then moves to the processor's
+    task. It spares a frame the processor merely passes on (the caller's audio going past an
+    LLM service) a wake-up of that task. List only types whose handling holds no task-bound
+    state across an await. See docs/concepts.md.
     """
 
     run_inline: ClassVar[bool] = True
+    inline_frame_types: ClassVar[tuple[type[Frame], ...]] = ()
 
     def __init__(self, *, name: str | None = None, **kwargs: object) -> None:
         if kwargs:
@@ -149,7 +157,10 @@ class FrameProcessor(ProcessorCore, EventEmitter):
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): {unknown}")
         self._id = next(_processor_ids)
         self._inline = type(self).run_inline
+        self._inline_types = type(self).inline_frame_types or None
         self._ord_waiter: asyncio.Future[None] | None = None
+        # A call of an inline_frame_types frame that suspended, for the parked runner to finish.
+        self._ord_handoff: tuple[Coroutine[object, None, object], object, Frame] | None = None
         self._name = name or f"{type(self).__name__}#{self._id}"
         # Links and lane state (busy flags, runners, the in-flight ordered call) live in the
         # compiled ProcessorCore.
@@ -350,6 +361,9 @@ class FrameProcessor(ProcessorCore, EventEmitter):
         self._cancel_owned_tasks(include_runners=True)
         self._sys_runner = self._ord_runner = None
         self._ord_waiter = None
+        handoff, self._ord_handoff = self._ord_handoff, None
+        if handoff is not None:
+            handoff[0].close()
         self._sys_busy = self._ord_busy = False
         self._unit_in_runner = self._unit_cancel_requested = False
         self._unit_interrupted = False
@@ -364,6 +378,16 @@ class FrameProcessor(ProcessorCore, EventEmitter):
             self.create_task(self._finish_bypass(frame, it, yielded), "system")
             return
         if lane == _ORD:
+            waiter = self._ord_waiter
+            if not self._inline and waiter is not None:
+                # A frame of inline_frame_types that suspended: the parked runner finishes it.
+                self._ord_waiter = None
+                self._ord_handoff = (it, yielded, frame)
+                self._unit_in_runner = True
+                if self._unit_interrupted:
+                    self._unit_cancel_requested = True
+                waiter.set_result(None)
+                return
             # It waits on I/O: later calls start in its own task, so none of them ever moves
             # between tasks midway again.
             self._inline = False
@@ -447,6 +471,11 @@ class FrameProcessor(ProcessorCore, EventEmitter):
                         # A processor with its own task keeps it, parked until the next frame,
                         # rather than creating a task per frame.
                         await self._park()
+                        handoff = self._ord_handoff
+                        if handoff is not None:
+                            self._ord_handoff = None
+                            it, yielded, frame = handoff
+                            await self._run_unit(False, frame, _Resume(it, yielded))
                         continue
                     frame, direction = queue.get_ordered_nowait()
                     self._unit_frame = frame
@@ -466,6 +495,9 @@ class FrameProcessor(ProcessorCore, EventEmitter):
                     if self._queue is not None and self._queue.ordered_len and not self._ord_busy:
                         self._kick_ordered()
             elif self._ord_runner is me:
+                handoff, self._ord_handoff = self._ord_handoff, None
+                if handoff is not None:
+                    handoff[0].close()  # cancelled before it could finish the call it was given
                 self._ord_runner = None
                 self._ord_waiter = None
                 self._ord_busy = False

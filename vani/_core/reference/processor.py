@@ -86,6 +86,7 @@ class ProcessorCore:
     _fwd_up: Any = None
     _is_router: bool = False
     _inline: bool = True
+    _inline_types: Any = None
     _observer: Any = None
     _queue: Any = None
     _sys_runner: Any = None
@@ -144,6 +145,13 @@ class ProcessorCore:
         elif self._ord_busy or self._sys_busy:
             self._ensure_queue().put_ordered((frame, direction), frame.interruptible)
         elif not self._inline:
+            if (
+                self._inline_types is not None
+                and isinstance(frame, self._inline_types)
+                and (self._queue is None or not self._queue.ordered_len)
+            ):
+                self._run_inline(frame, direction, ORDERED_LANE)
+                return
             self._ensure_queue().put_ordered((frame, direction), frame.interruptible)
             self._kick_ordered()
         else:

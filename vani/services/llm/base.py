@@ -37,6 +37,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from vani.errors import AuthenticationError, ConfigurationError, RateLimitError
 from vani.frames import (
@@ -48,6 +49,7 @@ from vani.frames import (
     FunctionCallInProgressFrame,
     FunctionCallResultFrame,
     FunctionCallsStartedFrame,
+    InputAudioRawFrame,
     InterruptionFrame,
     JSONValue,
     LLMConfigureOutputFrame,
@@ -142,6 +144,8 @@ class LLMService(FrameProcessor):
     # The openai SDK (httpx/anyio) binds locks and cancel scopes to the task that took them:
     # every call runs wholly in this processor's own task.
     run_inline = False
+    # The caller's audio only passes by: it need not wake the service's task each frame.
+    inline_frame_types: ClassVar[tuple[type[Frame], ...]] = (InputAudioRawFrame,)
 
     def __init__(self, *, model: str = "", max_tool_rounds: int = 5, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
