@@ -191,3 +191,25 @@ def test_the_llm_service_lets_the_callers_audio_pass_inline() -> None:
     assert LLMService.run_inline is False
     assert InputAudioRawFrame in LLMService.inline_frame_types
     assert EndFrame not in LLMService.inline_frame_types
+
+
+async def test_a_call_suspending_while_the_parked_runner_is_being_cancelled_gets_a_new_runner() -> (
+    None
+):
+    source, proc, sink = Source(), OwnTask(), Recorder()
+    wire(source, proc, sink)
+    proc.text_gate.set()
+    await source.push_frame(TextFrame(text="hi"))
+    await settle()
+    old = proc._ord_runner
+    assert old is not None and proc._ord_waiter is not None
+    old.cancel()  # parked, cancelled from outside, not yet unwound
+    proc.audio_gate = asyncio.Event()
+    await source.push_frame(mic(7))  # suspends: the old runner cannot take it
+    new = proc._ord_runner
+    assert new is not None and new is not old
+    proc.audio_gate.set()
+    await settle()
+    assert old.cancelled()
+    assert [f.audio[0] for f in sink.down(InputAudioRawFrame)] == [7]
+    await stop(proc)

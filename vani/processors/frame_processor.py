@@ -379,8 +379,9 @@ class FrameProcessor(ProcessorCore, EventEmitter):
             return
         if lane == _ORD:
             waiter = self._ord_waiter
-            if not self._inline and waiter is not None:
+            if not self._inline and waiter is not None and not waiter.done():
                 # A frame of inline_frame_types that suspended: the parked runner finishes it.
+                # (A done waiter belongs to a runner being cancelled: a new runner takes over.)
                 self._ord_waiter = None
                 self._ord_handoff = (it, yielded, frame)
                 self._unit_in_runner = True
