@@ -74,6 +74,16 @@ async def stop(proc: FrameProcessor) -> None:
         await asyncio.wait({runner}, timeout=5)
 
 
+async def with_own_task() -> tuple[Source, OwnTask, Recorder]:
+    """source → OwnTask → sink, after one frame has given the processor its own task."""
+    source, proc, sink = Source(), OwnTask(), Recorder()
+    wire(source, proc, sink)
+    proc.text_gate.set()
+    await source.push_frame(TextFrame(text="hi"))
+    await settle()
+    return source, proc, sink
+
+
 def wire(*processors: FrameProcessor) -> None:
     for a, b in itertools.pairwise(processors):
         a.link(b)
@@ -151,11 +161,7 @@ async def test_an_audio_call_that_suspends_is_finished_by_the_parked_runner_in_o
 
 
 async def test_an_interruption_cancels_a_handed_over_call_and_spares_the_audio() -> None:
-    source, proc, sink = Source(), OwnTask(), Recorder()
-    wire(source, proc, sink)
-    proc.text_gate.set()
-    await source.push_frame(TextFrame(text="hi"))
-    await settle()
+    source, proc, sink = await with_own_task()
     proc.audio_gate = asyncio.Event()
     await source.push_frame(Note(text="n0"))  # suspends: handed to the runner
     await source.push_frame(Note(text="n1"))  # queued, interruptible: dropped
@@ -171,11 +177,7 @@ async def test_an_interruption_cancels_a_handed_over_call_and_spares_the_audio()
 
 
 async def test_cancelling_the_runner_with_a_call_handed_over_leaves_nothing_running() -> None:
-    source, proc, sink = Source(), OwnTask(), Recorder()
-    wire(source, proc, sink)
-    proc.text_gate.set()
-    await source.push_frame(TextFrame(text="hi"))
-    await settle()
+    source, proc, sink = await with_own_task()
     proc.audio_gate = asyncio.Event()
     await source.push_frame(mic(0))
     runner = proc._ord_runner
@@ -196,11 +198,7 @@ def test_the_llm_service_lets_the_callers_audio_pass_inline() -> None:
 async def test_a_call_suspending_while_the_parked_runner_is_being_cancelled_gets_a_new_runner() -> (
     None
 ):
-    source, proc, sink = Source(), OwnTask(), Recorder()
-    wire(source, proc, sink)
-    proc.text_gate.set()
-    await source.push_frame(TextFrame(text="hi"))
-    await settle()
+    source, proc, sink = await with_own_task()
     old = proc._ord_runner
     assert old is not None and proc._ord_waiter is not None
     old.cancel()  # parked, cancelled from outside, not yet unwound

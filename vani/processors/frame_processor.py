@@ -361,13 +361,17 @@ class FrameProcessor(ProcessorCore, EventEmitter):
         self._cancel_owned_tasks(include_runners=True)
         self._sys_runner = self._ord_runner = None
         self._ord_waiter = None
-        handoff, self._ord_handoff = self._ord_handoff, None
-        if handoff is not None:
-            handoff[0].close()
+        self._drop_handoff()
         self._sys_busy = self._ord_busy = False
         self._unit_in_runner = self._unit_cancel_requested = False
         self._unit_interrupted = False
         self._unit_frame = None
+
+    def _drop_handoff(self) -> None:
+        # The runner given a suspended call is gone before it could finish it: close the call.
+        handoff, self._ord_handoff = self._ord_handoff, None
+        if handoff is not None:
+            handoff[0].close()
 
     def _move_to_task(
         self, frame: Frame, it: Coroutine[object, None, object], yielded: object, lane: int
@@ -496,9 +500,7 @@ class FrameProcessor(ProcessorCore, EventEmitter):
                     if self._queue is not None and self._queue.ordered_len and not self._ord_busy:
                         self._kick_ordered()
             elif self._ord_runner is me:
-                handoff, self._ord_handoff = self._ord_handoff, None
-                if handoff is not None:
-                    handoff[0].close()  # cancelled before it could finish the call it was given
+                self._drop_handoff()
                 self._ord_runner = None
                 self._ord_waiter = None
                 self._ord_busy = False
