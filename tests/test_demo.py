@@ -217,6 +217,64 @@ async def test_a_backchannel_over_the_reply_does_not_kill_it_it_resumes(tmp_path
     assert said == [("user", result.transcripts[0]), ("assistant", heard), ("assistant", rest)]
 
 
+def _babble() -> npt.NDArray[np.int16]:
+    """Recorded speech played backwards, 2 s: a human voice with no word in it. Silero takes it
+    for speech for over a second; Whisper finds no speech in it (its no-speech test)."""
+    speech = read_wav(Path(__file__).parent / "fixtures" / "speech" / "speech_16k.wav")
+    assert speech.sample_rate == 16000
+    return np.frombuffer(speech.pcm, dtype="<i2")[: 2 * 16000][::-1].copy()
+
+
+@pytest.mark.slow  # real Silero, Whisper and Piper: ~10 s
+async def test_a_voice_without_words_over_the_reply_cuts_it_and_it_resumes(
+    tmp_path: Path,
+) -> None:
+    """Backwards speech over the menu: the gate lets the barge-in through (over 0.5 s of what
+    Silero calls speech), the bot stops, and no transcript comes (Whisper's no-speech test), so
+    after the false-interruption timeout, counted in the caller's audio as this file run goes
+    faster than real time, the bot says the rest of the menu from the first sentence the caller
+    did not hear whole; the context holds what was played and no user turn for the noise."""
+    at = 6.0
+    _caller_with(tmp_path / "in.wav", at, _babble())
+    result = await run_demo(
+        input_path=tmp_path / "in.wav",
+        output_path=tmp_path / "call.wav",
+        offline=True,
+        charge_processing_time=False,
+    )
+    assert result.errors == []
+    starts = [e.time for e in result.events if e.who == "user" and e.what == "(starts speaking)"]
+    assert at < max(starts) < at + 0.5
+    assert len(result.interruptions) == 1
+    cut = result.interruptions[0]
+    gate = result.gate
+    assert gate is not None
+    assert (gate.interruptions, gate.resumed, gate.late_words) == (1, 1, 0)
+    assert len(result.transcripts) == 1  # the caller's first turn only
+
+    transport = result.transport
+    assert transport is not None
+    chunks = transport.recording.bot_chunks
+    before = [c for c in chunks if c[0] < cut]
+    after = [c for c in chunks if c[0] >= cut]
+    assert before[-1][1] <= cut + CHUNK_SECS
+    assert after, "the reply never came back"
+    # It came back once the timeout had passed after the caller's stop, not before.
+    stops = [e.time for e in result.events if e.who == "user" and e.what == "(stops speaking)"]
+    assert after[0][0] >= max(stops) + 1.5 - CHUNK_SECS
+    bot_said = [(e.time, e.what.strip('"')) for e in result.events if e.who == "bot"]
+    heard = " ".join(text for t, text in bot_said if t <= cut and not text.startswith("("))
+    again = [text for t, text in bot_said if t > cut and not text.startswith("(")]
+    menu = pizza_script(LLMContext(messages=[{"role": "user", "content": "hi"}]))
+    assert isinstance(menu, str)
+    rest = resume_text(menu, heard)
+    assert heard.startswith("Welcome to Vani Pizza!")
+    assert rest.startswith("Today we have")
+    assert " ".join(again) == rest
+    said = [(m["role"], m["content"]) for m in result.messages[1:]]
+    assert said == [("user", result.transcripts[0]), ("assistant", heard), ("assistant", rest)]
+
+
 @pytest.mark.slow  # real Silero, Whisper and Piper: ~10 s
 async def test_a_hum_over_the_reply_is_held_by_the_gate(tmp_path: Path) -> None:
     """A hummed "mmm" over the menu: Silero takes its onset for speech (a VAD start and stop),

@@ -195,6 +195,23 @@ async def test_a_cough_then_silence_resumes_the_reply() -> None:
     ]
 
 
+async def test_the_wait_for_words_also_counts_the_callers_audio() -> None:
+    """A file run on a virtual clock streams its silence faster than real time: the timeout is
+    met by the caller's audio after the stop (here 5 s of it against a 5 s timeout the wall
+    clock would need five seconds for), and not by less of it."""
+    params = InterruptionParams(false_interruption_timeout_secs=5.0)
+    context = _context_with_cut_reply()
+    gate = InterruptionGate(context, params=params)
+    down, _ = await _run(gate, [BotStartedSpeakingFrame(), *_user(0.6), *_speech(4.9)])
+    assert gate.resumed == 0  # 4.9 s of audio, and far less than 5 s of wall time
+    context = _context_with_cut_reply()
+    gate = InterruptionGate(context, params=params)
+    down, _ = await _run(gate, [BotStartedSpeakingFrame(), *_user(0.6), *_speech(5.0)])
+    assert gate.resumed == 1
+    texts = [f.text for f in down if isinstance(f, LLMTextFrame)]
+    assert texts == ["It costs sixteen dollars. It will arrive in thirty minutes."]
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     words=st.sampled_from(["mm-hm", "haan", "Okay.", "wait, make it large", "no", None]),

@@ -18,7 +18,9 @@ not to interrupt by itself (``VADProcessor(interrupt=False)``)::
   interrupts; the user's audio and words still go on downstream, so their turn is answered
   after it.
 * **False interruptions**: after a barge-in while the bot spoke, if no transcript came within
-  ``false_interruption_timeout_secs`` of the user stopping, or the transcript is only a
+  ``false_interruption_timeout_secs`` of the user stopping (on the wall clock, or in the
+  caller's audio that followed, whichever comes first: a file run on a virtual clock streams
+  its silence faster than real time and must time out too), or the transcript is only a
   backchannel ("mm-hm", "haan", "accha", "ok": :data:`BACKCHANNELS`, per language), the
   backchannel is dropped and the bot takes its reply back up from the first sentence the user did
   not hear, written into the context as a reply of its own (so the context holds what was
@@ -243,6 +245,7 @@ class InterruptionGate(FrameProcessor):
         self._watching = False  # a barge-in while the bot spoke: was it real?
         self._transcript_seen = False
         self._timer: asyncio.Task[object] | None = None
+        self._waited_secs = 0.0  # the caller's audio since the timer started
         # Resumed because no words came in time: words that come late (a slow STT) were a
         # real interruption after all.
         self._resumed_unheard = False
@@ -271,9 +274,17 @@ class InterruptionGate(FrameProcessor):
             self._vad_speaking = False
             self._vad_stop_secs = frame.stop_secs
         elif isinstance(frame, InputAudioRawFrame):
-            if self._user_turn and self._vad_speaking and frame.sample_rate:
-                self._speech_secs += len(frame.audio) / 2 / frame.sample_rate / frame.num_channels
-                await self._check()
+            if frame.sample_rate and (self._timer is not None or self._user_turn):
+                secs = len(frame.audio) / 2 / frame.sample_rate / frame.num_channels
+                if self._timer is not None:
+                    self._waited_secs += secs
+                    # (a sum of 20 ms frames falls short of a round timeout by rounding)
+                    if self._waited_secs + 1e-9 >= self.params.false_interruption_timeout_secs:
+                        self._cancel_timer()
+                        await self._words_timed_out()
+                elif self._vad_speaking:
+                    self._speech_secs += secs
+                    await self._check()
         elif isinstance(frame, InterimTranscriptionFrame):
             if self._user_turn:
                 self._words = max(self._words, len(frame.text.split()))
@@ -285,6 +296,7 @@ class InterruptionGate(FrameProcessor):
             self._user_turn = False
             if self._watching and not self._transcript_seen:
                 self._cancel_timer()
+                self._waited_secs = 0.0
                 self._timer = self.create_task(self._wait_for_words(), "false-interruption")
             elif not self._watching:
                 self._bot_thinking = True
@@ -376,6 +388,9 @@ class InterruptionGate(FrameProcessor):
     async def _wait_for_words(self) -> None:
         await asyncio.sleep(self.params.false_interruption_timeout_secs)
         self._timer = None
+        await self._words_timed_out()
+
+    async def _words_timed_out(self) -> None:
         if self._watching and not self._transcript_seen and not self._user_turn:
             self._watching = False
             self._resumed_unheard = await self._resume()

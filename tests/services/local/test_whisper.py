@@ -133,3 +133,44 @@ def test_the_short_window_says_what_the_30_s_window_says_and_falls_back_by_itsel
     # A repetition loop (what too short a window produces) is caught.
     assert _repeats("Hi, I would like to order a pizza. " * 4)
     assert not _repeats("Hi, I would like to order a pizza for delivery.")
+
+
+NOISE = Path(__file__).parents[2] / "fixtures" / "turn" / "noise"
+
+
+@pytest.mark.parametrize("short_window", [True, False])
+def test_noise_is_no_speech_and_real_speech_stays(short_window: bool) -> None:
+    """faster-whisper's no-speech test on both paths: the sox-made cough and white and pink
+    noise give no text (without the test Whisper writes words for them, so a noise the VAD
+    took for speech became a user turn); recorded speech, a short "Okay" too, is kept."""
+    from vani.services.local.whisper import _transcribe
+
+    model = load_whisper_model()
+    for name in ("cough", "white", "pink"):
+        pcm = read_wav(NOISE / f"{name}_16k.wav").pcm
+        assert _transcribe(model, pcm, "en", 1, short_window) == "", name
+    # The test is what drops them: with it off, Whisper writes something for the noise.
+    unfiltered = [
+        _transcribe(
+            model,
+            read_wav(NOISE / f"{name}_16k.wav").pcm,
+            "en",
+            1,
+            short_window,
+            no_speech_threshold=None,
+        )
+        for name in ("cough", "white", "pink")
+    ]
+    assert any(unfiltered), unfiltered
+    # "O. K.", two recorded letters (8 kHz telephone prompts): a short word is kept.
+    from vani.audio.resample import StreamResampler
+
+    letters = Path(__file__).parents[2] / "fixtures" / "turn" / "asterisk" / "letters"
+    okay = b""
+    for letter in ("o", "k"):
+        wav = read_wav(letters / f"{letter}.wav")
+        resampler = StreamResampler(wav.sample_rate, 16000)
+        okay += resampler.resample(wav.pcm) + resampler.flush() + bytes(1600)
+    assert "ok" in _transcribe(model, okay, "en", 1, short_window).lower().replace(" ", "")
+    call = read_wav(demo_call_path()).pcm[: 16000 * 2 * 4]
+    assert "pizza" in _transcribe(model, call, "en", 1, short_window).lower()

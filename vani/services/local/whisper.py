@@ -121,6 +121,8 @@ def _transcribe(
     language: str | None,
     beam_size: int,
     short_window: bool = True,
+    no_speech_threshold: float | None = 0.6,
+    log_prob_threshold: float | None = -1.0,
 ) -> str:
     audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
     # Whisper tiny.en tends to return nothing for a turn that opens with half a second of
@@ -130,7 +132,14 @@ def _transcribe(
         margin = int(0.3 * WHISPER_SAMPLE_RATE)
         audio = audio[max(loud[0] - margin, 0) : loud[-1] + margin]
     if short_window:
-        text = transcribe_window(model, audio, language, beam_size)
+        text = transcribe_window(
+            model,
+            audio,
+            language,
+            beam_size,
+            no_speech_threshold=no_speech_threshold,
+            log_prob_threshold=log_prob_threshold,
+        )
         if text is not None:
             return text
     segments, _info = model.transcribe(
@@ -140,6 +149,8 @@ def _transcribe(
         vad_filter=False,  # the pipeline's VAD already cut the turn
         condition_on_previous_text=False,
         without_timestamps=True,
+        no_speech_threshold=no_speech_threshold,
+        log_prob_threshold=log_prob_threshold,
     )
     parts: list[_Segment] = list(segments)  # type: ignore[call-overload]
     return " ".join(s.text.strip() for s in parts).strip()
@@ -154,6 +165,10 @@ class WhisperSTTService(FrameProcessor):
     processing time when metrics are enabled. ``short_window`` (default): encode a window the
     size of the turn (at least 10 s) instead of Whisper's 30 s, a third of the CPU per turn
     (:mod:`vani.services.local.whisper_window`; it falls back to the 30 s window by itself).
+    ``no_speech_threshold`` / ``log_prob_threshold`` (faster-whisper's names and defaults): a
+    turn the model finds likely silent and cannot decode with confidence is no speech and gives
+    no transcript, so a cough or a door the VAD took for speech does not become a user turn
+    (``None`` turns the test off).
     """
 
     def __init__(
@@ -168,6 +183,8 @@ class WhisperSTTService(FrameProcessor):
         user_id: str = "",
         name: str | None = None,
         short_window: bool = True,
+        no_speech_threshold: float | None = 0.6,
+        log_prob_threshold: float | None = -1.0,
     ) -> None:
         super().__init__(name=name)
         if importlib.util.find_spec("faster_whisper") is None:
@@ -180,6 +197,8 @@ class WhisperSTTService(FrameProcessor):
         self._compute_type = compute_type
         self._cpu_threads = cpu_threads
         self._short_window = short_window
+        self._no_speech_threshold = no_speech_threshold
+        self._log_prob_threshold = log_prob_threshold
         self._preroll_secs = preroll_secs
         self._user_id = user_id
         self._model: WhisperModelLike | None = None
@@ -274,6 +293,8 @@ class WhisperSTTService(FrameProcessor):
                     self._language,
                     self._beam_size,
                     self._short_window,
+                    self._no_speech_threshold,
+                    self._log_prob_threshold,
                 )
                 elapsed = time.perf_counter() - started
                 logger.debug(

@@ -11,7 +11,13 @@ Whisper was trained on 30 s windows; with too little padding it repeats itself. 
 whose zlib compression ratio is over 2.4 (faster-whisper's own test for a repetition loop) is
 discarded and the caller falls back to the full 30 s path, as it does for audio longer than
 the window, multilingual models without a language, and model objects without the
-CTranslate2 internals. See docs/services.md.
+CTranslate2 internals.
+
+The window applies faster-whisper's own no-speech test, as its ``transcribe`` does: a turn
+whose no-speech probability is over ``no_speech_threshold`` (0.6) and whose average token log
+probability is under ``log_prob_threshold`` (-1.0) is no speech, and its text is ``""``. Without
+it Whisper writes "You", "No." or "Thank you." for a cough or a burst of noise, and a noise the
+VAD took for speech became a user turn. See docs/services.md.
 """
 
 from __future__ import annotations
@@ -33,6 +39,28 @@ def _repeats(text: str) -> bool:
     return len(data) > 0 and len(data) / len(zlib.compress(data)) > _COMPRESSION_LIMIT
 
 
+def _no_speech(
+    result: object,
+    n_tokens: int,
+    no_speech_threshold: float | None,
+    log_prob_threshold: float | None,
+) -> bool:
+    """faster-whisper's skip rule: likely silence by the model's own no-speech token, and not
+    confidently decoded either (a clear word keeps the turn whatever the no-speech token says)."""
+    if no_speech_threshold is None:
+        return False
+    no_speech = float(getattr(result, "no_speech_prob", 0.0))
+    if no_speech <= no_speech_threshold:
+        return False
+    if log_prob_threshold is None:
+        return True
+    scores = getattr(result, "scores", None) or [0.0]
+    # CTranslate2's score is the sum of token log probabilities over the length (length penalty
+    # 1); faster-whisper averages the sum over the tokens plus the end token.
+    average = float(scores[0]) * n_tokens / (n_tokens + 1)
+    return average < log_prob_threshold
+
+
 def transcribe_window(
     model: object,
     audio: npt.NDArray[np.float32],
@@ -41,9 +69,12 @@ def transcribe_window(
     *,
     min_secs: float = 10.0,
     margin_secs: float = 2.0,
+    no_speech_threshold: float | None = 0.6,
+    log_prob_threshold: float | None = -1.0,
 ) -> str | None:
-    """The text of ``audio`` (float32 at 16 kHz), or ``None`` when the short window does not
-    apply or looks wrong (the caller then transcribes the usual way)."""
+    """The text of ``audio`` (float32 at 16 kHz), ``""`` when it is no speech (module
+    docstring), or ``None`` when the short window does not apply or looks wrong (the caller then
+    transcribes the usual way). ``None`` thresholds turn the no-speech test off."""
     extractor = getattr(model, "feature_extractor", None)
     encoder = getattr(model, "model", None)
     hf_tokenizer = getattr(model, "hf_tokenizer", None)
@@ -70,9 +101,17 @@ def transcribe_window(
     encoded = encoder.encode(ctranslate2.StorageView.from_array(window), to_cpu=False)
     prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
     (result,) = encoder.generate(
-        encoded, [prompt], beam_size=beam_size, max_length=224, suppress_blank=True
+        encoded,
+        [prompt],
+        beam_size=beam_size,
+        max_length=224,
+        suppress_blank=True,
+        return_scores=True,
+        return_no_speech_prob=True,
     )
     tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+    if _no_speech(result, len(tokens), no_speech_threshold, log_prob_threshold):
+        return ""
     text = str(tokenizer.decode(tokens)).strip()
     if _repeats(text):
         return None
