@@ -142,7 +142,8 @@ NOISE = Path(__file__).parents[2] / "fixtures" / "turn" / "noise"
 def test_noise_is_no_speech_and_real_speech_stays(short_window: bool) -> None:
     """faster-whisper's no-speech test on both paths: the sox-made cough and white and pink
     noise give no text (without the test Whisper writes words for them, so a noise the VAD
-    took for speech became a user turn); recorded speech, a short "Okay" too, is kept."""
+    took for speech became a user turn); recorded speech, a short "Okay" too, is kept, and so
+    is a lone word the short window alone would call no speech (it asks the 30 s window)."""
     from vani.services.local.whisper import _transcribe
 
     model = load_whisper_model()
@@ -174,3 +175,8 @@ def test_noise_is_no_speech_and_real_speech_stays(short_window: bool) -> None:
     assert "ok" in _transcribe(model, okay, "en", 1, short_window).lower().replace(" ", "")
     call = read_wav(demo_call_path()).pcm[: 16000 * 2 * 4]
     assert "pizza" in _transcribe(model, call, "en", 1, short_window).lower()
+    old = read_wav(Path(__file__).parents[2] / "fixtures" / "turn" / "asterisk" / "vm-Old.wav")
+    resampler = StreamResampler(old.sample_rate, 16000)
+    assert _transcribe(
+        model, resampler.resample(old.pcm) + resampler.flush(), "en", 1, short_window
+    )

@@ -13,11 +13,13 @@ discarded and the caller falls back to the full 30 s path, as it does for audio 
 the window, multilingual models without a language, and model objects without the
 CTranslate2 internals.
 
-The window applies faster-whisper's own no-speech test, as its ``transcribe`` does: a turn
-whose no-speech probability is over ``no_speech_threshold`` (0.6) and whose average token log
-probability is under ``log_prob_threshold`` (-1.0) is no speech, and its text is ``""``. Without
-it Whisper writes "You", "No." or "Thank you." for a cough or a burst of noise, and a noise the
-VAD took for speech became a user turn. See docs/services.md.
+Whisper writes "You", "No." or "Thank you." for a cough or a burst of noise, so both paths
+apply faster-whisper's no-speech test (the model's no-speech probability over
+``no_speech_threshold``, 0.6, and the average token log probability under
+``log_prob_threshold``, -1.0). On the short window the same thresholds also drop a few real
+words (2 of 72 recordings here: "Old", "Agent logged off"), so a turn the short window finds to
+be no speech is not dropped here: the caller asks the 30 s window, whose verdict is
+faster-whisper's own. Only noise pays for the second encode. See docs/services.md.
 """
 
 from __future__ import annotations
@@ -72,9 +74,9 @@ def transcribe_window(
     no_speech_threshold: float | None = 0.6,
     log_prob_threshold: float | None = -1.0,
 ) -> str | None:
-    """The text of ``audio`` (float32 at 16 kHz), ``""`` when it is no speech (module
-    docstring), or ``None`` when the short window does not apply or looks wrong (the caller then
-    transcribes the usual way). ``None`` thresholds turn the no-speech test off."""
+    """The text of ``audio`` (float32 at 16 kHz), or ``None`` when the short window does not
+    apply, looks wrong, or finds no speech (the caller then transcribes the usual way, with the
+    same no-speech test; module docstring). ``None`` thresholds turn the test off."""
     extractor = getattr(model, "feature_extractor", None)
     encoder = getattr(model, "model", None)
     hf_tokenizer = getattr(model, "hf_tokenizer", None)
@@ -111,7 +113,7 @@ def transcribe_window(
     )
     tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
     if _no_speech(result, len(tokens), no_speech_threshold, log_prob_threshold):
-        return ""
+        return None
     text = str(tokenizer.decode(tokens)).strip()
     if _repeats(text):
         return None
