@@ -167,8 +167,8 @@ class WhisperSTTService(FrameProcessor):
     (:mod:`vani.services.local.whisper_window`; it falls back to the 30 s window by itself).
     ``no_speech_threshold`` / ``log_prob_threshold`` (faster-whisper's names and defaults): a
     turn the model finds likely silent and cannot decode with confidence is no speech and gives
-    no transcript, so a cough or a door the VAD took for speech does not become a user turn
-    (``None`` turns the test off).
+    no transcript, so a cough or a burst of noise the VAD took for speech does not become a
+    user turn (``None`` turns the test off).
     """
 
     def __init__(
