@@ -13,13 +13,12 @@ discarded and the caller falls back to the full 30 s path, as it does for audio 
 the window, multilingual models without a language, and model objects without the
 CTranslate2 internals.
 
-Whisper writes "You", "No." or "Thank you." for a cough or a burst of noise, so both paths
-apply faster-whisper's no-speech test (the model's no-speech probability over
-``no_speech_threshold``, 0.6, and the average token log probability under
-``log_prob_threshold``, -1.0). On the short window the same thresholds also drop a few real
-words (2 of 72 recordings here: "Old", "Agent logged off"), so a turn the short window finds to
-be no speech is not dropped here: the caller asks the 30 s window, whose verdict is
-faster-whisper's own. Only noise pays for the second encode. See docs/services.md.
+Whisper writes "You" for white or pink noise and "No." for a cough, so both paths apply
+faster-whisper's no-speech test (the model's no-speech probability over ``no_speech_threshold``,
+0.6, and the average token log probability under ``log_prob_threshold``, -1.0). On the short
+window the same thresholds also drop a few real words (2 of 72 recordings here: "Old", "Agent
+logged off"), so a turn the short window finds to be no speech is not dropped here: the caller
+asks the 30 s window, whose verdict is faster-whisper's own. Only noise pays for the second encode. See docs/services.md.
 """
 
 from __future__ import annotations
