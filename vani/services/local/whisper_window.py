@@ -18,7 +18,8 @@ faster-whisper's no-speech test (the model's no-speech probability over ``no_spe
 0.6, and the average token log probability under ``log_prob_threshold``, -1.0). On the short
 window the same thresholds also drop a few real words (2 of 72 recordings here: "Old", "Agent
 logged off"), so a turn the short window finds to be no speech is not dropped here: the caller
-asks the 30 s window, whose verdict is faster-whisper's own. Only noise pays for the second encode. See docs/services.md.
+asks the 30 s window, whose verdict is faster-whisper's own. Only noise pays for the second
+encode. See docs/services.md.
 """
 
 from __future__ import annotations
