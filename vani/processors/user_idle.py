@@ -13,6 +13,10 @@ from zero each time. When it reaches ``timeout`` the handler runs with the numbe
 ran in this silence (1, 2, ...); any speech from the user starts the count over. The handler
 returns whether to keep watching. The default handler asks "Are you still there?" (a
 ``TTSSpeakFrame``) the first time and ends the call (``EndTaskFrame`` upstream) the second time.
+
+The clock is the wall clock or the caller's audio passing by (``InputAudioRawFrame``), whichever
+reaches ``timeout`` first: a file run on a virtual clock streams its silence faster than real
+time, and a live client streams it at real time, so both time out as the caller would hear it.
 Guide: docs/turn-taking.md.
 """
 
@@ -32,6 +36,7 @@ from vani.frames import (
     FrameDirection,
     FunctionCallInProgressFrame,
     FunctionCallResultFrame,
+    InputAudioRawFrame,
     StartFrame,
     TTSSpeakFrame,
     UserStartedSpeakingFrame,
@@ -86,6 +91,7 @@ class UserIdleProcessor(FrameProcessor):
         self._bot_speaking = False
         self._tools = 0
         self._timer: asyncio.Task[object] | None = None
+        self._heard_secs = 0.0  # the caller's audio since the clock started
 
     @property
     def retries(self) -> int:
@@ -95,7 +101,14 @@ class UserIdleProcessor(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         await self.push_frame(frame, direction)
-        if isinstance(frame, StartFrame):
+        if isinstance(frame, InputAudioRawFrame):
+            if self._timer is not None and frame.sample_rate:
+                self._heard_secs += len(frame.audio) / 2 / frame.sample_rate / frame.num_channels
+                # (a sum of 20 ms frames falls short of a round timeout by rounding)
+                if self._heard_secs + 1e-9 >= self.timeout:
+                    self._disarm()
+                    await self._fire()
+        elif isinstance(frame, StartFrame):
             if self._start_on_start:
                 self._arm()
         elif isinstance(frame, EndFrame | CancelFrame):
@@ -124,6 +137,7 @@ class UserIdleProcessor(FrameProcessor):
     def _arm(self) -> None:
         self._disarm()
         if self._watching and not (self._user_speaking or self._bot_speaking or self._tools):
+            self._heard_secs = 0.0
             self._timer = self.create_task(self._wait(), "user-idle")
 
     def _disarm(self) -> None:
@@ -134,6 +148,9 @@ class UserIdleProcessor(FrameProcessor):
     async def _wait(self) -> None:
         await asyncio.sleep(self.timeout)
         self._timer = None
+        await self._fire()
+
+    async def _fire(self) -> None:
         self._retries += 1
         keep = await self._callback(self, self._retries)
         self._watching = bool(keep)
