@@ -166,14 +166,10 @@ def _caller_with(path: Path, at_secs: float, sound: npt.NDArray[np.int16]) -> No
     write_wav(path, pcm.tobytes(), sample_rate=rate, num_channels=1)
 
 
-@pytest.mark.slow  # real Silero, Whisper and Piper: ~10 s
-async def test_a_backchannel_over_the_reply_does_not_kill_it_it_resumes(tmp_path: Path) -> None:
-    """Recorded speech over the bot's menu: Silero fires, the gate lets the barge-in through
-    (0.5 s of speech), the bot stops; Whisper hears "Okay", a backchannel, so the bot takes the
-    menu back up from the first sentence the caller did not hear whole, and the context holds
-    exactly what was played."""
-    at = 6.0  # the menu's first sentence ("Welcome to Vani Pizza!") has played by then
-    _caller_with(tmp_path / "in.wav", at, _okay())
+async def _call_with(tmp_path: Path, at_secs: float, sound: npt.NDArray[np.int16]) -> DemoResult:
+    """The offline demo with ``sound`` over the menu at ``at_secs``; no errors, and Silero fired
+    on the sound."""
+    _caller_with(tmp_path / "in.wav", at_secs, sound)
     result = await run_demo(
         input_path=tmp_path / "in.wav",
         output_path=tmp_path / "call.wav",
@@ -181,19 +177,14 @@ async def test_a_backchannel_over_the_reply_does_not_kill_it_it_resumes(tmp_path
         charge_processing_time=False,
     )
     assert result.errors == []
-    # Silero heard the recorded "O. K." as speech, and the gate let it cut the reply.
     starts = [e.time for e in result.events if e.who == "user" and e.what == "(starts speaking)"]
-    assert [t for t in starts if t > 4.0] and at < max(starts) < at + 0.5
-    assert len(result.interruptions) == 1
-    cut = result.interruptions[0]
-    gate = result.gate
-    assert gate is not None
-    assert (gate.interruptions, gate.resumed) == (1, 1)
-    assert len(result.transcripts) == 2
-    assert is_backchannel(result.transcripts[1])
+    assert at_secs < max(starts) < at_secs + 0.5
+    return result
 
-    # The bot went quiet at the cut and then said the rest of the menu, from the sentence the
-    # caller did not hear whole.
+
+def _resumed_menu(result: DemoResult, cut: float) -> tuple[str, str]:
+    """The bot went quiet at ``cut`` and then said the rest of the menu, from the sentence the
+    caller did not hear whole; returns (what was heard, the rest)."""
     transport = result.transport
     assert transport is not None
     chunks = transport.recording.bot_chunks
@@ -210,6 +201,28 @@ async def test_a_backchannel_over_the_reply_does_not_kill_it_it_resumes(tmp_path
     rest = resume_text(menu, heard)
     assert rest.startswith("Today we have")  # the sentence cut in the middle, said whole
     assert " ".join(again) == rest
+    return heard, rest
+
+
+@pytest.mark.slow  # real Silero, Whisper and Piper: ~10 s
+async def test_a_backchannel_over_the_reply_does_not_kill_it_it_resumes(tmp_path: Path) -> None:
+    """Recorded speech over the bot's menu: Silero fires, the gate lets the barge-in through
+    (0.5 s of speech), the bot stops; Whisper hears "Okay", a backchannel, so the bot takes the
+    menu back up from the first sentence the caller did not hear whole, and the context holds
+    exactly what was played."""
+    at = 6.0  # the menu's first sentence ("Welcome to Vani Pizza!") has played by then
+    result = await _call_with(tmp_path, at, _okay())
+    # Silero heard the recorded "O. K." as speech, and the gate let it cut the reply.
+    starts = [e.time for e in result.events if e.who == "user" and e.what == "(starts speaking)"]
+    assert [t for t in starts if t > 4.0]
+    assert len(result.interruptions) == 1
+    cut = result.interruptions[0]
+    gate = result.gate
+    assert gate is not None
+    assert (gate.interruptions, gate.resumed) == (1, 1)
+    assert len(result.transcripts) == 2
+    assert is_backchannel(result.transcripts[1])
+    heard, rest = _resumed_menu(result, cut)
 
     # The context is what was played: the cut reply, then its rest; no turn for the "Okay",
     # no second LLM run.
@@ -234,43 +247,20 @@ async def test_a_voice_without_words_over_the_reply_cuts_it_and_it_resumes(
     after the false-interruption timeout, counted in the caller's audio as this file run goes
     faster than real time, the bot says the rest of the menu from the first sentence the caller
     did not hear whole; the context holds what was played and no user turn for the noise."""
-    at = 6.0
-    _caller_with(tmp_path / "in.wav", at, _babble())
-    result = await run_demo(
-        input_path=tmp_path / "in.wav",
-        output_path=tmp_path / "call.wav",
-        offline=True,
-        charge_processing_time=False,
-    )
-    assert result.errors == []
-    starts = [e.time for e in result.events if e.who == "user" and e.what == "(starts speaking)"]
-    assert at < max(starts) < at + 0.5
+    result = await _call_with(tmp_path, 6.0, _babble())
     assert len(result.interruptions) == 1
     cut = result.interruptions[0]
     gate = result.gate
     assert gate is not None
     assert (gate.interruptions, gate.resumed, gate.late_words) == (1, 1, 0)
     assert len(result.transcripts) == 1  # the caller's first turn only
-
+    heard, rest = _resumed_menu(result, cut)
+    # It came back once the timeout had passed after the caller's stop, not before.
     transport = result.transport
     assert transport is not None
-    chunks = transport.recording.bot_chunks
-    before = [c for c in chunks if c[0] < cut]
-    after = [c for c in chunks if c[0] >= cut]
-    assert before[-1][1] <= cut + CHUNK_SECS
-    assert after, "the reply never came back"
-    # It came back once the timeout had passed after the caller's stop, not before.
+    back = min(c[0] for c in transport.recording.bot_chunks if c[0] >= cut)
     stops = [e.time for e in result.events if e.who == "user" and e.what == "(stops speaking)"]
-    assert after[0][0] >= max(stops) + 1.5 - CHUNK_SECS
-    bot_said = [(e.time, e.what.strip('"')) for e in result.events if e.who == "bot"]
-    heard = " ".join(text for t, text in bot_said if t <= cut and not text.startswith("("))
-    again = [text for t, text in bot_said if t > cut and not text.startswith("(")]
-    menu = pizza_script(LLMContext(messages=[{"role": "user", "content": "hi"}]))
-    assert isinstance(menu, str)
-    rest = resume_text(menu, heard)
-    assert heard.startswith("Welcome to Vani Pizza!")
-    assert rest.startswith("Today we have")
-    assert " ".join(again) == rest
+    assert back >= max(stops) + 1.5 - CHUNK_SECS
     said = [(m["role"], m["content"]) for m in result.messages[1:]]
     assert said == [("user", result.transcripts[0]), ("assistant", heard), ("assistant", rest)]
 
@@ -280,17 +270,7 @@ async def test_a_hum_over_the_reply_is_held_by_the_gate(tmp_path: Path) -> None:
     """A hummed "mmm" over the menu: Silero takes its onset for speech (a VAD start and stop),
     but not for the gate's 0.5 s, so the bot is not cut; Whisper's "M" is a backchannel, not a
     turn. The menu plays whole and the context holds it and no user turn for the hum."""
-    at = 6.0
-    _caller_with(tmp_path / "in.wav", at, _hum())
-    result = await run_demo(
-        input_path=tmp_path / "in.wav",
-        output_path=tmp_path / "call.wav",
-        offline=True,
-        charge_processing_time=False,
-    )
-    assert result.errors == []
-    starts = [e.time for e in result.events if e.who == "user" and e.what == "(starts speaking)"]
-    assert at < max(starts) < at + 0.5  # Silero fired on the hum
+    result = await _call_with(tmp_path, 6.0, _hum())  # Silero fires on the hum
     gate = result.gate
     assert gate is not None
     assert (gate.interruptions, gate.resumed) == (0, 0)

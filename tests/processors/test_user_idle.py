@@ -9,6 +9,7 @@ from vani.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     EndTaskFrame,
+    Frame,
     FunctionCallInProgressFrame,
     FunctionCallResultFrame,
     InputAudioRawFrame,
@@ -101,44 +102,20 @@ def _audio(secs: float) -> list[InputAudioRawFrame]:
     return [InputAudioRawFrame(audio=chunk, sample_rate=16000) for _ in range(round(secs / 0.02))]
 
 
+async def _retries_after(frames: list[Frame]) -> list[int]:
+    calls = Calls()
+    await run_test(UserIdleProcessor(timeout=5.0, callback=calls), frames_to_send=frames)
+    return calls.retries
+
+
 async def test_the_callers_audio_also_runs_the_clock() -> None:
     """A file run on a virtual clock streams its silence faster than real time: 5 s of the
     caller's audio after their turn meets a 5 s timeout at once (the wall clock would need
     five seconds), 4.9 s does not, and the count starts over with the user's next turn."""
-    calls = Calls()
-    await run_test(
-        UserIdleProcessor(timeout=5.0, callback=calls),
-        frames_to_send=[UserStartedSpeakingFrame(), UserStoppedSpeakingFrame(), *_audio(4.9)],
-    )
-    assert calls.retries == []
-    calls = Calls()
-    await run_test(
-        UserIdleProcessor(timeout=5.0, callback=calls),
-        frames_to_send=[
-            UserStartedSpeakingFrame(),
-            UserStoppedSpeakingFrame(),
-            *_audio(4.0),
-            UserStartedSpeakingFrame(),  # the user spoke again: from zero
-            UserStoppedSpeakingFrame(),
-            *_audio(4.0),
-        ],
-    )
-    assert calls.retries == []
-    calls = Calls()
-    down, _ = await run_test(
-        UserIdleProcessor(timeout=5.0),
-        frames_to_send=[UserStartedSpeakingFrame(), UserStoppedSpeakingFrame(), *_audio(5.0)],
-    )
+    turn: list[Frame] = [UserStartedSpeakingFrame(), UserStoppedSpeakingFrame()]
+    assert await _retries_after([*turn, *_audio(4.9)]) == []
+    assert await _retries_after([*turn, *_audio(4.0), *turn, *_audio(4.0)]) == []
+    down, _ = await run_test(UserIdleProcessor(timeout=5.0), frames_to_send=[*turn, *_audio(5.0)])
     assert [f.text for f in down if isinstance(f, TTSSpeakFrame)] == ["Are you still there?"]
     # Audio while the bot speaks does not count.
-    calls = Calls()
-    await run_test(
-        UserIdleProcessor(timeout=5.0, callback=calls),
-        frames_to_send=[
-            UserStartedSpeakingFrame(),
-            UserStoppedSpeakingFrame(),
-            BotStartedSpeakingFrame(),
-            *_audio(6.0),
-        ],
-    )
-    assert calls.retries == []
+    assert await _retries_after([*turn, BotStartedSpeakingFrame(), *_audio(6.0)]) == []
