@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import time
+import types
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from tests.llm_helpers import Session
-from vani.errors import AuthenticationError, RateLimitError
+from vani.errors import AuthenticationError, ConfigurationError, RateLimitError
 from vani.frames import (
     FunctionCallCancelFrame,
     FunctionCallDataFrame,
@@ -650,3 +652,85 @@ async def test_scripted_service_emits_exactly_the_frames_of_the_openai_service(
         )
         assert len(s.down.of(MetricsFrame)) == 4  # TTFB and usage, per response
     assert sequences[0] == sequences[1]
+
+
+class _CountingServer(FakeOpenAIServer):
+    """The fake, counting the connections it accepted; ``idle_close_secs`` closes a connection
+    that long after its last response, as servers with a short keep-alive do."""
+
+    def __init__(self, idle_close_secs: float | None = None) -> None:
+        super().__init__()
+        self.accepted = 0
+        self._idle_close_secs = idle_close_secs
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        if self._idle_close_secs is None:
+            await super()._serve(reader, writer)
+            return
+        served = len(self.requests)
+
+        async def close_when_idle() -> None:
+            while True:
+                await asyncio.sleep(self._idle_close_secs)  # type: ignore[arg-type]
+                if len(self.requests) > served:
+                    writer.close()
+                    return
+
+        closer = asyncio.create_task(close_when_idle())
+        try:
+            await super()._serve(reader, writer)
+        finally:
+            closer.cancel()
+
+
+async def _two_turns(llm: OpenAILLMService, gap: Callable[[], Awaitable[None]]) -> Session:
+    async with Session([llm]) as s:
+        for _ in range(2):
+            await s.send(LLMContextFrame(context=user_context()))
+            await s.down.wait_for(LLMFullResponseEndFrame)
+            s.down.frames.clear()
+            await gap()
+    return s
+
+
+async def test_an_idle_connection_outlives_the_sdks_five_seconds_for_the_next_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Turns of a call are often more than 5 s apart (the SDK's default keep-alive): each would
+    # pay a new handshake. The pool's clock is moved 30 s on between the turns.
+    async with _CountingServer() as server:
+        server.enqueue(text_response("one"), text_response("two"))
+        llm = make_llm(server)
+
+        async def thirty_seconds_later() -> None:
+            pool = llm.client._client._transport._pool  # type: ignore[attr-defined]
+            # The HTTP/1.1 connection's own module, whatever name its package gives it.
+            names = type(pool.connections[0]._connection).has_expired.__globals__
+            real = time.monotonic
+            later = types.SimpleNamespace(monotonic=lambda: real() + 30.0)
+            monkeypatch.setitem(names, "time", later)
+
+        s = await _two_turns(llm, thirty_seconds_later)
+        assert not s.errors
+        assert [r.status for r in server.requests] == [200, 200]
+        assert server.accepted == 1
+
+
+async def test_keepalive_secs_bounds_how_long_an_idle_connection_is_kept() -> None:
+    async with _CountingServer() as server:
+        server.enqueue(text_response("one"), text_response("two"))
+        s = await _two_turns(make_llm(server, keepalive_secs=0.05), lambda: asyncio.sleep(0.2))
+        assert not s.errors
+        assert server.accepted == 2
+    with pytest.raises(ConfigurationError, match="keepalive_secs"):
+        make_llm(server, keepalive_secs=-1)
+
+
+async def test_a_connection_the_server_closed_while_idle_is_replaced_without_an_error() -> None:
+    async with _CountingServer(idle_close_secs=0.05) as server:
+        server.enqueue(text_response("one"), text_response("two"))
+        s = await _two_turns(make_llm(server), lambda: asyncio.sleep(0.3))
+        assert not s.errors
+        assert [r.status for r in server.requests] == [200, 200]
+        assert server.accepted == 2

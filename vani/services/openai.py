@@ -77,7 +77,9 @@ class OpenAILLMService(LLMService):
     ``api_key`` defaults to the SDK's (``OPENAI_API_KEY``); servers that need no key accept
     any string. ``temperature``, ``max_tokens`` (sent under ``max_tokens_field``),
     ``parallel_tool_calls`` and ``extra_body`` go into every request when set.
-    ``timeout_secs`` bounds each HTTP request. ``client`` replaces the SDK client built here.
+    ``timeout_secs`` bounds each HTTP request; ``keepalive_secs`` is how long an idle connection
+    to the server is kept for the next turn (a server that closes it sooner is noticed before
+    reuse). ``client`` replaces the SDK client built here.
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class OpenAILLMService(LLMService):
         extra_body: Mapping[str, JSONValue] | None = None,
         max_retries: int = 2,
         timeout_secs: float = 60.0,
+        keepalive_secs: float = 120.0,
         default_headers: Mapping[str, str] | None = None,
         client: openai.AsyncOpenAI | None = None,
         max_tool_rounds: int = 5,
@@ -102,6 +105,8 @@ class OpenAILLMService(LLMService):
         super().__init__(model=model, max_tool_rounds=max_tool_rounds, **kwargs)
         if not max_tokens_field:
             raise ConfigurationError("expected a max_tokens_field name, got an empty string")
+        if not keepalive_secs >= 0:
+            raise ConfigurationError(f"expected keepalive_secs >= 0, got {keepalive_secs!r}")
         self._temperature = temperature
         self._max_tokens = max_tokens
         self._max_tokens_field = max_tokens_field
@@ -114,6 +119,7 @@ class OpenAILLMService(LLMService):
             "base_url": base_url,
             "max_retries": max_retries,
             "timeout": timeout_secs,
+            "keepalive": keepalive_secs,
             "default_headers": dict(default_headers or {}),
         }
         self._client: openai.AsyncOpenAI | None = client
@@ -124,13 +130,23 @@ class OpenAILLMService(LLMService):
             import openai  # lazy: keeps `import vani` free of the SDK
 
             options = self._client_options
+            # The SDK's pool limits, with idle connections kept far longer than its 5 s: a
+            # caller's turns are often further apart than that, and a fresh connection costs
+            # every such turn a TCP (and TLS) handshake before the request can leave.
+            limits = _http_module().Limits(
+                max_connections=1000,
+                max_keepalive_connections=100,
+                keepalive_expiry=cast(float, options["keepalive"]),
+            )
             self._client = openai.AsyncOpenAI(
                 api_key=cast(str, options["api_key"]),
                 base_url=cast("str | None", options["base_url"]),
                 max_retries=cast(int, options["max_retries"]),
                 timeout=cast(float, options["timeout"]),
                 default_headers=cast("dict[str, str]", options["default_headers"]),
-                http_client=openai.DefaultAsyncHttpxClient(verify=_shared_ssl_context()),
+                http_client=openai.DefaultAsyncHttpxClient(
+                    verify=_shared_ssl_context(), limits=limits
+                ),
             )
         return self._client
 
