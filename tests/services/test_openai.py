@@ -671,9 +671,11 @@ class _CountingServer(FakeOpenAIServer):
         served = len(self.requests)
 
         async def close_when_idle() -> None:
+            # Only once this connection's response has been written in full: it is idle then.
             while True:
                 await asyncio.sleep(self._idle_close_secs)  # type: ignore[arg-type]
-                if len(self.requests) > served:
+                mine = self.requests[served:]
+                if mine and all(r.completed for r in mine):
                     writer.close()
                     return
 
