@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import wave
 from pathlib import Path
 
@@ -153,3 +154,55 @@ def test_gather_settings_are_checked() -> None:
         SileroBatcher(16000, gather_secs=0.5)
     with pytest.raises(ConfigurationError, match="gather_windows"):
         SileroBatcher(16000, gather_windows=0)
+
+
+# What the upstream Silero graph said about each fixture, window by window (recorded by
+# tests/fixtures/silero/generate.py): the shipped graph, whose 16 kHz convolutions are
+# rewritten as batched matrix products, must say the same alone and in a batch.
+UPSTREAM = json.loads((SPEECH.parents[1] / "silero" / "upstream_probabilities.json").read_text())
+
+
+def _fixture(name: str) -> tuple[int, bytes]:
+    with wave.open(str(SPEECH.parents[1] / name), "rb") as w:
+        return w.getframerate(), w.readframes(w.getnframes())
+
+
+def _assert_upstream(name: str, got: list[float] | None) -> None:
+    want = np.array(UPSTREAM[name]["probabilities"])
+    assert got is not None and len(got) == len(want), name
+    np.testing.assert_allclose(got, want, atol=1e-4, err_msg=name)
+    # No window lands on the other side of the default confidence (0.5), bar one that sat on it.
+    near = np.abs(want - 0.5) < 1e-4
+    assert np.array_equal((np.array(got) > 0.5)[~near], (want > 0.5)[~near]), name
+
+
+@pytest.mark.parametrize("name", sorted(UPSTREAM))
+def test_the_shipped_graph_gives_upstreams_probabilities_alone(name: str) -> None:
+    rate, pcm = _fixture(name)
+    assert rate == UPSTREAM[name]["sample_rate"]
+    stream = SileroStream(rate, VADParams(), keep_probabilities=True)
+    stream.feed(pcm)
+    stream.flush_now()
+    _assert_upstream(name, stream.probabilities)
+    if "speech_" in name:  # the fixture is not all one kind: the check can tell them apart
+        assert max(stream.probabilities or [0]) > 0.9 and min(stream.probabilities or [1]) < 0.1
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+async def test_the_shipped_graph_gives_upstreams_probabilities_in_a_batch(rate: int) -> None:
+    # Each fixture of the rate three times over, in one batcher: batches mix windows of
+    # different files at different points (the files differ in length, so batches shrink as
+    # they end), and no window's result may depend on its neighbours in the batch.
+    names = [n for n in sorted(UPSTREAM) if UPSTREAM[n]["sample_rate"] == rate] * 3
+    batcher = SileroBatcher(rate, max_batch=32, gather_secs=0.0)
+    streams = [SileroStream(rate, VADParams(), keep_probabilities=True) for _ in names]
+    for name, stream in zip(names, streams, strict=True):
+        stream.feed(_fixture(name)[1])
+    await asyncio.gather(*(batcher.analyze(s) for s in streams))
+    for stream in streams:
+        stream.windower.flush()
+    await asyncio.gather(*(batcher.analyze(s) for s in streams))
+    assert batcher.windows == sum(len(UPSTREAM[n]["probabilities"]) for n in names)
+    assert batcher.batches < batcher.windows / 2, "windows were batched"
+    for name, stream in zip(names, streams, strict=True):
+        _assert_upstream(name, stream.probabilities)

@@ -9,15 +9,17 @@ stream per run since a stream's next window needs the state its previous one pro
 scatters probabilities and states back.
 
 Batches hold at most 32 windows and run inline: each turn of the batcher runs one window of every
-ready stream (200 streams: 7 batches, about 11 ms), then yields to the event loop. Measured here,
-the model costs ~106 µs for one window alone, ~55 µs per window in batches of 16 to 64, and more
-again in larger batches (80 µs at 128, 103 µs at 256: the batch's tensors leave the cache). A worker
-thread (``offload=True``) lets the loop run during inference, but every result then waits for the
-GIL (up to a switch interval) and on one or two busy cores 200 sessions fell further behind with it
-than without, so it is off by default.
+ready stream (200 streams: 7 batches, about 4 ms), then yields to the event loop. The shipped
+graph is Silero VAD v5 with its 16 kHz STFT and encoder convolutions computed as matrix
+products over the whole batch (onnxruntime runs a 1-D convolution one batch item at a time;
+see docs/performance.md): measured here it costs ~90 µs for one window alone, ~20 µs per window
+in batches of 16 and ~16 µs from 64 up, where the upstream graph costs ~110 µs and ~55 µs. A
+worker thread (``offload=True``) lets the loop run during inference, but every result then
+waits for the GIL (up to a switch interval) and on one or two busy cores 200 sessions fell
+further behind with it than without, so it is off by default.
 
 Live streams' windows arrive spread over each 32 ms, so a batcher that ran whatever was ready at
-each loop turn ran one to three windows at a time, at up to three times the cost per window of a
+each loop turn ran one to three windows at a time, at up to four times the cost per window of a
 batch of 16. So a round waits up to ``gather_secs`` (12 ms) for more streams to become ready,
 and stops waiting as soon as ``gather_windows`` (16) are, or every stream that asked for
 analysis in the last 64 ms is: a stream alone, or streams fed faster than real time, never wait.
