@@ -7,6 +7,8 @@ import asyncio
 import json
 import os
 import subprocess
+import sys
+import threading
 import wave
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+import vani.audio.turn as turn
 from vani.audio.turn import (
     EndOfTurnState,
     SmartTurnAnalyzer,
@@ -129,6 +132,20 @@ async def test_batched_answers_equal_unbatched_ones(offload: bool) -> None:
     np.testing.assert_allclose(got, alone, atol=1e-5)
     assert batcher.items == len(segments)
     assert batcher.batches == 3  # 8 questions in batches of at most 3
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
+async def test_the_inference_thread_yields_the_core_to_the_event_loop() -> None:
+    # The model runs on a thread WORKER_NICENESS steps nicer than the loop's, and only that
+    # thread: the loop (and the rest of the process) keeps its priority.
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    loop_niceness = niceness()
+    worker_niceness = await asyncio.get_running_loop().run_in_executor(turn._worker(), niceness)
+    assert worker_niceness == min(loop_niceness + turn.WORKER_NICENESS, 19)
+    assert niceness() == loop_niceness
+    assert 0.0 <= await TurnBatcher().analyze(_segments()[0]) <= 1.0  # runs there, and answers
 
 
 async def test_a_question_given_up_before_its_batch_costs_nothing() -> None:
