@@ -17,8 +17,12 @@ the transport runs at the caller's and the TTS's own rates.)
 
 Each side runs through benchmarks/live_calls.py's machinery — the same fakes, load generator and
 server pinned to one core — and is judged by the live-call pass rule: every turn answered, p99
-output lag < 100 ms, no gap, and the median reply latency (the server's user-stopped-speaking to
-the first bot audio) at most 2× the same side's one-call value. First one call, then the search:
+output lag < 100 ms, no gap, and the median reply latency (the caller's end of speech to the
+first bot audio the caller receives, as in the live-call benchmark's stricter rule) at most 2×
+the same side's one-call value. The framework time (the server's user-stopped-speaking to its
+first bot audio, ~10 ms here) is reported beside it but is not the clause: doubling a 10 ms
+figure is within its own run-to-run noise, and it leaves out the wait for the end-of-turn
+model, which is what load delays in this bot. First one call, then the search:
 grow N by 1.5× from an estimate made from the CPU time per call until a run fails, then bisect
 to within 5 %. Then ``--cpu-rounds`` runs of ``--cpu-calls`` calls, the sides alternating, for
 the CPU per call at one N (robust to a shared machine, where the pass rule mostly measures the
@@ -47,7 +51,7 @@ sys.path.insert(0, str(HERE))
 
 import live_calls  # noqa: E402
 
-LATENCY_KEY = "framework_p50_ms"  # server's user-stopped-speaking -> first bot audio, median
+LATENCY_KEY = "eos_to_first_audio_p50_ms"  # caller's end of speech -> first bot audio, median
 
 
 def passes(run: dict[str, Any], one_call_ms: float | None) -> bool:
@@ -196,6 +200,7 @@ def summary(side: dict[str, Any]) -> dict[str, Any]:
     at = best[-1] if best else (runs[-1] if runs else {})
     keep = ("calls", "passes", "keeps_up", "server_cpu_pct_per_call", "calls_per_core_by_cpu")
     keep += ("calls_failed", "turns", "turns_answered", "lag_p99_ms", "gaps", LATENCY_KEY)
+    keep += ("framework_p50_ms",)
     keep += ("server_runqueue_wait_pct",)
     out: dict[str, Any] = {"largest_n": largest, "at": {k: at.get(k) for k in keep}}
     if "one_call" in side:

@@ -15,7 +15,7 @@ pipecat_dropin = pytest.importorskip("pipecat_dropin")
 
 
 def run(n: int, *, keeps_up: bool = True, latency_ms: float = 30.0) -> dict[str, Any]:
-    return {"calls": n, "keeps_up": keeps_up, "framework_p50_ms": latency_ms}
+    return {"calls": n, "keeps_up": keeps_up, pipecat_dropin.LATENCY_KEY: latency_ms}
 
 
 def test_the_pass_rule_adds_the_reply_latency_clause() -> None:
