@@ -41,9 +41,9 @@ _FIGURES = (
 )
 
 
-def _quick(only: str, tmp_path: Path) -> dict[str, Any]:
+def _quick(only: str, tmp_path: Path, *extra: str) -> dict[str, Any]:
     out = tmp_path / f"live_calls_{only}.json"
-    cmd = [sys.executable, str(HERE / "live_calls.py"), "--quick", "--only", only]
+    cmd = [sys.executable, str(HERE / "live_calls.py"), "--quick", "--only", only, *extra]
     done = subprocess.run(
         [*cmd, "--json", str(out)], capture_output=True, text=True, timeout=600, check=False
     )
@@ -80,6 +80,43 @@ def test_live_calls_quick(benchmark: BenchmarkFixture, tmp_path: Path, framework
 
 
 # -- the measurement itself (fast; no processes) ------------------------------------------------
+
+
+def _cgroup_cpu_writable() -> bool:
+    if os.geteuid() != 0:
+        return False
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers")
+    if v2.exists() and "cpu" in v2.read_text().split():
+        return os.access("/sys/fs/cgroup", os.W_OK)
+    return os.access("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", os.F_OK) and os.access(
+        "/sys/fs/cgroup/cpu", os.W_OK
+    )
+
+
+def test_live_calls_workers_on_cpu_shares_quick(
+    benchmark: BenchmarkFixture, tmp_path: Path
+) -> None:
+    """``--workers 2 --cpu-share 0.5``: each worker is found, capped and pinned, the calls spread
+    over them are all answered, and the cgroups are gone afterwards."""
+    if importlib.util.find_spec("vani.server") is None:
+        pytest.skip("vani.server is not in this build")
+    if not _cgroup_cpu_writable():
+        pytest.skip("--cpu-share needs root and a writable cgroup cpu controller")
+    roots = [Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/cpu")]
+
+    def groups() -> set[Path]:
+        return {g for r in roots if r.is_dir() for g in r.glob("vani-bench-*")}
+
+    before = groups()
+    benchmark.group = "live-calls"
+    args = ("--workers", "2", "--cpu-share", "0.5")
+    report = benchmark.pedantic(_quick, args=("vani", tmp_path, *args), rounds=1, iterations=1)
+    side = report["frameworks"]["vani"]
+    _check(side)
+    run = side["latency"]
+    assert run["workers"] == 2 and run["cpu_share"] == 0.5
+    assert run["cpu_share_processes"] == 2, "a worker was not capped"
+    assert groups() == before, "a cgroup was left behind"
 
 
 def test_wire_matches_vani_serializer() -> None:

@@ -4,6 +4,7 @@
     python benchmarks/live_calls.py --quick               # CI: a few short calls each
     python benchmarks/live_calls.py --only vani --calls 150 --secs 30   # one run, one size
     python benchmarks/live_calls.py --workers 2           # also N workers on N cores
+    python benchmarks/live_calls.py --only vani --workers 2 --cpu-share 0.3  # small machine
 
 Three kinds of process, so that each one's cost lands where it belongs:
 
@@ -27,6 +28,13 @@ end of speech to that frame, which includes the VAD's stop delay and the turn st
 server CPU per call. Calls ramp in at ``--ramp-rate`` a second and are measured for ``--secs``
 once all are in.
 Prints a table and one JSON line; ``--json PATH`` writes the JSON too.
+
+Worker scaling needs cores beyond the server's for the fakes and the load generator (which cost
+about as much as the server per call). Where there are none (2 cores), ``--cpu-share F`` caps
+every process that serves calls (the server, or each of its W workers) at F of a core with a
+cgroup CPU quota (10 ms period) and pins each to a core of its own; the fakes and the load
+generator may then use what is left of every core. One worker at F is then compared with W
+workers at F each, on W cores. Linux, as root, with the cgroup ``cpu`` controller writable.
 """
 
 from __future__ import annotations
@@ -118,6 +126,90 @@ def tree_wait_secs(pid: int) -> float:
 
 NICE = 0
 """Niceness of every process the benchmark starts (``--nice``; negative needs privileges)."""
+
+
+class CpuShare:
+    """Caps processes at a fraction of a core (a cgroup CPU quota each) and pins each to a core
+    (``--cpu-share``). cgroup v2 (``cpu.max``) or v1 (``cpu.cfs_quota_us``)."""
+
+    PERIOD_US = 10_000  # short: a capped server is held back at most ~10 ms at a time
+
+    def __init__(self, share: float) -> None:
+        if not 0.0 < share <= 1.0:
+            raise SystemExit(f"--cpu-share: expected a fraction of a core in (0, 1], got {share}")
+        self.share = share
+        v2 = Path("/sys/fs/cgroup/cgroup.controllers")
+        if v2.exists() and "cpu" in v2.read_text().split():
+            self.root, self.v2 = Path("/sys/fs/cgroup"), True
+        elif Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").exists():
+            self.root, self.v2 = Path("/sys/fs/cgroup/cpu"), False
+        else:
+            raise SystemExit("--cpu-share needs the cgroup cpu controller (none found)")
+        self.groups: list[Path] = []
+
+    def cap(self, pid: int, core: int) -> None:
+        """Move ``pid`` (every thread) into a capped group of its own, pinned to ``core``."""
+        group = self.root / f"vani-bench-{os.getpid()}-{pid}"
+        quota = max(1000, int(self.PERIOD_US * self.share))
+        try:
+            group.mkdir(exist_ok=True)
+            self.groups.append(group)
+            if self.v2:
+                (group / "cpu.max").write_text(f"{quota} {self.PERIOD_US}")
+            else:
+                (group / "cpu.cfs_period_us").write_text(str(self.PERIOD_US))
+                (group / "cpu.cfs_quota_us").write_text(str(quota))
+            (group / "cgroup.procs").write_text(str(pid))
+        except OSError as exc:
+            raise SystemExit(
+                f"--cpu-share: cannot set a cgroup quota ({exc}); run as root"
+            ) from exc
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):  # a thread that just ended
+                os.sched_setaffinity(int(task), {core})
+
+    def throttled(self) -> int:
+        """Quota periods in which a capped process was held back, over every group so far."""
+        total = 0
+        for group in self.groups:
+            with contextlib.suppress(OSError):
+                for line in (group / "cpu.stat").read_text().splitlines():
+                    if line.startswith("nr_throttled "):
+                        total += int(line.split()[1])
+        return total
+
+    def release(self) -> None:
+        """Remove the groups (their processes have exited)."""
+        for group in self.groups:
+            for _ in range(50):
+                try:
+                    group.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:  # a process still leaving
+                    time.sleep(0.1)
+        self.groups.clear()
+
+
+def _serving_pids(server: int, workers: int, timeout: float = 20.0) -> list[int]:
+    """The processes that serve calls: the server itself, or its ``workers`` forked workers
+    (children with the server's own command line)."""
+    if workers == 1:
+        return [server]
+    cmdline = Path(f"/proc/{server}/cmdline").read_bytes()
+    deadline = time.monotonic() + timeout
+    while True:
+        found = []
+        for pid in _children(server):
+            with contextlib.suppress(OSError):
+                if pid != server and Path(f"/proc/{pid}/cmdline").read_bytes() == cmdline:
+                    found.append(pid)
+        if len(found) >= workers or time.monotonic() > deadline:
+            if len(found) < workers:
+                raise RuntimeError(f"expected {workers} workers, found {len(found)}")
+            return sorted(found)[:workers]
+        time.sleep(0.1)
 
 
 def _pin(cpus: set[int] | None) -> Callable[[], None] | None:
@@ -362,7 +454,14 @@ def one_run(
     (``plan["ramp_rate"]`` calls a second) and are measured for ``plan["secs"]`` seconds
     once all are in."""
     server, target = start_server(framework, plan["urls"], plan["server_cpus"], plan["workers"])
+    share: CpuShare | None = plan.get("cpu_share")
+    capped, throttled = 0, 0
     try:
+        if share is not None:
+            cores = sorted(plan["server_cpus"])
+            for i, pid in enumerate(_serving_pids(server.popen.pid, plan["workers"])):
+                share.cap(pid, cores[i % len(cores)])
+                capped += 1
         # Warm-up: with W workers, 4 W calls at once, so that (SO_REUSEPORT spreads them) every
         # worker has loaded its models before the baseline is taken.
         warm = 1 if plan["workers"] == 1 else 4 * plan["workers"]
@@ -380,6 +479,9 @@ def one_run(
         crashed = server.popen.poll() is not None
     finally:
         server.stop()
+        if share is not None:
+            throttled = share.throttled()
+            share.release()
     inside = sampler.within(begin, end)
     connected = calls - result["calls_failed"]
     span = inside[-1][0] - inside[0][0]
@@ -391,6 +493,9 @@ def one_run(
         {
             "framework": framework,
             "workers": plan["workers"],
+            "cpu_share": share.share if share is not None else None,
+            "cpu_share_processes": capped,
+            "cpu_share_throttled_periods": throttled,
             "server_crashed": crashed,
             "server_rss_base_mib": round(base / 1024, 1),
             "server_rss_peak_mib": round(peak / 1024, 1),
@@ -458,6 +563,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--loadgens", type=int, default=1, help="load generator processes")
     ap.add_argument("--server-cpus", help="cores for the server, e.g. 3 or 2-5 (default: last)")
     ap.add_argument(
+        "--cpu-share",
+        type=float,
+        help="cap each serving process at this fraction of a core (cgroup quota, root), so a"
+        " machine without spare cores can compare 1 and W workers; fakes and load use the rest",
+    )
+    ap.add_argument(
         "--nice",
         type=int,
         default=0,
@@ -484,7 +595,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             return set(range(int(lo), int(hi or lo) + 1))
         return set(cores[-width:])
 
+    share = CpuShare(args.cpu_share) if args.cpu_share else None
+
     def client_cpus(server: set[int]) -> set[int] | None:
+        if share is not None:  # the servers are capped: the rest of every core is free
+            return None
         rest = set(cores) - server
         return rest or None
 
@@ -515,6 +630,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "loadgens": args.loadgens,
                 "max_calls": args.max_calls,
                 "fakes_pid": fakes.popen.pid,
+                "cpu_share": share,
             }
             side: dict[str, Any] = {}
             report["frameworks"][fw] = side
@@ -533,6 +649,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if not args.no_search:
                 # From the CPU time a call took at N = latency-calls: most of what one core holds.
                 by_cpu = side["latency"].get("calls_per_core_by_cpu") or 10
+                by_cpu = int(by_cpu * (share.share if share is not None else 1.0))
                 start = args.start or max(4, min(args.max_calls, int(by_cpu * 0.8)))
                 side["largest_n"], side["search"] = search(fw, start, plan, log)
             if fw == "vani" and args.workers > 1:
@@ -544,6 +661,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 one = side.get("largest_n") or 0
                 side["workers"] = {
                     "workers": args.workers,
+                    "cpu_share": args.cpu_share,
                     "largest_n": found,
                     "scaling": round(found / (args.workers * one), 2) if one else None,
                     "search": runs,
@@ -551,7 +669,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         fakes.stop()
     report["machine"]["load_avg_end"] = os.getloadavg()
-    if ncpu <= 2:
+    if share is not None:
+        report["note"] = (
+            f"each serving process capped at {share.share:g} of a core on a core of its own;"
+            " the fakes and the load generator use the rest of every core"
+        )
+    elif ncpu <= 2:
         report["note"] = (
             "the fakes and the load generator share the one core the server does not use"
         )

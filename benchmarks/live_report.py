@@ -53,11 +53,13 @@ def table(report: dict[str, Any]) -> str:
                      target))  # fmt: skip
     if "workers" in v:
         w = v["workers"]
+        each = f", {w['cpu_share']:g} core each" if w.get("cpu_share") else ""
+        one = f"one worker at {w['cpu_share']:g} core" if w.get("cpu_share") else "one core"
         rows.append(
-            (f"largest N with {w['workers']} workers on {w['workers']} cores",
-             w.get("largest_n"), None, f"≥ 0.9 × {w['workers']} × one core")
+            (f"largest N with {w['workers']} workers on {w['workers']} cores{each}",
+             w.get("largest_n"), None, f"≥ 0.9 × {w['workers']} × {one}")
         )  # fmt: skip
-        rows.append(("  scaling against one core", w.get("scaling"), None, "≥ 0.9"))
+        rows.append((f"  scaling against {one}", w.get("scaling"), None, "≥ 0.9"))
     header = ("figure", "vani", "Pipecat 1.14", "vani ÷ Pipecat", "target")
     lines = []
     for label, a, b, target in rows:

@@ -17,6 +17,16 @@ arrives. The whole process is pinned to one core by the caller (``--search`` doe
     # LLMUserAggregator with its default stop strategy (LocalSmartTurnAnalyzerV3)
     python benchmarks/vad_sessions.py --search --turn --secs 20
 
+With ``--turn`` a session count keeps up only if the end-of-turn model keeps up too: every
+question it is asked (each VAD pause after speech) is timed from the ask to its verdict, and the
+verdicts' p50 must stay within 200 ms and their p99 within 500 ms, with no question left
+unanswered at the end. 200 ms is what the turn model may take if a complete turn is to end
+0.4 s after the speech (the VAD's 0.2 s stop plus the verdict); the audio's lag alone does not
+show a model that has fallen behind, since its inference runs off the event loop (vani: one
+worker thread, niced; Pipecat: a thread per analyzer). A question whose asker gave up because
+the user spoke again is not a verdict; if it had waited longer than 500 ms it counts as a late
+one.
+
 The machine is shared, so figures move by ±10 % between runs; compare both frameworks from the
 same search.
 """
@@ -44,6 +54,9 @@ FRAME_SECS = 0.02
 WARMUP_SECS = 2.0
 DRAIN_SECS = 2.0
 RATE = 16000
+# --turn: the end-of-turn verdict's latency bounds for a session count to keep up (see above)
+VERDICT_P50_SECS = 0.2
+VERDICT_P99_SECS = 0.5
 
 
 def _chunks() -> list[bytes]:
@@ -102,12 +115,82 @@ async def _drive(
         await asyncio.sleep(0.002)
 
 
+class Verdicts:
+    """When the end-of-turn model was asked and when each verdict came back (``--turn``)."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder  # questions asked in its warm-up are not measured
+        self.waits: list[float] = []
+        self.asked = 0
+        self.answered = 0
+        self.abandoned = 0
+
+    def wrap(self, cls: type, clock: Callable[[], float]) -> None:
+        """Time every ``analyze_end_of_turn`` of ``cls`` (the frameworks' own analyzer class,
+        so both are measured the same way, around the same call their processors make)."""
+        original = cls.analyze_end_of_turn  # type: ignore[attr-defined]
+        verdicts = self
+
+        async def timed(analyzer: object) -> object:
+            asked = clock()
+            measured = asked >= verdicts.recorder.measure_from
+            verdicts.asked += measured
+            try:
+                result = await original(analyzer)
+            except asyncio.CancelledError:
+                if measured:
+                    verdicts.abandoned += 1
+                    if clock() - asked > VERDICT_P99_SECS:
+                        verdicts.waits.append(clock() - asked)
+                raise
+            if measured:
+                verdicts.answered += 1
+                verdicts.waits.append(clock() - asked)
+            return result
+
+        cls.analyze_end_of_turn = timed  # type: ignore[attr-defined]
+
+    def summary(self) -> dict[str, object]:
+        waits = sorted(self.waits)
+
+        def pct(p: float) -> float | None:
+            return (
+                round(waits[min(len(waits) - 1, int(p * len(waits)))] * 1000, 1) if waits else None
+            )
+
+        p50, p99 = pct(0.5), pct(0.99)
+        unanswered = self.asked - self.answered - self.abandoned
+        return {
+            "verdicts_asked": self.asked,
+            "verdicts_answered": self.answered,
+            "verdicts_abandoned": self.abandoned,
+            "verdicts_unanswered": unanswered,
+            "verdict_p50_ms": p50,
+            "verdict_p99_ms": p99,
+            "verdicts_keep_up": bool(
+                self.answered
+                and not unanswered
+                and p50 is not None
+                and p99 is not None
+                and p50 <= VERDICT_P50_SECS * 1000
+                and p99 <= VERDICT_P99_SECS * 1000
+            ),
+        }
+
+
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
-def _summary(recorder: Recorder, sent: int, n: int, wall: float, cpu: float) -> dict[str, object]:
+def _summary(
+    recorder: Recorder,
+    sent: int,
+    n: int,
+    wall: float,
+    cpu: float,
+    verdicts: Verdicts | None = None,
+) -> dict[str, object]:
     lags = sorted(recorder.lags)
     lost = sent - recorder.received
 
@@ -115,6 +198,7 @@ def _summary(recorder: Recorder, sent: int, n: int, wall: float, cpu: float) -> 
         return lags[min(len(lags) - 1, int(p * len(lags)))] * 1000 if lags else float("inf")
 
     p99 = pct(0.99) if not lost else float("inf")
+    turn = verdicts.summary() if verdicts is not None else {}
     return {
         "sessions": n,
         "frames_sent": sent,
@@ -122,7 +206,9 @@ def _summary(recorder: Recorder, sent: int, n: int, wall: float, cpu: float) -> 
         "p50_ms": round(pct(0.5), 2),
         "p99_ms": round(p99, 2),
         "max_ms": round(lags[-1] * 1000, 2) if lags else None,
-        "keeps_up": p99 < 100.0 and not lost,
+        "keeps_up": p99 < 100.0 and not lost and turn.get("verdicts_keep_up", True),
+        "audio_keeps_up": p99 < 100.0 and not lost,
+        **turn,
         "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "wall_secs": round(wall, 1),
         # CPU time the process used per second of one session's audio: robust to other load
@@ -148,11 +234,16 @@ async def run_vani(n: int, secs: float) -> dict[str, object]:
                 recorder.arrived(frame.id, loop.time())
             await self.push_frame(frame, direction)
 
+    verdicts = None
+    if TURN:
+        from vani.audio.turn import SmartTurnAnalyzer
+
+        verdicts = Verdicts(recorder)
+        verdicts.wrap(SmartTurnAnalyzer, loop.time)
+
     def vad() -> VADProcessor:
         if not TURN:
             return VADProcessor()
-        from vani.audio.turn import SmartTurnAnalyzer
-
         return VADProcessor(turn_analyzer=SmartTurnAnalyzer())
 
     tasks = [
@@ -181,7 +272,7 @@ async def run_vani(n: int, secs: float) -> dict[str, object]:
     for t in tasks:
         await t.queue_frame(EndFrame())
     await asyncio.wait_for(asyncio.gather(*runs), 60)
-    return _summary(recorder, sent, n, wall, cpu)
+    return _summary(recorder, sent, n, wall, cpu, verdicts)
 
 
 async def run_pipecat(n: int, secs: float) -> dict[str, object]:
@@ -205,6 +296,13 @@ async def run_pipecat(n: int, secs: float) -> dict[str, object]:
             if isinstance(frame, InputAudioRawFrame):
                 recorder.arrived(frame.id, loop.time())
             await self.push_frame(frame, direction)
+
+    verdicts = None
+    if TURN:
+        from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
+
+        verdicts = Verdicts(recorder)
+        verdicts.wrap(BaseSmartTurn, loop.time)
 
     def steps() -> list[FrameProcessor]:
         if not TURN:
@@ -252,7 +350,7 @@ async def run_pipecat(n: int, secs: float) -> dict[str, object]:
     for w in workers:
         await w.queue_frame(EndFrame())
     await asyncio.wait_for(run, 60)
-    return _summary(recorder, sent, n, wall, cpu)
+    return _summary(recorder, sent, n, wall, cpu, verdicts)
 
 
 def micro_pipecat() -> dict[str, object]:
