@@ -144,7 +144,7 @@ class CpuShare:
         elif Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").exists():
             self.root, self.v2 = Path("/sys/fs/cgroup/cpu"), False
         else:
-            raise SystemExit("--cpu-share needs the cgroup cpu controller (none found)")
+            raise SystemExit("--cpu-share: needs the cgroup cpu controller (none found)")
         self.groups: list[Path] = []
 
     def cap(self, pid: int, core: int) -> None:
