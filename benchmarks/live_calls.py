@@ -29,8 +29,8 @@ server CPU per call. Calls ramp in at ``--ramp-rate`` a second and are measured 
 once all are in.
 Prints a table and one JSON line; ``--json PATH`` writes the JSON too.
 
-Worker scaling needs cores beyond the server's for the fakes and the load generator (which cost
-about as much as the server per call). Where there are none (2 cores), ``--cpu-share F`` caps
+Worker scaling needs cores beyond the server's for the fakes and the load generator (together
+about half the server's CPU per call). Where there are none (2 cores), ``--cpu-share F`` caps
 every process that serves calls (the server, or each of its W workers) at F of a core with a
 cgroup CPU quota (10 ms period) and pins each to a core of its own; the fakes and the load
 generator may then use what is left of every core. One worker at F is then compared with W
