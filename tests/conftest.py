@@ -35,15 +35,50 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# CI runs the suite twice: on the compiled core, then on its pure-Python fallback, which must
+# behave the same. The second pass leaves out what does not depend on which core runs (the
+# page's JavaScript, peers' clients, the SQL tool, deployment, flows above the pipeline, the
+# fakes' own protocol tests) and the slow whole-call and load runs whose core-facing parts the
+# rest covers: the pass keeps to the tests of the core and what sits right on it, within
+# CI's time.
+COMPILED_PASS_ONLY = {
+    "browser": "the browser page and its clients",
+    "interop": "the wire, with Pipecat's own client",
+    "deploy": "manifests",
+    "server_ops": "workers, drain, nginx",
+    "tools": "the Postgres tool",
+    "testing": "the fakes' own protocol",
+    "dhara": "flow logic above the pipeline",
+    "reliability/test_many_calls.py": "load: the compiled core's capacity",
+    "reliability/test_long_call.py": "soak: the compiled core's memory",
+    "server/test_phone_call.py": "the providers' wire (serializers/ runs on both)",
+    "server/test_phone_offline.py": "the providers' wire with local models",
+    "server/test_phone_vani_run.py": "the providers' REST API",
+    "server/test_offline_call.py": "the local models' time (test_demo runs them on both)",
+    "server/test_cli.py": "the CLI's flags",
+}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     import vani._core
 
     if vani._core.COMPILED:
         return
     skip = pytest.mark.skip(reason="tests the compiled core; running on the pure-Python fallback")
+    here = Path(__file__).parent
     for item in items:
         if item.get_closest_marker("compiled_only"):
             item.add_marker(skip)
+            continue
+        try:
+            where = item.path.relative_to(here).as_posix()
+        except ValueError:
+            continue
+        for prefix, what in COMPILED_PASS_ONLY.items():
+            if where == prefix or where.startswith(prefix + "/"):
+                reason = f"run on the compiled pass only: {what}"
+                item.add_marker(pytest.mark.skip(reason=reason))
+                break
 
 
 @pytest.fixture(autouse=True)

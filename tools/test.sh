@@ -110,6 +110,8 @@ if [ $rc -eq 5 ]; then
 fi
 [ $rc -eq 0 ] || exit $rc
 
+# The tests of the core and of what sits on it; tests/conftest.py (COMPILED_PASS_ONLY) names
+# what the first pass alone runs.
 echo "== tests again, on the pure-Python fallback of the core (VANI_PURE_PYTHON=1)"
 set +e
 VANI_PURE_PYTHON=1 pytest -c "$ROOT/pyproject.toml" --rootdir "$ROOT" "$ROOT/tests" -q \

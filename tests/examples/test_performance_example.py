@@ -8,11 +8,17 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import pytest
+
 import vani
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "test_my_bot_performance.py"
 
 
+# The example's budget (200 ms of CPU per second of audio) is the compiled core's, which a wheel
+# installs; the pure-Python fallback spends 110-210 ms there, so on that pass the budget, not the
+# plugin (which does not depend on the core), would be under test.
+@pytest.mark.compiled_only
 def test_the_plugin_profiles_a_users_pipeline(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "pytest", str(EXAMPLE), "-q", "-s", "-p", "no:cacheprovider"]
     cmd += ["--rootdir", str(tmp_path), "-o", "asyncio_mode=auto"]
