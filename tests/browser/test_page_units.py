@@ -5,19 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-# The page's own JavaScript: nothing here touches vani's core, so the pure-Python pass of CI
-# (VANI_PURE_PYTHON=1) skips it.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("VANI_PURE_PYTHON") == "1", reason="JavaScript only; run on the compiled pass"
-)
 
 # Loads worklets.js into the page (stubbing the worklet globals it registers with) and returns
 # its StreamResampler.

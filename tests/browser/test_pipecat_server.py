@@ -21,10 +21,6 @@ from vani.testing.browser import free_port
 STATIC = Path(vani.__file__).parent / "server" / "static"
 
 SERVER = Path(__file__).parent / "pipecat_echo_server.py"
-# Nothing of vani's core runs here: the pure-Python pass of CI skips it.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("VANI_PURE_PYTHON") == "1", reason="no vani core involved; compiled pass only"
-)
 SPEECH = Path(__file__).parent.parent / "fixtures" / "speech" / "speech_16k.wav"
 
 

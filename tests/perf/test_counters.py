@@ -8,7 +8,6 @@ valgrind in CI.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -20,10 +19,7 @@ SCRIPT = Path(__file__).parents[2] / "benchmarks" / "counters.py"
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
-@pytest.mark.skipif(
-    os.environ.get("VANI_PURE_PYTHON") == "1",
-    reason="the baseline counts the compiled core; the pure-Python fallback is not gated",
-)
+@pytest.mark.compiled_only  # the baseline counts the compiled core
 def test_counters_within_the_baseline() -> None:
     done = subprocess.run(
         [sys.executable, str(SCRIPT)], capture_output=True, text=True, timeout=900, check=False
