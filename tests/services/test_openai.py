@@ -1,4 +1,5 @@
-"""OpenAILLMService with the real openai SDK against the fake server on 127.0.0.1."""
+"""OpenAILLMService against the fake server on 127.0.0.1: on vani's own connection (the
+default) and through the real openai SDK's client (a client given, or a proxy in the way)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+import vani.services._http
 from tests.llm_helpers import Session
 from vani.errors import AuthenticationError, ConfigurationError, RateLimitError
 from vani.frames import (
@@ -383,7 +385,7 @@ async def test_keepalive_comments_event_lines_and_unknown_keys_are_ignored(
     assert texts(s) == ["a", "b"] and s.errors == []
 
 
-async def test_429_with_retry_after_is_retried_by_the_sdk_then_succeeds(
+async def test_429_with_retry_after_is_retried_then_succeeds(
     server: FakeOpenAIServer,
 ) -> None:
     server.enqueue(error_response(429, headers={"retry-after": "0.2"}), text_response("ok"))
@@ -607,18 +609,45 @@ async def test_run_inference_streams_out_of_band(server: FakeOpenAIServer) -> No
     assert len(context.messages) == 1
 
 
-async def test_the_service_releases_its_client_at_the_end_and_can_run_again(
+async def test_the_service_releases_its_connection_at_the_end_and_can_run_again() -> None:
+    async with _CountingServer() as server:
+        server.enqueue(text_response("one"), text_response("two"))
+        llm = make_llm(server)
+        for _ in range(2):
+            async with Session([llm]) as s:
+                await s.send(LLMContextFrame(context=user_context()))
+                await s.down.wait_for(LLMFullResponseEndFrame)
+            async with asyncio.timeout(2):
+                while server.closed < server.accepted:  # the server saw the socket close
+                    await asyncio.sleep(0.01)
+        assert [r.status for r in server.requests] == [200, 200]
+        assert server.accepted == 2  # each run its own connection, closed at its end
+
+
+async def test_a_client_given_by_the_caller_carries_the_requests_and_is_left_open(
     server: FakeOpenAIServer,
 ) -> None:
-    server.enqueue(text_response("one"), text_response("two"))
-    llm = make_llm(server)
-    first_client = llm.client
-    for _ in range(2):
-        async with Session([llm]) as s:
-            await s.send(LLMContextFrame(context=user_context()))
-            await s.down.wait_for(LLMFullResponseEndFrame)
-    assert first_client.is_closed()
-    assert [r.status for r in server.requests] == [200, 200]
+    import openai
+
+    server.enqueue(text_response("Hel", "lo"), text_response("again"))
+    client = openai.AsyncOpenAI(api_key="sk-test", base_url=server.base_url)
+    llm = OpenAILLMService(client=client, model="gpt-4o-mini")
+    assert llm.client is client
+    async with Session([llm]) as s:
+        await s.send(LLMContextFrame(context=user_context()))
+        await s.down.wait_for(LLMFullResponseEndFrame)
+    assert texts(s) == ["Hel", "lo"] and s.errors == []
+    assert server.requests[0].headers["user-agent"].startswith("AsyncOpenAI/")
+    assert not client.is_closed()
+    # The default service sends the same body on vani's own connection.
+    direct = make_llm(server)
+    async with Session([direct]) as s:
+        await s.send(LLMContextFrame(context=user_context()))
+        await s.down.wait_for(LLMFullResponseEndFrame)
+    assert server.requests[1].headers["user-agent"].startswith("vani/")
+    assert server.requests[1].headers["authorization"] == "Bearer sk-test"
+    assert server.requests[1].body == server.requests[0].body
+    await client.close()
 
 
 async def test_scripted_service_emits_exactly_the_frames_of_the_openai_service(
@@ -661,10 +690,19 @@ class _CountingServer(FakeOpenAIServer):
     def __init__(self, idle_close_secs: float | None = None) -> None:
         super().__init__()
         self.accepted = 0
+        self.closed = 0
         self._idle_close_secs = idle_close_secs
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
+        try:
+            await self._serve_counted(reader, writer)
+        finally:
+            self.closed += 1
+
+    async def _serve_counted(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         if self._idle_close_secs is None:
             await super()._serve(reader, writer)
             return
@@ -706,12 +744,9 @@ async def test_an_idle_connection_outlives_the_sdks_five_seconds_for_the_next_tu
         llm = make_llm(server)
 
         async def thirty_seconds_later() -> None:
-            pool = llm.client._client._transport._pool  # type: ignore[attr-defined]
-            # The HTTP/1.1 connection's own module, whatever name its package gives it.
-            names = type(pool.connections[0]._connection).has_expired.__globals__
             real = time.monotonic
             later = types.SimpleNamespace(monotonic=lambda: real() + 30.0)
-            monkeypatch.setitem(names, "time", later)
+            monkeypatch.setattr(vani.services._http, "time", later)
 
         s = await _two_turns(llm, thirty_seconds_later)
         assert not s.errors
@@ -736,3 +771,138 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced_without_an_
         assert not s.errors
         assert [r.status for r in server.requests] == [200, 200]
         assert server.accepted == 2
+
+
+async def test_x_should_retry_false_is_obeyed(server: FakeOpenAIServer) -> None:
+    server.enqueue(error_response(503, headers={"x-should-retry": "false"}), text_response("x"))
+    llm = make_llm(server)
+    async with Session([llm]) as s:
+        await s.send(LLMContextFrame(context=user_context()))
+        await s.up.wait_until(lambda: bool(s.errors))
+        await s.down.wait_for(LLMFullResponseEndFrame)
+    assert [r.status for r in server.requests] == [503]
+    assert "503" in s.errors[0].error and not s.errors[0].fatal
+
+
+async def test_a_server_that_never_answers_ends_the_turn_after_timeout_secs(
+    server: FakeOpenAIServer,
+) -> None:
+    server.enqueue(StreamResponse([Pause(5), Text("late")]))
+    llm = make_llm(server, timeout_secs=0.2, max_retries=0)
+    async with Session([llm]) as s:
+        await s.send(LLMContextFrame(context=user_context()))
+        await s.down.wait_for(LLMFullResponseEndFrame)
+        await s.up.wait_until(lambda: bool(s.errors))
+    assert texts(s) == [] and not s.errors[0].fatal
+    assert "within 0.2 s" in s.errors[0].error
+
+
+def test_retry_delays_follow_the_servers_hints_else_back_off_with_jitter() -> None:
+    from email.utils import formatdate
+
+    from vani.services.openai import _retry_delay
+
+    assert _retry_delay({"retry-after-ms": "250"}, 0) == 0.25
+    assert _retry_delay({"retry-after": "2"}, 3) == 2.0
+    assert 3 < _retry_delay({"retry-after": formatdate(time.time() + 5, usegmt=True)}, 0) <= 5
+    for attempt, ceiling in [(0, 0.5), (1, 1.0), (2, 2.0), (6, 8.0)]:
+        for hints in ({}, {"retry-after": "600"}, {"retry-after": "soon"}):
+            assert 0.75 * ceiling <= _retry_delay(hints, attempt) <= ceiling
+
+
+def test_a_proxy_in_the_environment_sends_the_requests_through_the_sdk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    url = "http://llm.internal:8000/v1"
+    assert OpenAILLMService(api_key="k", base_url=url)._direct is not None
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    assert OpenAILLMService(api_key="k", base_url=url)._direct is None
+    monkeypatch.setenv("NO_PROXY", "llm.internal")
+    target = OpenAILLMService(api_key="k", base_url=url)._direct
+    assert target is not None and target.path == "/v1/chat/completions"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"base_url": "ftp://x/v1"}, "http"),
+        ({"base_url": "http://:80/v1"}, "host"),
+        ({"base_url": "http://x:99999/v1"}, "port"),
+        ({"default_headers": {"X-A": "1\r\nX-Injected: 1"}}, "CR, LF"),
+        ({"default_headers": {"Content-Length": "5"}}, "connection itself"),
+        ({"timeout_secs": 0}, "timeout_secs"),
+        ({"max_retries": -1}, "max_retries"),
+    ],
+)
+def test_bad_options_fail_at_construction(kwargs: dict[str, object], match: str) -> None:
+    kwargs.setdefault("base_url", "http://127.0.0.1:9/v1")
+    with pytest.raises(ConfigurationError, match=match):
+        OpenAILLMService(api_key="k", **kwargs)  # type: ignore[arg-type]
+
+
+async def test_default_headers_go_out_and_replace_the_defaults(server: FakeOpenAIServer) -> None:
+    server.enqueue(text_response("ok"))
+    llm = make_llm(server, default_headers={"X-Trace": "t-1", "user-agent": "mybot/2"})
+    async with Session([llm]) as s:
+        await s.send(LLMContextFrame(context=user_context()))
+        await s.down.wait_for(LLMFullResponseEndFrame)
+    headers = server.requests[0].headers
+    assert headers["x-trace"] == "t-1" and headers["user-agent"] == "mybot/2"
+
+
+async def test_on_a_kept_connection_the_request_leaves_before_the_start_frame_goes_down(
+    server: FakeOpenAIServer,
+) -> None:
+    # The server works while the start frame's downstream work (the client's event, the
+    # aggregators) runs. The first turn has no connection yet: nothing to send early.
+    from vani.frames import Frame, FrameDirection
+    from vani.processors import FrameProcessor
+
+    server.enqueue(text_response("one"), text_response("two"))
+    llm = make_llm(server)
+    seen: list[bool | None] = []
+
+    class Probe(FrameProcessor):
+        async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+            await super().process_frame(frame, direction)
+            if isinstance(frame, LLMFullResponseStartFrame):
+                early = llm._early
+                seen.append(early.exchange.sent if early is not None else None)
+            await self.push_frame(frame, direction)
+
+    context = user_context()
+    async with Session([llm, Probe()]) as s:
+        for count in (1, 2):
+            await s.send(LLMContextFrame(context=context))
+            await s.down.wait_for(LLMFullResponseEndFrame, count)
+    assert seen == [None, True]
+    assert texts(s) == ["one", "two"] and s.errors == []
+    # The early request carries the context as it stood: the first reply written into it.
+    assert [m["content"] for m in server.chat_requests[1].messages] == ["Hi", "one"]
+    assert check_messages(server.chat_requests[1].messages) is None
+
+
+async def test_a_redirect_is_a_clear_error_not_followed(server: FakeOpenAIServer) -> None:
+    server.enqueue(error_response(307, headers={"location": "https://elsewhere.example/v1"}))
+    llm = make_llm(server)
+    async with Session([llm]) as s:
+        await s.send(LLMContextFrame(context=user_context()))
+        await s.up.wait_until(lambda: bool(s.errors))
+    assert "redirects (307) to https://elsewhere.example/v1" in s.errors[0].error
+    assert len(server.requests) == 1
+
+
+async def test_organization_and_project_come_from_the_environment_as_with_the_sdk(
+    server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-1")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-1")
+    server.enqueue(text_response("ok"))
+    async with Session([make_llm(server)]) as s:
+        await s.send(LLMContextFrame(context=user_context()))
+        await s.down.wait_for(LLMFullResponseEndFrame)
+    headers = server.requests[0].headers
+    assert headers["openai-organization"] == "org-1" and headers["openai-project"] == "proj-1"

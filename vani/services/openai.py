@@ -1,8 +1,7 @@
-"""OpenAILLMService: streaming Chat Completions through the official ``openai`` SDK.
+"""OpenAILLMService: streaming Chat Completions, OpenAI's wire as its SDK speaks it.
 
 Works with OpenAI and with any server that speaks Chat Completions (Ollama, vLLM, llama.cpp's
-``llama-server``, the fake in :mod:`vani.testing`): give its ``base_url``. The SDK is imported
-when the service is built, so ``import vani`` stays light.
+``llama-server``, the fake in :mod:`vani.testing`): give its ``base_url``.
 
 Wire handling (``docs/services.md``):
 
@@ -11,15 +10,23 @@ Wire handling (``docs/services.md``):
   ``max_tokens`` for Ollama and older servers);
 * tool-call fragments are joined per ``index``; a fragment carrying a new ``id`` at an index
   already in use starts a new call (Ollama-compatible servers reuse index 0 for parallel calls);
-* retries are the SDK's (``max_retries``, default 2): 408/409/429/5xx, honouring
-  ``retry-after``; after that a 401/403 or ``insufficient_quota`` is a fatal ``ErrorFrame`` with
-  a clear message, anything else non-fatal;
+* retries follow the SDK's rules (``max_retries``, default 2): connection failures and
+  408/409/429/5xx, honouring ``retry-after``/``retry-after-ms`` up to 60 s and
+  ``x-should-retry``, else an exponential backoff from 0.5 s to 8 s with jitter; after that a
+  401/403 or ``insufficient_quota`` is a fatal ``ErrorFrame`` with a clear message, anything
+  else non-fatal;
 * an error event or a dropped connection mid-stream ends the response cleanly with a non-fatal
   ``ErrorFrame``; the pipeline goes back to listening;
 * on interruption the HTTP stream is closed at once (the server sees the connection drop);
-* the request goes out through the SDK client's raw ``post`` and the stream is read as plain
-  server-sent events: the SDK's request validation and per-chunk models cost milliseconds per
-  turn, which is most of the framework's time between a transcript and the first audio.
+* on a kept connection the request leaves before the response's ``LLMFullResponseStartFrame``
+  is pushed (``LLMService._send_early``), so the server works while that frame's work
+  downstream runs; the body is the context as it was then;
+* the request goes out on vani's own keep-alive HTTP/1.1 connection (``vani.services._http``,
+  responses parsed by ``httptools``) and the stream is read as plain server-sent events: the
+  SDK's typed call costs milliseconds per turn and its HTTP stack about 1 ms more, most of the
+  framework's time between a transcript and the first audio. A ``client`` given by the caller,
+  or a proxy set in the environment for the server's host (``HTTPS_PROXY`` and the rest, with
+  ``NO_PROXY``), sends the same request through the SDK's client instead.
 
 Everything else (frames, tool calls, interruptions) is :class:`~vani.services.llm.LLMService`.
 """
@@ -27,17 +34,24 @@ Everything else (frames, tool calls, interruptions) is :class:`~vani.services.ll
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import email.utils
 import functools
 import importlib
 import json
 import logging
+import os
+import random
 import ssl
+import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, cast
+from urllib.parse import quote, urlsplit
 
+from vani import __version__
 from vani.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -47,6 +61,7 @@ from vani.errors import (
 )
 from vani.frames import CancelFrame, EndFrame, FunctionCallFromLLM, JSONObject, JSONValue
 from vani.processors.aggregators.llm_context import LLMContext
+from vani.services._http import Exchange, HTTPClient, HTTPError, Origin, Response
 from vani.services.llm.base import (
     LLMEvent,
     LLMFinish,
@@ -79,7 +94,8 @@ class OpenAILLMService(LLMService):
     ``parallel_tool_calls`` and ``extra_body`` go into every request when set.
     ``timeout_secs`` bounds each HTTP request; ``keepalive_secs`` is how long an idle connection
     to the server is kept for the next turn (a server that closes it sooner is noticed before
-    reuse). ``client`` replaces the SDK client built here.
+    reuse). ``client``: an SDK client of the caller's (its HTTP client, proxies and hooks);
+    the requests then go through it instead of vani's own connection.
     """
 
     def __init__(
@@ -107,6 +123,10 @@ class OpenAILLMService(LLMService):
             raise ConfigurationError("expected a max_tokens_field name, got an empty string")
         if not keepalive_secs >= 0:
             raise ConfigurationError(f"expected keepalive_secs >= 0, got {keepalive_secs!r}")
+        if not timeout_secs > 0:
+            raise ConfigurationError(f"expected timeout_secs > 0, got {timeout_secs!r}")
+        if max_retries < 0:
+            raise ConfigurationError(f"expected max_retries >= 0, got {max_retries!r}")
         self._temperature = temperature
         self._max_tokens = max_tokens
         self._max_tokens_field = max_tokens_field
@@ -123,7 +143,16 @@ class OpenAILLMService(LLMService):
             "default_headers": dict(default_headers or {}),
         }
         self._client: openai.AsyncOpenAI | None = client
-        self._make_client()  # fail fast on a bad option, at construction
+        self._max_retries = max_retries
+        self._timeout = timeout_secs
+        # vani's own connection unless the caller brought an SDK client or a proxy is needed;
+        # the SDK client is then built on first use of ``client`` only.
+        self._direct = _direct_target(base_url) if client is None else None
+        if self._direct is None:
+            self._make_client()  # fail fast on a bad option, at construction
+        self._head = _request_head(cast(str, self._client_options["api_key"]), default_headers)
+        self._http: HTTPClient | None = None
+        self._early: _Early | None = None
 
     def _make_client(self) -> openai.AsyncOpenAI:
         if self._client is None:
@@ -162,8 +191,12 @@ class OpenAILLMService(LLMService):
         await self._close_client()
 
     async def _close_client(self) -> None:
-        # Release the connection pool when the pipeline ends; a client given by the caller may
+        # Release the connections when the pipeline ends; a client given by the caller may
         # be shared with other sessions, so it is left open. A later run builds a new one.
+        self._abandon_early()
+        if self._http is not None:
+            http_client, self._http = self._http, None
+            await http_client.aclose()
         if self._owns_client and self._client is not None:
             client, self._client = self._client, None
             # In a task of its own: the SDK's HTTP client closes inside an anyio cancel scope,
@@ -175,9 +208,14 @@ class OpenAILLMService(LLMService):
 
     def build_request(self, context: LLMContext, tool_choice: JSONValue = None) -> JSONObject:
         """The Chat Completions request body for ``context`` (without transport options)."""
+        return self._body(context, tool_choice, context.get_messages())
+
+    def _body(
+        self, context: LLMContext, tool_choice: JSONValue, messages: list[JSONObject]
+    ) -> JSONObject:
         body: JSONObject = {
             "model": self.model_name,
-            "messages": cast(JSONValue, context.get_messages()),
+            "messages": cast(JSONValue, messages),
             "stream": True,
         }
         if self._include_usage:
@@ -208,6 +246,29 @@ class OpenAILLMService(LLMService):
     async def _stream(
         self, context: LLMContext, tool_choice: JSONValue
     ) -> AsyncGenerator[LLMEvent, None]:
+        if self._direct is not None:
+            early, self._early = self._early, None
+            if early is not None and early.context is context and early.tool_choice == tool_choice:
+                direct = await self._post(early.body, early.exchange)
+            else:
+                if early is not None:
+                    early.exchange.abandon()
+                direct = await self._post(self._encode(context, tool_choice))
+            events = self._events(direct.aiter_lines(), direct.aclose, HTTPError)
+        else:
+            events = await self._sdk_events(context, tool_choice)
+        # Closed here, not left to the event loop's finalizer (see _events).
+        try:
+            async for event in events:
+                yield event
+        finally:
+            await events.aclose()
+
+    async def _sdk_events(
+        self, context: LLMContext, tool_choice: JSONValue
+    ) -> AsyncGenerator[LLMEvent, None]:
+        """The events of the request sent through the SDK's client (a ``client`` given, or a
+        proxy needed)."""
         import openai
 
         client = self._make_client()
@@ -230,14 +291,97 @@ class OpenAILLMService(LLMService):
 
         # SDKs that wrap a streamed raw response in their stream class keep it in ``.response``.
         raw = answer if isinstance(answer, http.Response) else getattr(answer, "response")  # noqa: B009
-        response = raw
+        return self._events(raw.aiter_lines(), raw.aclose, http.HTTPError)
+
+    def _encode(self, context: LLMContext, tool_choice: JSONValue) -> bytes:
+        # Serialized at once from the live messages: build_request's deep copy (which grows
+        # with the call) is only needed by a body that outlives this moment.
+        payload = self._body(context, tool_choice, context.messages)
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def _http_client(self) -> HTTPClient:
+        if self._http is None:
+            self._http = HTTPClient(
+                keepalive_secs=cast(float, self._client_options["keepalive"]),
+                ssl_context=_shared_ssl_context,
+            )
+        return self._http
+
+    def _send_early(self, context: LLMContext, tool_choice: JSONValue) -> Callable[[], None] | None:
+        # On a kept connection the request is written at once (see LLMService._send_early);
+        # without one there is nothing to gain, the connect waits for _stream.
+        target = self._direct
+        if target is None or self._http is None:
+            return None
+        if self._early is not None:
+            self._early.exchange.abandon()
+        body = self._encode(context, tool_choice)
+        exchange = self._http.start(target.origin, target.path, self._head, body)
+        self._early = _Early(context, tool_choice, body, exchange)
+        return self._abandon_early
+
+    def _abandon_early(self) -> None:
+        early, self._early = self._early, None
+        if early is not None:
+            early.exchange.abandon()
+
+    async def _post(self, body: bytes, exchange: Exchange | None = None) -> Response:
+        """The request on vani's own connection, retried as the SDK would; the response once
+        its head says 2xx or 3xx. ``exchange``: its first try, already under way."""
+        target = self._direct
+        assert target is not None
+        http_client = self._http_client()
+        attempt = 0
+        while True:
+            retries_left = self._max_retries - attempt
+            if exchange is None:
+                exchange = http_client.start(target.origin, target.path, self._head, body)
+            try:
+                response = await exchange.response(self._timeout)
+            except HTTPError as exc:
+                if retries_left <= 0:
+                    raise ServiceConnectionError(f"could not reach the llm server: {exc}") from exc
+                delay = _retry_delay({}, attempt)
+            else:
+                if 200 <= response.status < 300:
+                    return response
+                if response.status < 400:
+                    await response.aclose()
+                    where = response.headers.get("location", "elsewhere")
+                    raise ServiceError(
+                        f"the llm server redirects ({response.status}) to {where}: redirects "
+                        "are not followed, give that address as base_url",
+                        retryable=False,
+                    )
+                try:
+                    detail = await response.aread(64 * 1024)
+                except HTTPError:
+                    detail = b""
+                finally:
+                    await response.aclose()
+                if retries_left <= 0 or not _should_retry(response.status, response.headers):
+                    raise _status_error_from(response.status, detail)
+                delay = _retry_delay(response.headers, attempt)
+            logger.info("%s: retrying the llm request in %.2f s", self, delay)
+            exchange = None
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _events(
+        self,
+        lines: AsyncIterator[str],
+        close: Callable[[], Awaitable[None]],
+        broken: type[Exception],
+    ) -> AsyncGenerator[LLMEvent, None]:
+        """The service's events from a streamed response's lines; ``close`` releases the
+        response, ``broken`` is how its transport says the body broke off."""
         builders: list[_CallBuilder] = []
         by_index: dict[int, _CallBuilder] = {}
         finish_reason: str | None = None
         done = False
         # Closed here, not left to the event loop's finalizer: an unfinished generator would
         # keep the response (and this service) alive until the garbage collector got to it.
-        chunks = _sse_chunks(response.aiter_lines())
+        chunks = _sse_chunks(lines)
         try:
             async for chunk in chunks:
                 if chunk is None:  # [DONE]; the rest of the body is read so the connection
@@ -265,11 +409,11 @@ class OpenAILLMService(LLMService):
                     for fragment in fragments if isinstance(fragments, list) else ():
                         if isinstance(fragment, dict):
                             _add_fragment(fragment, builders, by_index)
-        except http.HTTPError as exc:  # the connection dropped or the body was cut short
+        except broken as exc:  # the connection dropped or the body was cut short
             raise ServiceConnectionError(f"the llm stream broke off: {exc}") from exc
         finally:
             await chunks.aclose()
-            await response.aclose()
+            await close()
         if not done and finish_reason is None:
             raise ServiceConnectionError("the llm stream broke off before its end")
         calls = tuple(
@@ -386,18 +530,35 @@ def _shared_ssl_context() -> ssl.SSLContext:
 
 
 def _env_key() -> str:
-    import os
-
     # The SDK refuses to build a client without a key; local servers do not need one.
     return os.environ.get("OPENAI_API_KEY", "") or "no-key"
 
 
 def _status_error(exc: openai.APIStatusError) -> ServiceError:
-    status = exc.status_code
-    code = exc.code or ""
     body = exc.body if isinstance(exc.body, dict) else {}
+    return _error_for(exc.status_code, exc.code or "", body, exc.message)
+
+
+def _status_error_from(status: int, raw: bytes) -> ServiceError:
+    """The error for a status and body read on vani's own connection (the SDK's reading: the
+    body's ``error`` object when it has one)."""
+    text = raw.decode("utf-8", "replace").strip()
+    try:
+        parsed = json.loads(text) if text else None
+    except ValueError:
+        parsed = None
+    body = parsed if isinstance(parsed, dict) else {}
+    inner = body.get("error")
+    if isinstance(inner, dict):
+        body = inner
+    code = body.get("code")
+    fallback = text[:300] if text and parsed is None else f"HTTP {status}"
+    return _error_for(status, code if isinstance(code, str) else "", body, fallback)
+
+
+def _error_for(status: int, code: str, body: Mapping[str, object], fallback: str) -> ServiceError:
     detail = body.get("message")
-    message = detail if isinstance(detail, str) and detail else exc.message
+    message = detail if isinstance(detail, str) and detail else fallback
     if status == 401:
         return AuthenticationError(f"the llm server refused the api key (401): {message}")
     if status == 403:
@@ -411,3 +572,102 @@ def _status_error(exc: openai.APIStatusError) -> ServiceError:
         return RateLimitError(f"rate limited, still after retries (429): {message}")
     retryable = status in (408, 409) or status >= 500
     return ServiceError(f"the llm request failed ({status}): {message}", retryable=retryable)
+
+
+def _should_retry(status: int, headers: Mapping[str, str]) -> bool:
+    """The SDK's rule: the server's ``x-should-retry`` wins; else 408, 409, 429 and 5xx."""
+    told = headers.get("x-should-retry", "").strip().lower()
+    if told in ("true", "false"):
+        return told == "true"
+    return status in (408, 409, 429) or status >= 500
+
+
+def _retry_delay(headers: Mapping[str, str], attempt: int) -> float:
+    """Seconds before retry ``attempt + 1``: the server's ``retry-after-ms`` or ``retry-after``
+    (seconds or an HTTP date) when within 60 s, else 0.5 s doubling to at most 8 s, less up to
+    a quarter of it at random so that many calls do not come back at once."""
+    wait: float | None = None
+    with contextlib.suppress(ValueError):
+        if "retry-after-ms" in headers:
+            wait = float(headers["retry-after-ms"]) / 1000
+        elif "retry-after" in headers:
+            value = headers["retry-after"].strip()
+            try:
+                wait = float(value)
+            except ValueError:
+                when = email.utils.parsedate_to_datetime(value)
+                wait = when.timestamp() - time.time()
+    if wait is not None and 0 < wait <= 60:
+        return wait
+    return min(0.5 * 2.0**attempt, 8.0) * (1 - 0.25 * random.random())
+
+
+@dataclass(frozen=True, slots=True)
+class _Early:
+    """A request sent before its response's start frame was pushed (``_send_early``)."""
+
+    context: LLMContext
+    tool_choice: JSONValue
+    body: bytes
+    exchange: Exchange
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    origin: Origin
+    path: str  # the request target of Chat Completions on that origin
+
+
+def _direct_target(base_url: str | None) -> _Target | None:
+    """Where the requests go on vani's own connection, or None when a proxy is set for the
+    host (the SDK's client, built on httpx, speaks proxies; vani's connection does not)."""
+    import urllib.request
+
+    url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"expected an http(s) base_url with a host, got {url!r}")
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError as exc:
+        raise ConfigurationError(f"base_url {url!r} has a bad port") from exc
+    proxies = urllib.request.getproxies_environment()
+    if (scheme in proxies or "all" in proxies) and not urllib.request.proxy_bypass(parts.hostname):
+        return None
+    path = parts.path.rstrip("/") + "/chat/completions"
+    if parts.query:
+        path += f"?{parts.query}"
+    return _Target(Origin(scheme, parts.hostname, port), quote(path, safe="/?&=%:@!$'()*+,;~-._"))
+
+
+def _request_head(api_key: str, extra: Mapping[str, str] | None) -> bytes:
+    """The header lines of every request (after Host), checked once: a header that would split
+    the request (a CR or LF in it) is a configuration error, not a request smuggled through."""
+    headers = {
+        "User-Agent": f"vani/{__version__}",
+        "Accept": "application/json",
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {api_key}",
+    }
+    # As the SDK does: the organization and project from the environment, when set.
+    for variable, name in (
+        ("OPENAI_ORG_ID", "OpenAI-Organization"),
+        ("OPENAI_PROJECT_ID", "OpenAI-Project"),
+    ):
+        if os.environ.get(variable):
+            headers[name] = os.environ[variable]
+    for name, value in (extra or {}).items():
+        headers = {k: v for k, v in headers.items() if k.lower() != name.lower()}
+        headers[name] = value
+    lines = []
+    for name, value in headers.items():
+        if not name or any(c in name for c in "\r\n:") or "\r" in value or "\n" in value:
+            raise ConfigurationError(f"header {name!r} cannot be sent: CR, LF or ':' in it")
+        if name.lower() in ("host", "content-length", "transfer-encoding", "connection"):
+            raise ConfigurationError(f"header {name!r} is set by the HTTP connection itself")
+        lines.append(f"{name}: {value}\r\n")
+    try:
+        return "".join(lines).encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise ConfigurationError(f"headers must be Latin-1 text: {exc}") from exc

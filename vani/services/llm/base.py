@@ -271,6 +271,13 @@ class LLMService(FrameProcessor):
         connection at once."""
         raise NotImplementedError
 
+    def _send_early(self, context: LLMContext, tool_choice: JSONValue) -> Callable[[], None] | None:
+        """Optional: send the request for the next :meth:`_stream` call now, before the
+        response's start frame is pushed, so the server works while the frame's downstream
+        work (the client's event, the aggregators) runs. Returns how to give it up should
+        ``_stream`` never come; None when nothing was sent."""
+        return None
+
     # -- frames --------------------------------------------------------------------------------
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -335,7 +342,13 @@ class LLMService(FrameProcessor):
         generation = self._generation
         start = LLMFullResponseStartFrame()
         context.begin_response(start.id)
-        await self.push_frame(start)
+        abandon = self._send_early(context, tool_choice)
+        try:
+            await self.push_frame(start)
+        except BaseException:
+            if abandon is not None:
+                abandon()
+            raise
         text: list[str] = []
         calls: list[FunctionCallFromLLM] = []
         finish_reason: str | None = None
