@@ -413,3 +413,24 @@ async def test_a_voice_change_mid_call_speaks_the_next_reply_in_the_new_voice() 
     # The frame travels on, in order, between the two replies.
     names = kinds(down)
     assert names.index("TTSUpdateSettingsFrame") > names.index("TTSStoppedFrame")
+
+
+async def test_the_text_leaves_for_the_server_before_the_started_frame_goes_down() -> None:
+    # The server synthesizes while the started frame's downstream work runs.
+    sent_when_started: list[list[int]] = []
+
+    class Probe(FrameProcessor):
+        async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+            await super().process_frame(frame, direction)
+            if isinstance(frame, TTSStartedFrame):
+                utterance = tts._utterance
+                assert utterance is not None
+                sent_when_started.append([s.sent_on for s in utterance.sentences])
+            await self.push_frame(frame, direction)
+
+    async with FakeSarvamTTSServer() as fake:
+        tts = tts_for(fake)
+        down, _ = await run_test(Pipeline([tts, Probe()]), frames_to_send=llm_reply(REPLY))
+    assert len(sent_when_started) == 1 and sent_when_started[0][0] >= 0
+    assert kinds(down)[:3] == ["LLMFullResponseStartFrame", "TTSStartedFrame", "audio"]
+    assert kinds(down)[-2:] == ["TTSStoppedFrame", "LLMFullResponseEndFrame"]

@@ -114,6 +114,8 @@ class _Utterance:
     sent_at: float = 0.0
     got_audio: bool = False
     retries: int = 0
+    started: bool = False
+    """Its ``TTSStartedFrame`` was pushed."""
 
 
 _SETTABLE = frozenset(
@@ -320,17 +322,26 @@ class SarvamTTSService(FrameProcessor):
             utterance = _Utterance(context_id=uuid.uuid4().hex)
             self._utterance = utterance
             self._idle.clear()
-            await self.push_frame(TTSStartedFrame(context_id=utterance.context_id))
         item = _Sentence(text)
         utterance.sentences.append(item)
         if not utterance.sent_at:
             utterance.sent_at = loop.time()
+        # The text leaves first: the started frame's work downstream (the client's event, the
+        # aggregators) then runs while the server synthesizes, not before it is asked to.
+        await self._send_pending()
+        if self._utterance is utterance:  # else interrupted or ended meanwhile
+            await self._push_started(utterance)
         if self.usage_metrics_enabled:
             usage = TTSUsageMetricsData(
                 processor=self.name, model=self._model, characters=len(text)
             )
             await self.push_frame(MetricsFrame(data=[usage]))
-        await self._send_pending()
+
+    async def _push_started(self, utterance: _Utterance) -> None:
+        """``TTSStartedFrame`` once per utterance, before any of its audio."""
+        if not utterance.started:
+            utterance.started = True
+            await self.push_frame(TTSStartedFrame(context_id=utterance.context_id))
 
     async def _send_pending(self) -> None:
         """Send, in order, every sentence of the utterance not yet sent on the current socket.
@@ -399,6 +410,7 @@ class SarvamTTSService(FrameProcessor):
             return
         self._utterance = None
         self._idle.set()
+        await self._push_started(utterance)  # a Stopped never comes without its Started
         tail = self._carry_tail()
         if tail:
             await self.push_frame(
@@ -588,6 +600,7 @@ class SarvamTTSService(FrameProcessor):
         if utterance is None or not utterance.sentences:
             logger.debug("sarvam tts: dropping %d bytes of audio for no utterance", len(pcm))
             return
+        await self._push_started(utterance)  # had the audio overtaken _speak (see there)
         sentence = utterance.sentences[0]
         if not sentence.spoken:
             sentence.spoken = True
