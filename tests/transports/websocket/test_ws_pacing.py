@@ -232,3 +232,67 @@ async def test_audio_after_a_sentences_text_keeps_flowing_while_the_text_waits_f
             released_at = clock.now()
     assert released_at is not None and 0.3 - 1e-6 <= released_at <= 0.31 + 1e-6, released_at
     assert session.tail.texts()[:1] == ["sentence 1"]
+
+
+async def test_the_writer_takes_its_lanes_in_turn_so_neither_waits_behind_the_other() -> None:
+    from types import SimpleNamespace
+
+    from vani.transports.websocket.transport import _Writer
+
+    sent: list[bytes | str] = []
+
+    class Connection:
+        async def send(self, message: bytes | str) -> None:
+            sent.append(message)
+
+    params = SimpleNamespace(send_timeout_secs=1.0, max_send_queue_bytes=1 << 20)
+    owner = SimpleNamespace(connection=Connection(), params=params)
+    writer = _Writer(owner)  # type: ignore[arg-type]
+    for i in range(5):  # the burst of events that comes with a reply's first audio
+        writer.put(f"event {i}", urgent=True)
+    writer.put(b"audio 0", urgent=False)
+    writer.put(b"audio 1", urgent=False)
+    task = asyncio.create_task(writer.run())
+    await writer.flush(1.0)
+    writer.close()
+    await task
+    assert sent == [b"audio 0", "event 0", b"audio 1", "event 1", "event 2", "event 3", "event 4"]
+
+
+@pytest.mark.parametrize(
+    ("send_secs", "lost"),
+    [pytest.param(0.04, False, id="slow"), pytest.param(60, True, id="stuck")],
+)
+async def test_each_send_is_bounded_by_the_send_timeout_not_the_sum_of_them(
+    send_secs: float, lost: bool
+) -> None:
+    from types import SimpleNamespace
+
+    from vani.transports.websocket.transport import _Writer
+
+    sent: list[bytes | str] = []
+    losses: list[tuple[int | None, str]] = []
+
+    class Connection:
+        async def send(self, message: bytes | str) -> None:
+            await asyncio.sleep(send_secs)
+            sent.append(message)
+
+    params = SimpleNamespace(send_timeout_secs=0.1, max_send_queue_bytes=1 << 20)
+    owner = SimpleNamespace(
+        connection=Connection(),
+        params=params,
+        _lose=lambda code, reason, **_: losses.append((code, reason)),
+    )
+    writer = _Writer(owner)  # type: ignore[arg-type]
+    for i in range(6):  # 0.24 s of sends in all when slow: over the timeout, each under it
+        writer.put(b"audio %d" % i, urgent=False)
+    task = asyncio.create_task(writer.run())
+    await asyncio.wait_for(asyncio.shield(writer.flush(2.0)), 3)
+    if not lost:
+        assert len(sent) == 6 and losses == []
+        writer.close()
+    await asyncio.wait_for(task, 2)  # ends by itself: never left cancelled or hanging
+    if lost:
+        assert sent == [] and losses == [(1008, "client is not reading: a send took over 0.1 s")]
+        assert not task.cancelled()
