@@ -383,7 +383,9 @@ class RAVIObserver(BaseObserver):
             )
 
     async def _user_llm_text(self, frame: LLMContextFrame) -> None:
-        messages = frame.context.get_messages()
+        # The live list, only read here: a deep copy of the whole history every turn cost
+        # time that grows with the call.
+        messages = frame.context.messages
         if not messages or messages[-1].get("role") != "user":
             return
         content = messages[-1].get("content")
