@@ -11,9 +11,9 @@ Groups:
 
 * ``llm-response-200-tokens``: one whole response, ``LLMRunFrame`` to ``LLMFullResponseEndFrame``
   at the sink, through ``[user aggregator, OpenAILLMService, sink]``; next to it the bare
-  ``openai`` SDK consuming the same stream. ``extra_info`` holds the CPU µs per token of each,
-  so the framework's overhead per token (SDK parsed chunk to ``LLMTextFrame`` at the sink) is
-  the difference.
+  ``openai`` SDK consuming the same stream (what any client built on the SDK pays at least;
+  vani's service reads the stream on its own connection, docs/services.md). ``extra_info``
+  holds the CPU µs per token of each.
 * ``llm-first-token``: ``LLMRunFrame`` queued to the first ``LLMTextFrame`` at the sink (and
   the SDK's ``create()`` to its first content chunk).
 * ``llm-pipecat``: Pipecat 1.14's ``OpenAILLMService`` in the same scenario against the same
