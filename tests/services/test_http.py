@@ -276,3 +276,75 @@ async def test_lines_split_at_any_ending_even_across_chunks(http: HTTPClient) ->
         await response.aclose()
     # U+2028 inside a line is text, not a line break.
     assert lines == ["a", "b", "c", "d", "", "e\u2028f", "tail"]
+
+
+def _self_signed(tmp_path: object) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, written as PEM files."""
+    import datetime
+    import ipaddress
+    from pathlib import Path
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    root = Path(str(tmp_path))
+    cert_path, key_path = root / "cert.pem", root / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+async def test_https_is_spoken_and_an_untrusted_certificate_is_refused(tmp_path: object) -> None:
+    cert, key = _self_signed(tmp_path)
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_side.load_cert_chain(cert, key)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await tls.read_request(reader) is not None:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret")
+
+    tls = RawServer(handler)
+    tls._server = await asyncio.start_server(tls._serve, "127.0.0.1", 0, ssl=server_side)
+    port = tls._server.sockets[0].getsockname()[1]
+    origin = Origin("https", "127.0.0.1", port)
+
+    def trusting() -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=cert)
+
+    trusted = HTTPClient(keepalive_secs=60, ssl_context=trusting)
+    untrusted = client()  # the system's CAs only
+    try:
+        assert await body_of(trusted, origin) == b"secret"
+        assert await body_of(trusted, origin) == b"secret"  # the TLS connection is kept
+        assert trusted.connections_made == 1
+        with pytest.raises(ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            await body_of(untrusted, origin)
+    finally:
+        await trusted.aclose()
+        await untrusted.aclose()
+        await tls.__aexit__(None, None, None)
