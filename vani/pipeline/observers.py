@@ -23,6 +23,10 @@ from vani.processors.frame_processor import FrameProcessor
 logger = logging.getLogger(__name__)
 
 
+# How long the observer task may run before it lets the loop run the rest (see _run).
+_SLICE_SECS = 0.0002
+
+
 @dataclass(slots=True, frozen=True)
 class FramePushed:
     """One push: who pushed which frame to whom, and when (monotonic nanoseconds)."""
@@ -117,9 +121,11 @@ class ObserverDispatcher:
 
     async def _run(self) -> None:
         assert self._wakeup is not None
+        loop = asyncio.get_running_loop()
         while not self._closing:
             await self._wakeup.wait()
             self._wakeup.clear()
+            slice_end = loop.time() + _SLICE_SECS
             while self._pending:
                 data, targets = self._pending.popleft()
                 for observer in targets:
@@ -127,3 +133,9 @@ class ObserverDispatcher:
                         await observer.on_push_frame(data)
                     except Exception:
                         logger.exception("observer %r failed", observer)
+                if self._pending and loop.time() >= slice_end:
+                    # Give the pipeline a turn: a burst of records (a reply's tokens, each with
+                    # its client messages) must not hold the loop while a service's answer or
+                    # the caller's audio waits to be read.
+                    await asyncio.sleep(0)
+                    slice_end = loop.time() + _SLICE_SECS
