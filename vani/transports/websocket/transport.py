@@ -34,7 +34,7 @@ import sys
 from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vani.errors import AudioFormatError, ConfigurationError, SerializationError
 from vani.events import EventEmitter
@@ -279,7 +279,7 @@ class _SendWatchdog:
     than the send of an audio message itself. A send still running ``timeout`` seconds after
     it began gets its task cancelled, with :attr:`fired` set."""
 
-    def __init__(self, task: asyncio.Task[object] | asyncio.Task[None], timeout: float) -> None:
+    def __init__(self, task: asyncio.Task[Any], timeout: float) -> None:
         self.task = task
         self.timeout = timeout
         self.busy_since: float | None = None
