@@ -128,10 +128,13 @@ async def test_observers_see_every_push_and_never_block_the_pipeline() -> None:
     sink = Recorder()
     a, b = Echo(name="a"), Echo(name="b")
     task = PipelineTask(Pipeline([a, b, sink]), observers=[SlowObserver()])
-    await task.queue_frames([TextFrame(text=str(i)) for i in range(20)])
     run = asyncio.create_task(PipelineRunner(handle_sigint=False).run(task))
+    async with asyncio.timeout(5):
+        while not seen:  # the observer is stuck on its first record (the StartFrame's)
+            await asyncio.sleep(0.001)
+    await task.queue_frames([TextFrame(text=str(i)) for i in range(20)])
     await sink.wait_for(TextFrame, 20)
-    # All frames went through while the observer is stuck on its first record.
+    # All frames went through while the observer is still stuck there.
     assert len(seen) == 1
     gate.set()
     await task.queue_frame(EndFrame())

@@ -2,7 +2,11 @@
 
 Attach them with ``PipelineTask(pipeline, observers=[...])``. A push only appends a small
 record to a list; the observers run later in a task of their own, so a slow observer never
-blocks a processor. With no observer attached, processors pay a single ``None`` check per push.
+blocks a processor. That task goes after the pipeline: on asyncio's default loop it waits while
+anything else is runnable, for at most 5 ms after a push, then runs in 0.1 ms slices (on uvloop,
+which does not say what is runnable, it just takes those slices). A reply's first audio does
+not wait while its tokens are reported (``docs/concepts.md``, "Observers wait for a quiet
+loop"). With no observer attached, processors pay a single ``None`` check per push.
 
 Most pushes are audio, and most observers ignore audio: an observer says which frame types it
 wants (:meth:`BaseObserver.wants`, asked once per type), and a push no observer wants costs one
@@ -19,12 +23,15 @@ from dataclasses import dataclass
 
 from vani.frames import Frame, FrameDirection
 from vani.processors.frame_processor import FrameProcessor
+from vani.processors.idle import others_ready, yield_quietly
 
 logger = logging.getLogger(__name__)
 
 
-# How long the observer task may run before it lets the loop run the rest (see _run).
-_SLICE_SECS = 0.0002
+# How long the observer task runs before it lets the loop run the rest (see _deliver), and how
+# long after a push its record may wait while the pipeline has work (see _wait_for_quiet).
+_SLICE_SECS = 0.0001
+_DEFER_NS = 5_000_000
 
 
 @dataclass(slots=True, frozen=True)
@@ -125,17 +132,36 @@ class ObserverDispatcher:
         while not self._closing:
             await self._wakeup.wait()
             self._wakeup.clear()
-            slice_end = loop.time() + _SLICE_SECS
-            while self._pending:
-                data, targets = self._pending.popleft()
-                for observer in targets:
-                    try:
-                        await observer.on_push_frame(data)
-                    except Exception:
-                        logger.exception("observer %r failed", observer)
-                if self._pending and loop.time() >= slice_end:
-                    # Give the pipeline a turn: a burst of records (a reply's tokens, each with
-                    # its client messages) must not hold the loop while a service's answer or
-                    # the caller's audio waits to be read.
-                    await asyncio.sleep(0)
-                    slice_end = loop.time() + _SLICE_SECS
+            await self._deliver(loop)
+
+    async def _deliver(self, loop: asyncio.AbstractEventLoop) -> None:
+        await self._wait_for_quiet(loop)
+        slice_end = loop.time() + _SLICE_SECS
+        while self._pending:
+            data, targets = self._pending.popleft()
+            for observer in targets:
+                try:
+                    await observer.on_push_frame(data)
+                except Exception:
+                    logger.exception("observer %r failed", observer)
+            if self._pending and loop.time() >= slice_end:
+                # A plain yield (counted as work, so a virtual clock waits for the records),
+                # then the pipeline goes first again if it has anything to run: a burst of
+                # records (a reply's tokens, each with its client messages) must not hold the
+                # loop while a service's answer or the caller's audio waits to be read.
+                await asyncio.sleep(0)
+                await self._wait_for_quiet(loop)
+                slice_end = loop.time() + _SLICE_SECS
+
+    async def _wait_for_quiet(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Yield while the loop has other work, for at most ``_DEFER_NS`` after the oldest
+        record was pushed (observers come after the pipeline's own steps, never far behind)."""
+        if self._closing or not self._pending:
+            return
+        ready = others_ready(loop)
+        if not ready:  # nothing else to run, or a loop that does not say (uvloop)
+            return
+        deadline = self._pending[0][0].timestamp + _DEFER_NS
+        while ready and not self._closing and time.monotonic_ns() < deadline:
+            await yield_quietly(loop)
+            ready = others_ready(loop)

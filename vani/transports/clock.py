@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from vani.errors import PipelineError
+from vani.processors.idle import others_ready, yield_quietly
 
 __all__ = ["Clock", "ClockHandle", "VirtualClock", "WallClock"]
 
@@ -263,15 +264,18 @@ class VirtualClock(Clock):
         return fired
 
     def _loop_has_ready_work(self) -> bool:
-        # asyncio's default loop keeps runnable callbacks in `_ready`; other loops (uvloop) do
-        # not expose it, and we then rely on the iteration count alone.
-        ready = getattr(self._loop, "_ready", None)
-        return bool(ready)
+        # asyncio's default loop says what is runnable; other loops (uvloop) do not, and we then
+        # rely on the iteration count alone. Tasks that only wait for a quiet loop (the
+        # observers, deferring to the pipeline) are not work: counting them, each side would
+        # wait for the other.
+        assert self._loop is not None
+        return bool(others_ready(self._loop))
 
     async def _settled(self) -> bool:
         """Yield to the loop until nothing else is runnable; False if work appeared meanwhile."""
+        assert self._loop is not None
         for _ in range(_IDLE_ITERATIONS):
-            await asyncio.sleep(0)
+            await yield_quietly(self._loop)
             if self._loop_has_ready_work() or self.busy_jobs:
                 return False
         return True
