@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from vani.frames import FrameDirection, TextFrame
+from vani.frames import FrameDirection, TextFrame, UserStoppedSpeakingFrame
 from vani.pipeline import observers
 from vani.pipeline.observers import BaseObserver, FramePushed, ObserverDispatcher
 from vani.processors import FrameProcessor
@@ -116,3 +116,73 @@ def test_others_ready_is_unknown_on_a_loop_that_does_not_say() -> None:
         pass
 
     assert others_ready(Opaque()) is None  # type: ignore[arg-type]
+
+
+async def test_a_speaking_state_is_delivered_at_once_with_what_came_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The user's "stopped speaking" must reach the client before the reply's audio, however
+    # busy the loop is: that push, and the records queued before it, do not wait for quiet.
+    monkeypatch.setattr(observers, "_DEFER_NS", 60_000_000_000)
+    seen: list[str] = []
+
+    class Names(BaseObserver):
+        async def on_push_frame(self, data: FramePushed) -> None:
+            seen.append(type(data.frame).__name__)
+
+    dispatcher = ObserverDispatcher([Names()])
+    dispatcher.start()
+    source = FrameProcessor()
+    dispatcher.frame_pushed(source, TextFrame(text="a"), FrameDirection.DOWNSTREAM)
+    dispatcher.frame_pushed(source, UserStoppedSpeakingFrame(), FrameDirection.DOWNSTREAM)
+
+    async def busy() -> None:
+        while "UserStoppedSpeakingFrame" not in seen:  # never quiet: only urgency helps
+            await asyncio.sleep(0)
+
+    await asyncio.wait_for(busy(), 5)
+    await dispatcher.stop()
+    assert seen == ["TextFrame", "UserStoppedSpeakingFrame"]
+
+
+async def test_catch_up_delivers_what_is_pending_on_a_busy_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(observers, "_DEFER_NS", 60_000_000_000)
+    log: list[str] = []
+    dispatcher = ObserverDispatcher([Slow(log)])
+    dispatcher.start()
+    for i in range(3):
+        dispatcher.frame_pushed(FrameProcessor(), TextFrame(text=str(i)), FrameDirection.DOWNSTREAM)
+    stop = False
+
+    async def busy() -> None:
+        while not stop:
+            await asyncio.sleep(0)
+
+    spinner = asyncio.create_task(busy())
+    await asyncio.sleep(0)
+    assert log == []  # waiting for a quiet loop that never comes
+    await asyncio.wait_for(dispatcher.catch_up(5.0), 5)
+    assert log == ["observer"] * 3
+    stop = True
+    await spinner
+    await dispatcher.stop()
+
+
+async def test_catch_up_is_bounded_by_a_stuck_observer() -> None:
+    gate = asyncio.Event()
+    seen: list[int] = []
+
+    class Stuck(BaseObserver):
+        async def on_push_frame(self, data: FramePushed) -> None:
+            seen.append(1)
+            await gate.wait()
+
+    dispatcher = ObserverDispatcher([Stuck()])
+    dispatcher.start()
+    dispatcher.frame_pushed(FrameProcessor(), TextFrame(text="x"), FrameDirection.DOWNSTREAM)
+    await asyncio.wait_for(dispatcher.catch_up(0.05), 5)  # returns although nothing finished
+    assert seen == [1]
+    gate.set()
+    await dispatcher.stop()

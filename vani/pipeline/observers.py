@@ -5,8 +5,10 @@ record to a list; the observers run later in a task of their own, so a slow obse
 blocks a processor. That task goes after the pipeline: on asyncio's default loop it waits while
 anything else is runnable, for at most 5 ms after a push, then runs in 0.1 ms slices (on uvloop,
 which does not say what is runnable, it just takes those slices). A reply's first audio does
-not wait while its tokens are reported (``docs/concepts.md``, "Observers wait for a quiet
-loop"). With no observer attached, processors pay a single ``None`` check per push.
+not wait while its tokens are reported. Speaking states, interruptions, errors and the end are
+delivered at once (with every record before them), and output transports wait for the
+observers before they close (``docs/concepts.md``, "Observers wait for a quiet loop"). With no
+observer attached, processors pay a single ``None`` check per push.
 
 Most pushes are audio, and most observers ignore audio: an observer says which frame types it
 wants (:meth:`BaseObserver.wants`, asked once per type), and a push no observer wants costs one
@@ -21,7 +23,20 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from vani.frames import Frame, FrameDirection
+from vani.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    CancelFrame,
+    EndFrame,
+    ErrorFrame,
+    Frame,
+    FrameDirection,
+    InterruptionFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
 from vani.processors.frame_processor import FrameProcessor
 from vani.processors.idle import others_ready, yield_quietly
 
@@ -32,6 +47,22 @@ logger = logging.getLogger(__name__)
 # long after a push its record may wait while the pipeline has work (see _wait_for_quiet).
 _SLICE_SECS = 0.0001
 _DEFER_NS = 5_000_000
+# Pushes that mark a moment the client sees in order with the audio (speaking states, an
+# interruption) or that come before a call ends: the records before them, and they, are
+# delivered without waiting for a quiet loop. A user's "stopped speaking" must not reach the
+# client after the reply's audio, nor an error after the socket closed.
+_URGENT = (
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+    InterruptionFrame,
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    ErrorFrame,
+    EndFrame,
+    CancelFrame,
+)
 
 
 @dataclass(slots=True, frozen=True)
@@ -61,6 +92,11 @@ class BaseObserver:
         """Called for every push, in push order, from the observer task."""
 
 
+_Record = tuple[
+    FrameProcessor, FrameProcessor | None, Frame, FrameDirection, int, tuple[BaseObserver, ...]
+]
+
+
 class ObserverDispatcher:
     """Collects pushes from processors and feeds them to observers from one task."""
 
@@ -70,13 +106,21 @@ class ObserverDispatcher:
 
     def __init__(self, observers: list[BaseObserver]) -> None:
         self._observers = list(observers)
-        # Per frame type, the observers that want it (an empty tuple: no record is made).
-        self._targets: dict[type[Frame], tuple[BaseObserver, ...]] = {}
-        self._pending: deque[tuple[FramePushed, tuple[BaseObserver, ...]]] = deque()
+        # Per frame type, the observers that want it (an empty tuple: no record is made) and
+        # whether its push is urgent (_URGENT).
+        self._targets: dict[type[Frame], tuple[tuple[BaseObserver, ...], bool]] = {}
+        # A push as it happened; the FramePushed is built when it is delivered, off the path
+        # of the processor that pushed.
+        self._pending: deque[_Record] = deque()
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._dropped = 0
         self._closing = False
+        # Set by a push of a frame that marks a moment (_URGENT): deliver without waiting for
+        # a quiet loop until nothing is pending. _delivering: a record is being delivered.
+        self._hurry = False
+        self._delivering = False
+        self._caught_up: asyncio.Event | None = None
 
     def add(self, observer: BaseObserver) -> None:
         self._observers.append(observer)
@@ -87,25 +131,46 @@ class ObserverDispatcher:
             self._observers.remove(observer)
             self._targets.clear()
 
-    def _targets_for(self, frame_type: type[Frame]) -> tuple[BaseObserver, ...]:
+    def _targets_for(self, frame_type: type[Frame]) -> tuple[tuple[BaseObserver, ...], bool]:
         targets = tuple(o for o in self._observers if o.wants(frame_type))
-        self._targets[frame_type] = targets
-        return targets
+        entry = (targets, issubclass(frame_type, _URGENT))
+        self._targets[frame_type] = entry
+        return entry
 
     def frame_pushed(self, source: FrameProcessor, frame: Frame, direction: FrameDirection) -> None:
-        targets = self._targets.get(type(frame))
-        if targets is None:
-            targets = self._targets_for(type(frame))
+        entry = self._targets.get(type(frame))
+        if entry is None:
+            entry = self._targets_for(type(frame))
+        targets, urgent = entry
         if not targets:
             return
         dest = source.next if direction is FrameDirection.DOWNSTREAM else source.previous
         if len(self._pending) >= self.MAX_PENDING:
             self._pending.popleft()
             self._dropped += 1
-        record = FramePushed(source, dest, frame, direction, time.monotonic_ns())
-        self._pending.append((record, targets))
-        if self._wakeup is not None:
-            self._wakeup.set()
+        self._pending.append((source, dest, frame, direction, time.monotonic_ns(), targets))
+        if urgent:
+            self._hurry = True
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.is_set():
+            wakeup.set()
+
+    async def catch_up(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Return once every push made so far has been delivered (at most ``timeout`` seconds,
+        without waiting for a quiet loop). The output transports call this before closing, so
+        the client hears about the call's last moments before the socket goes."""
+        if self._task is None or self._task.done() or not (self._pending or self._delivering):
+            return
+        self._hurry = True
+        if self._caught_up is None:
+            self._caught_up = asyncio.Event()
+        assert self._wakeup is not None
+        self._wakeup.set()
+        waiter = asyncio.ensure_future(self._caught_up.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=timeout)
+        finally:
+            waiter.cancel()
 
     def start(self) -> None:
         self._wakeup = asyncio.Event()
@@ -138,12 +203,15 @@ class ObserverDispatcher:
         await self._wait_for_quiet(loop)
         slice_end = loop.time() + _SLICE_SECS
         while self._pending:
-            data, targets = self._pending.popleft()
+            source, dest, frame, direction, timestamp, targets = self._pending.popleft()
+            data = FramePushed(source, dest, frame, direction, timestamp)
+            self._delivering = True
             for observer in targets:
                 try:
                     await observer.on_push_frame(data)
                 except Exception:
                     logger.exception("observer %r failed", observer)
+            self._delivering = False
             if self._pending and loop.time() >= slice_end:
                 # A plain yield (counted as work, so a virtual clock waits for the records),
                 # then the pipeline goes first again if it has anything to run: a burst of
@@ -152,16 +220,20 @@ class ObserverDispatcher:
                 await asyncio.sleep(0)
                 await self._wait_for_quiet(loop)
                 slice_end = loop.time() + _SLICE_SECS
+        self._hurry = False
+        if self._caught_up is not None:
+            self._caught_up.set()
+            self._caught_up = None
 
     async def _wait_for_quiet(self, loop: asyncio.AbstractEventLoop) -> None:
         """Yield while the loop has other work, for at most ``_DEFER_NS`` after the oldest
         record was pushed (observers come after the pipeline's own steps, never far behind)."""
-        if self._closing or not self._pending:
+        if self._closing or self._hurry or not self._pending:
             return
         ready = others_ready(loop)
         if not ready:  # nothing else to run, or a loop that does not say (uvloop)
             return
-        deadline = self._pending[0][0].timestamp + _DEFER_NS
-        while ready and not self._closing and time.monotonic_ns() < deadline:
+        deadline = self._pending[0][4] + _DEFER_NS
+        while ready and not (self._closing or self._hurry) and time.monotonic_ns() < deadline:
             await yield_quietly(loop)
             ready = others_ready(loop)

@@ -72,6 +72,8 @@ class PushObserver(Protocol):
         self, source: FrameProcessor, frame: Frame, direction: FrameDirection
     ) -> None: ...
 
+    async def catch_up(self, timeout: float) -> None: ...  # noqa: ASYNC109
+
 
 class _Resume:
     """Continues a coroutine that already ran up to its first suspension in another task.
@@ -311,6 +313,14 @@ class FrameProcessor(ProcessorCore, EventEmitter):
         if exc is not None:
             logger.error("%s: task %s failed", self, task.get_name(), exc_info=exc)
             self._push_error_now(f"{self._name}: task {task.get_name()} failed: {exc}", exc)
+
+    async def wait_for_observers(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Let the task's observers deliver every push made so far, for at most ``timeout``
+        seconds (they otherwise wait for a quiet loop; ``docs/concepts.md``). An output
+        transport calls this before it closes, so the client's last messages go out first."""
+        observer = self._observer
+        if observer is not None:
+            await observer.catch_up(timeout)
 
     # The parameter keeps Pipecat's name so migrated code runs unchanged.
     async def cancel_task(

@@ -359,9 +359,10 @@ class LLMService(FrameProcessor):
             async for event in stream:
                 if generation != self._generation:
                     break  # interrupted: nothing more of this response may go out
+                ttfb = None
                 if first:
                     first = False
-                    await self._push_ttfb(time.monotonic() - started)
+                    ttfb = time.monotonic() - started
                 if isinstance(event, LLMTextChunk):
                     if event.text:
                         text.append(event.text)
@@ -374,6 +375,9 @@ class LLMService(FrameProcessor):
                     finish_reason = event.reason
                 else:
                     await self._push_usage(event)
+                if ttfb is not None:
+                    # After the first token: the reply waits on it, not on the metric.
+                    await self._push_ttfb(ttfb)
         except asyncio.CancelledError:
             context.write_response(start.id, "".join(text), ())
             raise

@@ -395,22 +395,28 @@ class SarvamSTTService(FrameProcessor):
         with contextlib.suppress(ValueError):
             self._turns.remove(turn)
         self._turn_closed.set()
-        if turn.timer is not None and turn.timer is not asyncio.current_task():
-            await self.cancel_task(turn.timer)
+        timer = turn.timer if turn.timer is not asyncio.current_task() else None
+        if timer is not None:
+            # Stopped now, awaited after the transcript went down: waiting for the task to
+            # end takes a turn of the loop the reply should not wait for.
+            timer.cancel()
             turn.timer = None
         text = " ".join(t for t in turn.texts if t)
         await self._emit_transcript(text, language, result)
+        if timer is not None:
+            await self.cancel_task(timer)
 
     async def _emit_transcript(
         self, text: str, language: str | None, result: dict[str, JSONValue]
     ) -> None:
         if language is None and self._language != "unknown":
             language = self._language
+        usage = None
         if self._usage_bytes and self.usage_metrics_enabled:
             seconds = self._usage_bytes / (2 * self._sample_rate)
             usage = STTUsageMetricsData(self.name, self._model, audio_seconds=seconds)
-            await self.push_frame(MetricsFrame(data=[usage]))
         self._usage_bytes = 0
+        # The transcript first: the reply starts from it, and the metrics can follow.
         await self.push_frame(
             TranscriptionFrame(
                 text=text,
@@ -420,6 +426,8 @@ class SarvamSTTService(FrameProcessor):
                 result=result,
             )
         )
+        if usage is not None:
+            await self.push_frame(MetricsFrame(data=[usage]))
 
     # -- sarvam VAD mode -----------------------------------------------------------------------
 
@@ -661,14 +669,14 @@ class SarvamSTTService(FrameProcessor):
         turn.texts.append(text)
         if not turn.flush_sent:
             return  # Sarvam endpointed inside the turn; the flush reply will close it
+        ttfb = asyncio.get_running_loop().time() - turn.flush_sent_at
+        await self._close_turn(turn, language, data)
         if self.metrics_enabled:
-            ttfb = asyncio.get_running_loop().time() - turn.flush_sent_at
             await self.push_frame(
                 MetricsFrame(
                     data=[TTFBMetricsData(processor=self.name, model=self._model, value=ttfb)]
                 )
             )
-        await self._close_turn(turn, language, data)
 
 
 def _first_channel(audio: bytes, channels: int) -> bytes:

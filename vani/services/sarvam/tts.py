@@ -605,12 +605,11 @@ class SarvamTTSService(FrameProcessor):
         if not sentence.spoken:
             sentence.spoken = True
             pcm = strip_riff(pcm)
+        ttfb: float | None = None
         if not utterance.got_audio:
             utterance.got_audio = True
             if self.metrics_enabled:
                 ttfb = asyncio.get_running_loop().time() - utterance.sent_at
-                metric = TTFBMetricsData(processor=self.name, model=self._model, value=ttfb)
-                await self.push_frame(MetricsFrame(data=[metric]))
         if self._carry:
             pcm = self._carry + pcm
             self._carry = b""
@@ -626,6 +625,10 @@ class SarvamTTSService(FrameProcessor):
                     audio=pcm, sample_rate=self._sample_rate, context_id=utterance.context_id
                 )
             )
+        if ttfb is not None:
+            # After the audio: the first audio is what the caller waits for.
+            metric = TTFBMetricsData(processor=self.name, model=self._model, value=ttfb)
+            await self.push_frame(MetricsFrame(data=[metric]))
 
     async def _on_final(self) -> None:
         utterance = self._utterance

@@ -396,8 +396,10 @@ class _WebSocketOutput(BaseOutputTransport):
         await super().process_frame(frame, direction)
 
     async def stop(self, frame: EndFrame) -> None:
-        # Everything queued before the EndFrame has been paced out; let the writer finish.
+        # Everything queued before the EndFrame has been paced out; the observers' messages
+        # about it (the last words' text, errors) join the writer, and it finishes.
         t = self._t
+        await self.wait_for_observers(t.params.close_timeout_secs)
         await t._writer.flush(t.params.send_timeout_secs)
         await t._close(CLOSE_NORMAL, "session ended")
         await self._stop_writer()
@@ -406,6 +408,10 @@ class _WebSocketOutput(BaseOutputTransport):
     async def cancel(self, frame: CancelFrame) -> None:
         t = self._t
         self.discard()
+        if not t.closing:  # the client is still there: an error that ended the call reaches it
+            t._writer.drop_audio()
+            await self.wait_for_observers(t.params.close_timeout_secs)
+            await t._writer.flush(t.params.close_timeout_secs)
         await t._close(CLOSE_GOING_AWAY, "session cancelled")
         await self._stop_writer()
         await super().cancel(frame)
