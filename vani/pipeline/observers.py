@@ -117,10 +117,13 @@ class ObserverDispatcher:
         self._dropped = 0
         self._closing = False
         # Set by a push of a frame that marks a moment (_URGENT): deliver without waiting for
-        # a quiet loop until nothing is pending. _delivering: a record is being delivered.
+        # a quiet loop until nothing is pending.
         self._hurry = False
-        self._delivering = False
-        self._caught_up: asyncio.Event | None = None
+        # Records appended and records delivered so far, and the catch_up callers waiting for
+        # the delivered count to reach a mark (futures, not tasks: nothing to leak).
+        self._appended = 0
+        self._delivered = 0
+        self._catching_up: list[tuple[int, asyncio.Future[None]]] = []
 
     def add(self, observer: BaseObserver) -> None:
         self._observers.append(observer)
@@ -148,7 +151,9 @@ class ObserverDispatcher:
         if len(self._pending) >= self.MAX_PENDING:
             self._pending.popleft()
             self._dropped += 1
+            self._delivered += 1  # counted as done: catch_up must not wait for it
         self._pending.append((source, dest, frame, direction, time.monotonic_ns(), targets))
+        self._appended += 1
         if urgent:
             self._hurry = True
         wakeup = self._wakeup
@@ -159,17 +164,20 @@ class ObserverDispatcher:
         """Return once every push made so far has been delivered (at most ``timeout`` seconds,
         without waiting for a quiet loop). The output transports call this before closing, so
         the client hears about the call's last moments before the socket goes."""
-        if self._task is None or self._task.done() or not (self._pending or self._delivering):
+        mark = self._appended
+        if self._task is None or self._task.done() or self._delivered >= mark:
             return
         self._hurry = True
-        if self._caught_up is None:
-            self._caught_up = asyncio.Event()
         assert self._wakeup is not None
         self._wakeup.set()
-        waiter = asyncio.ensure_future(self._caught_up.wait())
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (mark, waiter)
+        self._catching_up.append(entry)
         try:
             await asyncio.wait({waiter}, timeout=timeout)
         finally:
+            if entry in self._catching_up:
+                self._catching_up.remove(entry)
             waiter.cancel()
 
     def start(self) -> None:
@@ -205,13 +213,14 @@ class ObserverDispatcher:
         while self._pending:
             source, dest, frame, direction, timestamp, targets = self._pending.popleft()
             data = FramePushed(source, dest, frame, direction, timestamp)
-            self._delivering = True
             for observer in targets:
                 try:
                     await observer.on_push_frame(data)
                 except Exception:
                     logger.exception("observer %r failed", observer)
-            self._delivering = False
+            self._delivered += 1
+            if self._catching_up:
+                self._release_caught_up()
             if self._pending and loop.time() >= slice_end:
                 # A plain yield (counted as work, so a virtual clock waits for the records),
                 # then the pipeline goes first again if it has anything to run: a burst of
@@ -220,10 +229,17 @@ class ObserverDispatcher:
                 await asyncio.sleep(0)
                 await self._wait_for_quiet(loop)
                 slice_end = loop.time() + _SLICE_SECS
-        self._hurry = False
-        if self._caught_up is not None:
-            self._caught_up.set()
-            self._caught_up = None
+        self._hurry = bool(self._catching_up)
+
+    def _release_caught_up(self) -> None:
+        still: list[tuple[int, asyncio.Future[None]]] = []
+        for mark, waiter in self._catching_up:
+            if self._delivered >= mark:
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                still.append((mark, waiter))
+        self._catching_up = still
 
     async def _wait_for_quiet(self, loop: asyncio.AbstractEventLoop) -> None:
         """Yield while the loop has other work, for at most ``_DEFER_NS`` after the oldest

@@ -399,7 +399,8 @@ class _WebSocketOutput(BaseOutputTransport):
         # Everything queued before the EndFrame has been paced out; the observers' messages
         # about it (the last words' text, errors) join the writer, and it finishes.
         t = self._t
-        await self.wait_for_observers(t.params.close_timeout_secs)
+        if not t.closing:  # else nothing more can be sent
+            await self.wait_for_observers(t.params.close_timeout_secs)
         await t._writer.flush(t.params.send_timeout_secs)
         await t._close(CLOSE_NORMAL, "session ended")
         await self._stop_writer()
