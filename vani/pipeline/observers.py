@@ -6,9 +6,9 @@ blocks a processor. That task goes after the pipeline: on asyncio's default loop
 anything else is runnable, for at most 5 ms after a push, then runs in 0.1 ms slices (on uvloop,
 which does not say what is runnable, it just takes those slices). A reply's first audio does
 not wait while its tokens are reported. Speaking states, interruptions, errors and the end are
-delivered at once (with every record before them), and output transports wait for the
-observers before they close (``docs/concepts.md``, "Observers wait for a quiet loop"). With no
-observer attached, processors pay a single ``None`` check per push.
+delivered at once (with every record before them), and at a call's end output transports
+wait for the observers before they close (``docs/concepts.md``, "Observers wait for a quiet
+loop"). With no observer attached, processors pay a single ``None`` check per push.
 
 Most pushes are audio, and most observers ignore audio: an observer says which frame types it
 wants (:meth:`BaseObserver.wants`, asked once per type), and a push no observer wants costs one
@@ -162,8 +162,8 @@ class ObserverDispatcher:
 
     async def catch_up(self, timeout: float) -> None:  # noqa: ASYNC109
         """Return once every push made so far has been delivered (at most ``timeout`` seconds,
-        without waiting for a quiet loop). The output transports call this before closing, so
-        the client hears about the call's last moments before the socket goes."""
+        without waiting for a quiet loop). The output transports call this at a call's end
+        before closing, so the client hears about its last moments before the socket goes."""
         mark = self._appended
         if self._task is None or self._task.done() or self._delivered >= mark:
             return

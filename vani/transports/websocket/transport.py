@@ -409,10 +409,6 @@ class _WebSocketOutput(BaseOutputTransport):
     async def cancel(self, frame: CancelFrame) -> None:
         t = self._t
         self.discard()
-        if not t.closing:  # the client is still there: an error that ended the call reaches it
-            t._writer.drop_audio()
-            await self.wait_for_observers(t.params.close_timeout_secs)
-            await t._writer.flush(t.params.close_timeout_secs)
         await t._close(CLOSE_GOING_AWAY, "session cancelled")
         await self._stop_writer()
         await super().cancel(frame)
