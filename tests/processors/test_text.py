@@ -201,3 +201,39 @@ async def test_sentence_aggregator_drops_the_partial_sentence_on_interruption() 
     ]
     down, _ = await run_test(SentenceAggregator(), frames_to_send=frames)
     assert [f.text for f in down if type(f) is TextFrame] == ["Fresh start."]
+
+
+# Pieces each markup and emoji rule acts on, and plain text around them (Devanagari too).
+_CLEANING_PIECES = [
+    *"ab .,!?:\n\t*_#>-+•|~`[]()✅🙂",
+    *["\u200d", "\ufe0f", "नमस्ते", "word", "~~", "**", "__", "```", "```py\n", "[a](b)"],
+    *[
+        "![a](b)",
+        "---",
+        "# ",
+        "> ",
+        "- ",
+        "* ",
+        "+ ",
+        "• ",
+        "| x |",
+        ":---",
+        "👍🏽",
+        "1️⃣",
+        "👩\u200d💻",
+    ],
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_CLEANING_PIECES), max_size=14).map("".join))
+def test_cleaning_skips_the_markup_rules_only_where_none_could_apply(text: str) -> None:
+    from vani.processors import text as module
+
+    def every_rule(text: str) -> str:
+        text = module._strip_markup(text)
+        text = module._SPACES_RE.sub(" ", text)
+        text = module._SPACE_BEFORE_MARK_RE.sub(r"\1", text)
+        return "\n".join(line.strip() for line in text.split("\n")).strip()
+
+    assert clean_text_for_speech(text) == every_rule(text)

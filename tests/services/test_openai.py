@@ -36,8 +36,10 @@ from vani.services.openai import OpenAILLMService
 from vani.testing.fake_openai import (
     Chunk,
     Disconnect,
+    Done,
     ErrorEvent,
     FakeOpenAIServer,
+    Finish,
     Pause,
     Raw,
     StreamResponse,
@@ -771,6 +773,58 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced_without_an_
         assert not s.errors
         assert [r.status for r in server.requests] == [200, 200]
         assert server.accepted == 2
+
+
+async def test_a_reply_ends_at_done_and_its_body_is_still_read_for_the_next_turn() -> None:
+    # [DONE] ends the reply: its end (and the TTS's last sentence) goes down then, not after
+    # the server's last write of the body, which this server holds back for 2 s. The body is
+    # still read to its end, so the next turn is served on the same connection.
+    async with _CountingServer() as server:
+        server.enqueue(
+            StreamResponse([Text("One."), Finish("stop"), Done(), Pause(2.0)]),
+            text_response("Two."),
+        )
+        llm = make_llm(server)
+        async with Session([llm]) as s:
+            context = user_context()
+            await s.send(LLMContextFrame(context=context))
+            await s.down.wait_for(LLMFullResponseEndFrame)
+            assert not server.requests[0].completed  # the end of its body is still to come
+            end = s.down.of(LLMFullResponseEndFrame)[0]
+            assert end.finish_reason == "stop"  # type: ignore[attr-defined]
+            assert context.messages[-1] == {"role": "assistant", "content": "One."}
+            s.down.frames.clear()
+            await s.send(LLMContextFrame(context=context))
+            await s.down.wait_for(LLMFullResponseEndFrame)
+            assert texts(s) == ["Two."]
+        assert not s.errors
+        assert server.requests[0].completed
+        assert server.accepted == 1
+
+
+async def test_a_tool_call_waits_for_the_end_of_the_body_before_it_runs() -> None:
+    # Tool calls are kept out of the early end: until they run, an interruption must be able
+    # to take them out of the context again.
+    async with _CountingServer() as server:
+        server.enqueue(
+            StreamResponse(
+                [*tool_call("call_1", "get_weather", '{"city": "Pune"}'), Done(), Pause(0.3)]
+            ),
+            text_response("Sunny."),
+        )
+        llm = make_llm(server)
+        ran: list[bool] = []
+
+        async def get_weather(params: FunctionCallParams) -> dict[str, str]:
+            ran.append(server.requests[0].completed)
+            return {"sky": "clear"}
+
+        llm.register_function("get_weather", get_weather)
+        async with Session([llm]) as s:
+            await s.send(LLMContextFrame(context=user_context(tools=[WEATHER_TOOL])))
+            await s.down.wait_until(lambda: len(s.down.of(LLMFullResponseEndFrame)) == 2)
+        assert ran == [True]
+        assert not s.errors
 
 
 async def test_x_should_retry_false_is_obeyed(server: FakeOpenAIServer) -> None:

@@ -384,8 +384,14 @@ class OpenAILLMService(LLMService):
         chunks = _sse_chunks(lines)
         try:
             async for chunk in chunks:
-                if chunk is None:  # [DONE]; the rest of the body is read so the connection
-                    done = True  # goes back to the pool
+                if chunk is None:  # [DONE]
+                    if not done:
+                        done = True
+                        # The response is whole: its end goes out now, and the rest of the
+                        # body (the chunked terminator, a separate write of the server) is
+                        # read after, so the connection goes back to the pool.
+                        for event in _final_events(builders, finish_reason):
+                            yield event
                     continue
                 if done:
                     continue
@@ -414,20 +420,30 @@ class OpenAILLMService(LLMService):
         finally:
             await chunks.aclose()
             await close()
-        if not done and finish_reason is None:
+        if done:
+            return
+        if finish_reason is None:
             raise ServiceConnectionError("the llm stream broke off before its end")
-        calls = tuple(
-            FunctionCallFromLLM(
-                function_name=b.name,
-                tool_call_id=b.id or f"call_{uuid.uuid4().hex[:24]}",
-                arguments=b.arguments,
-            )
-            for b in builders
+        for event in _final_events(builders, finish_reason):  # a server that sends no [DONE]
+            yield event
+
+
+def _final_events(builders: list[_CallBuilder], finish_reason: str | None) -> list[LLMEvent]:
+    """A response's last events: its complete tool calls, then why it finished."""
+    events: list[LLMEvent] = []
+    calls = tuple(
+        FunctionCallFromLLM(
+            function_name=b.name,
+            tool_call_id=b.id or f"call_{uuid.uuid4().hex[:24]}",
+            arguments=b.arguments,
         )
-        if calls:
-            yield LLMToolCalls(calls)
-        if finish_reason is not None:
-            yield LLMFinish(finish_reason)
+        for b in builders
+    )
+    if calls:
+        events.append(LLMToolCalls(calls))
+    if finish_reason is not None:
+        events.append(LLMFinish(finish_reason))
+    return events
 
 
 @functools.cache

@@ -111,7 +111,11 @@ class LLMUsage:
 
 @dataclass(frozen=True, slots=True)
 class LLMFinish:
-    """Why the server ended the response (its ``finish_reason``)."""
+    """Why the server ended the response (its ``finish_reason``).
+
+    The response's last event but usage: the service ends the response when it arrives (the
+    context written, ``LLMFullResponseEndFrame`` pushed) and reads the rest of the stream after.
+    """
 
     reason: str
 
@@ -351,12 +355,19 @@ class LLMService(FrameProcessor):
             raise
         text: list[str] = []
         calls: list[FunctionCallFromLLM] = []
+        # Set once the response has ended (LLMFinish): what the stream yields after it is its
+        # transport's tail, read so a connection can be reused.
+        ended = False
         finish_reason: str | None = None
         started = time.monotonic()
         first = True
         stream = self._stream(context, tool_choice)
         try:
             async for event in stream:
+                if ended:
+                    if isinstance(event, LLMUsage):
+                        await self._push_usage(event)
+                    continue
                 if generation != self._generation:
                     break  # interrupted: nothing more of this response may go out
                 ttfb = None
@@ -373,15 +384,27 @@ class LLMService(FrameProcessor):
                     calls.extend(event.calls)
                 elif isinstance(event, LLMFinish):
                     finish_reason = event.reason
+                    if not calls:
+                        # A whole reply: the TTS speaks its last sentence now, not after the
+                        # provider has read the rest of its stream. (Tool calls wait for the
+                        # stream's end as before: until they run, an interruption must be
+                        # able to drop them from the context.)
+                        ended = True
+                        await self._end_response(context, start, text, calls, finish_reason)
                 else:
                     await self._push_usage(event)
                 if ttfb is not None:
                     # After the first token: the reply waits on it, not on the metric.
                     await self._push_ttfb(ttfb)
         except asyncio.CancelledError:
-            context.write_response(start.id, "".join(text), ())
+            if not ended:
+                context.write_response(start.id, "".join(text), ())
             raise
         except Exception as exc:
+            if ended:
+                # The reply reached the pipeline whole; only the stream's tail broke.
+                logger.info("%s: the LLM stream failed after its end: %s", self, exc)
+                return []
             # Failed mid-way or before the first token: end the response cleanly, keep what
             # was said, drop half-streamed tool calls, and tell the pipeline.
             context.write_response(start.id, "".join(text), ())
@@ -394,9 +417,23 @@ class LLMService(FrameProcessor):
             return []
         finally:
             await stream.aclose()
+        if ended:
+            return []
         if generation != self._generation:
             context.write_response(start.id, "".join(text), ())
             return []
+        return await self._end_response(context, start, text, calls, finish_reason)
+
+    async def _end_response(
+        self,
+        context: LLMContext,
+        start: LLMFullResponseStartFrame,
+        text: list[str],
+        calls: list[FunctionCallFromLLM],
+        finish_reason: str | None,
+    ) -> list[FunctionCallFromLLM]:
+        """Write a whole response into the context and push its end; returns its tool calls
+        (none when it was cut off)."""
         end = LLMFullResponseEndFrame(finish_reason=finish_reason)
         if end.truncated:
             calls = []
