@@ -517,9 +517,12 @@ class BaseOutputTransport(FrameProcessor):
             if not chunk:
                 continue
             start = max(self._clock.now(), self._playing_until)
+            # The chunk goes to the writer before the speaking state is pushed: the first
+            # audio of a reply is on its way before the observers deliver the turn's burst of
+            # client messages (BotStartedSpeakingFrame is delivered at once, with all before it).
+            await self.write_audio(chunk, at=start)
             if not self._speaking:
                 await self._set_speaking(True)
-            await self.write_audio(chunk, at=start)
             self.chunks_sent += 1
             duration = len(chunk) / bytes_per_sec
             self._playing_until = start + duration

@@ -245,6 +245,9 @@ async def test_the_writer_takes_its_lanes_in_turn_so_neither_waits_behind_the_ot
         async def send(self, message: bytes | str) -> None:
             sent.append(message)
 
+        def send_nowait(self, message: bytes | str) -> bool:
+            return False  # every message through the writer's lanes
+
     params = SimpleNamespace(send_timeout_secs=1.0, max_send_queue_bytes=1 << 20)
     owner = SimpleNamespace(connection=Connection(), params=params)
     writer = _Writer(owner)  # type: ignore[arg-type]
@@ -278,6 +281,9 @@ async def test_each_send_is_bounded_by_the_send_timeout_not_the_sum_of_them(
             await asyncio.sleep(send_secs)
             sent.append(message)
 
+        def send_nowait(self, message: bytes | str) -> bool:
+            return False  # a slow socket: the library would have to wait
+
     params = SimpleNamespace(send_timeout_secs=0.1, max_send_queue_bytes=1 << 20)
     owner = SimpleNamespace(
         connection=Connection(),
@@ -296,3 +302,64 @@ async def test_each_send_is_bounded_by_the_send_timeout_not_the_sum_of_them(
     if lost:
         assert sent == [] and losses == [(1008, "client is not reading: a send took over 0.1 s")]
         assert not task.cancelled()
+
+
+async def test_audio_finding_the_writer_idle_goes_out_from_the_callers_task() -> None:
+    from types import SimpleNamespace
+
+    from vani.transports.websocket.connection import CLOSE_INTERNAL_ERROR
+    from vani.transports.websocket.transport import _Writer
+
+    sent: list[tuple[str, bytes | str]] = []
+    losses: list[tuple[int | None, str]] = []
+
+    class Connection:
+        can_send_now = True
+        broken = False
+
+        async def send(self, message: bytes | str) -> None:
+            sent.append(("writer", message))
+
+        def send_nowait(self, message: bytes | str) -> bool:
+            if self.broken:
+                raise RuntimeError("the socket library failed")
+            if self.can_send_now:
+                sent.append(("now", message))
+            return self.can_send_now
+
+    conn = Connection()
+    params = SimpleNamespace(send_timeout_secs=1.0, max_send_queue_bytes=1 << 20)
+    owner = SimpleNamespace(
+        connection=conn,
+        params=params,
+        _lose=lambda code, reason, **_: losses.append((code, reason)),
+    )
+    writer = _Writer(owner)  # type: ignore[arg-type]
+    # No writer task yet: an idle writer hands audio over at once.
+    writer.put(b"audio 0", urgent=False)
+    assert sent == [("now", b"audio 0")]
+    assert (writer.messages_sent, writer.bytes_sent, writer.queued_bytes) == (1, 7, 0)
+    # Messages keep the writer's lane, so a burst of them leaves back to back.
+    writer.put("event 0", urgent=True)
+    assert writer.queued_bytes == len("event 0")
+    # Audio behind a queued message waits its turn: the order holds.
+    writer.put(b"audio 1", urgent=False)
+    # The connection cannot send now (its buffer is full): audio waits in its lane even
+    # with the writer idle.
+    task = asyncio.create_task(writer.run())
+    await writer.flush(1.0)
+    conn.can_send_now = False
+    writer.put(b"audio 2", urgent=False)
+    await writer.flush(1.0)
+    assert sent[1:] == [("writer", b"audio 1"), ("writer", "event 0"), ("writer", b"audio 2")]
+    # Idle again and the socket ready: straight out.
+    conn.can_send_now = True
+    writer.put(b"audio 3", urgent=False)
+    assert sent[-1] == ("now", b"audio 3")
+    assert writer.messages_sent == 5
+    # A library that fails mid-send ends the call, as a failing send in the writer does.
+    conn.broken = True
+    writer.put(b"audio 4", urgent=False)
+    assert losses == [(CLOSE_INTERNAL_ERROR, "send failed: the socket library failed")]
+    writer.close()
+    await task

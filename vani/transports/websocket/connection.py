@@ -44,7 +44,8 @@ class WebSocketConnection(ABC):
     """One accepted (or about to be accepted) WebSocket.
 
     Methods are called from the event loop that owns the socket; :meth:`recv` is called from one
-    task only, :meth:`send` from one task only (the transport's writer), :meth:`close` from any.
+    task only, :meth:`send` from one task only (the transport's writer), :meth:`send_nowait`
+    only while no :meth:`send` is running, :meth:`close` from any.
     """
 
     @abstractmethod
@@ -61,6 +62,16 @@ class WebSocketConnection(ABC):
     @abstractmethod
     async def send(self, message: bytes | str) -> None:
         """Send one message. Raises :class:`ConnectionClosedError` if the socket is closed."""
+
+    def send_nowait(self, message: bytes | str) -> bool:
+        """Hand one message to the socket now, without suspending, where the stack can do so
+        safely (the socket open, no other message half-sent, its write buffer below its
+        high-water mark); False leaves the message unsent, for :meth:`send`.
+
+        Optional: the default returns False. The transport's writer calls it when it has
+        nothing queued, so a message does not wait for the writer's task to be scheduled.
+        """
+        return False
 
     @abstractmethod
     async def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from vani.transports.websocket.connection import (
     CLOSE_NORMAL,
@@ -88,6 +89,29 @@ class WebsocketsConnection(WebSocketConnection):
             await self._ws.send(message)
         except ConnectionClosed as exc:
             raise _closed(exc) from None
+
+    def send_nowait(self, message: bytes | str) -> bool:
+        # What the library's own send does before its first possible suspension, done only
+        # when that send would not suspend: the socket open, no fragmented message in
+        # progress, the transport's buffer not over its limit. A version of the library
+        # without these attributes gets the writer's path (False).
+        ws = self._ws
+        if (
+            ws.protocol.state is not State.OPEN
+            or getattr(ws, "send_in_progress", True) is not None
+            or getattr(ws, "paused", True)
+            or ws.transport.is_closing()
+        ):
+            return False
+        send_data = getattr(ws, "send_data", None)
+        if send_data is None:
+            return False
+        if isinstance(message, str):
+            ws.protocol.send_text(message.encode())
+        else:
+            ws.protocol.send_binary(message)
+        send_data()
+        return True
 
     async def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
         await self._ws.close(code, reason)
