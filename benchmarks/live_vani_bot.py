@@ -117,7 +117,21 @@ class _Tracer(BaseObserver):
             self.note("server: socket message received")
             return data
 
+        send_nowait = connection.send_nowait  # type: ignore[attr-defined]
+
+        def traced_send_nowait(message: bytes | str) -> bool:
+            # Audio that found the writer idle, written from the output's own task.
+            kind = "audio" if len(message) >= 480 else "message"
+            self.note(f"server: socket write of {kind} starts")
+            sent: bool = send_nowait(message)
+            if sent:
+                self.note(f"server: socket write of {kind} done")
+            else:
+                self.events.pop()  # not written here: the writer's send notes it
+            return sent
+
         connection.send = traced_send  # type: ignore[attr-defined]
+        connection.send_nowait = traced_send_nowait  # type: ignore[attr-defined]
         connection.recv = traced_recv  # type: ignore[attr-defined]
 
     async def loop_lag(self) -> None:
