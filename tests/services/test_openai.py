@@ -802,6 +802,28 @@ async def test_a_reply_ends_at_done_and_its_body_is_still_read_for_the_next_turn
         assert server.accepted == 1
 
 
+async def test_a_body_that_breaks_after_done_leaves_the_reply_whole_and_reports_nothing() -> None:
+    async with _CountingServer() as server:
+        server.enqueue(
+            StreamResponse([Text("One."), Finish("stop"), Done(), Disconnect()]),
+            text_response("Two."),
+        )
+        llm = make_llm(server)
+        async with Session([llm]) as s:
+            context = user_context()
+            await s.send(LLMContextFrame(context=context))
+            await s.down.wait_for(LLMFullResponseEndFrame)
+            await s.send(LLMContextFrame(context=context))
+            await s.down.wait_until(lambda: len(s.down.of(LLMFullResponseEndFrame)) == 2)
+        assert not s.errors
+        assert texts(s) == ["One.", "Two."]
+        assert [m["content"] for m in context.messages if m["role"] == "assistant"] == [
+            "One.",
+            "Two.",
+        ]
+        assert server.accepted == 2  # the broken connection was not reused
+
+
 async def test_a_tool_call_waits_for_the_end_of_the_body_before_it_runs() -> None:
     # Tool calls are kept out of the early end: until they run, an interruption must be able
     # to take them out of the context again.

@@ -113,8 +113,10 @@ class LLMUsage:
 class LLMFinish:
     """Why the server ended the response (its ``finish_reason``).
 
-    The response's last event but usage: the service ends the response when it arrives (the
-    context written, ``LLMFullResponseEndFrame`` pushed) and reads the rest of the stream after.
+    The response's last event but usage. A response without tool calls ends when it arrives
+    (the context written, ``LLMFullResponseEndFrame`` pushed), and the rest of the stream is
+    read after; a failure in that rest is logged, not reported. Tool calls run once the stream
+    has ended.
     """
 
     reason: str
