@@ -775,53 +775,50 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced_without_an_
         assert server.accepted == 2
 
 
+async def _one_reply_then_another(
+    tail: Pause | Disconnect,
+) -> tuple[_CountingServer, Session, LLMContext]:
+    """ "One." ended by [DONE] and then ``tail`` (the rest of its body), then "Two.": both turns
+    on one context."""
+    async with _CountingServer() as server:
+        server.enqueue(
+            StreamResponse([Text("One."), Finish("stop"), Done(), tail]),
+            text_response("Two."),
+        )
+        context = user_context()
+        async with Session([make_llm(server)]) as s:
+            await s.send(LLMContextFrame(context=context))
+            await s.down.wait_for(LLMFullResponseEndFrame)
+            if isinstance(tail, Pause):
+                assert not server.requests[0].completed  # the end of its body is still to come
+                end = s.down.of(LLMFullResponseEndFrame)[0]
+                assert end.finish_reason == "stop"  # type: ignore[attr-defined]
+                assert context.messages[-1] == {"role": "assistant", "content": "One."}
+            await s.send(LLMContextFrame(context=context))
+            await s.down.wait_until(lambda: len(s.down.of(LLMFullResponseEndFrame)) == 2)
+    return server, s, context
+
+
 async def test_a_reply_ends_at_done_and_its_body_is_still_read_for_the_next_turn() -> None:
     # [DONE] ends the reply: its end (and the TTS's last sentence) goes down then, not after
     # the server's last write of the body, which this server holds back for 2 s. The body is
     # still read to its end, so the next turn is served on the same connection.
-    async with _CountingServer() as server:
-        server.enqueue(
-            StreamResponse([Text("One."), Finish("stop"), Done(), Pause(2.0)]),
-            text_response("Two."),
-        )
-        llm = make_llm(server)
-        async with Session([llm]) as s:
-            context = user_context()
-            await s.send(LLMContextFrame(context=context))
-            await s.down.wait_for(LLMFullResponseEndFrame)
-            assert not server.requests[0].completed  # the end of its body is still to come
-            end = s.down.of(LLMFullResponseEndFrame)[0]
-            assert end.finish_reason == "stop"  # type: ignore[attr-defined]
-            assert context.messages[-1] == {"role": "assistant", "content": "One."}
-            s.down.frames.clear()
-            await s.send(LLMContextFrame(context=context))
-            await s.down.wait_for(LLMFullResponseEndFrame)
-            assert texts(s) == ["Two."]
-        assert not s.errors
-        assert server.requests[0].completed
-        assert server.accepted == 1
+    server, s, _ = await _one_reply_then_another(Pause(2.0))
+    assert not s.errors
+    assert texts(s) == ["One.", "Two."]
+    assert server.requests[0].completed
+    assert server.accepted == 1
 
 
 async def test_a_body_that_breaks_after_done_leaves_the_reply_whole_and_reports_nothing() -> None:
-    async with _CountingServer() as server:
-        server.enqueue(
-            StreamResponse([Text("One."), Finish("stop"), Done(), Disconnect()]),
-            text_response("Two."),
-        )
-        llm = make_llm(server)
-        async with Session([llm]) as s:
-            context = user_context()
-            await s.send(LLMContextFrame(context=context))
-            await s.down.wait_for(LLMFullResponseEndFrame)
-            await s.send(LLMContextFrame(context=context))
-            await s.down.wait_until(lambda: len(s.down.of(LLMFullResponseEndFrame)) == 2)
-        assert not s.errors
-        assert texts(s) == ["One.", "Two."]
-        assert [m["content"] for m in context.messages if m["role"] == "assistant"] == [
-            "One.",
-            "Two.",
-        ]
-        assert server.accepted == 2  # the broken connection was not reused
+    server, s, context = await _one_reply_then_another(Disconnect())
+    assert not s.errors
+    assert texts(s) == ["One.", "Two."]
+    assert [m["content"] for m in context.messages if m["role"] == "assistant"] == [
+        "One.",
+        "Two.",
+    ]
+    assert server.accepted == 2  # the broken connection was not reused
 
 
 async def test_a_tool_call_waits_for_the_end_of_the_body_before_it_runs() -> None:

@@ -182,8 +182,6 @@ class _Writer:
         self.closed = False
         self.messages_sent = 0
         self.bytes_sent = 0
-        # True while the writer's task is inside the connection's send.
-        self._sending = False
 
     def put(self, message: bytes | str, *, urgent: bool) -> None:
         if self.closed:
@@ -196,8 +194,9 @@ class _Writer:
                 f"client is not reading: over {limit} bytes waiting to be sent",
             )
             return
-        if not urgent and self._idle.is_set() and not self._sending:
-            # Nothing queued and no send running: audio goes out now, from the output's task,
+        if not urgent and self._idle.is_set():
+            # Nothing queued and no send running (the writer sets _idle only once its last
+            # send has returned): audio goes out now, from the output's task,
             # where the connection can do that without waiting. A reply's first audio then
             # does not wait behind whatever the loop had ready before the writer's turn (the
             # rest of the TTS's audio being read, the observers' messages): ~0.5 ms. Messages
@@ -268,7 +267,6 @@ class _Writer:
                 continue
             self.queued_bytes -= len(message)
             watchdog.busy_since = loop.time()
-            self._sending = True
             try:
                 await conn.send(message)
             except asyncio.CancelledError:
@@ -289,7 +287,6 @@ class _Writer:
                 return
             finally:
                 watchdog.busy_since = None
-                self._sending = False
             self.messages_sent += 1
             self.bytes_sent += len(message)
             if not self._urgent and not self._audio:
