@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from pathlib import Path
+from urllib.parse import SplitResult
 
 import httpx
 import psutil
@@ -43,6 +45,29 @@ async def test_a_socket_without_a_token_is_closed_with_4003_before_the_bot_runs(
         assert running.server.refusals == {"token-missing": 1}
     assert (code, reason) == (4003, "no token: call POST /start for one")
     assert spy.calls == []
+
+
+async def test_a_calls_token_stays_in_no_cache_once_its_socket_opened() -> None:
+    # urllib's urlsplit keeps its last 128 results: splitting the request's target with it
+    # kept the tokens of the last 128 calls (and pinned the memory their strings sat in).
+    spy = Spy()
+    async with running_server(spy) as running:
+        tokens = [(await start_call(running))["token"] for _ in range(2)]
+        for url in (ws_url(running) + f"?token={tokens[0]}", ws_url(running, f"/ws/{tokens[1]}")):
+            code, _ = await close_code(url)
+            assert code == 1000
+    assert len(spy.calls) == 2
+    # The client's own parse of its URL (scheme "ws", a host) may be cached; the server's
+    # would have neither.
+    gc.collect()
+    kept = [
+        part
+        for o in gc.get_objects()
+        if isinstance(o, SplitResult) and not o.scheme
+        for part in (o.path, o.query)
+        if any(token in part for token in tokens)
+    ]
+    assert kept == []
 
 
 async def test_an_expired_or_forged_token_is_closed_with_4003() -> None:

@@ -48,7 +48,7 @@ from vani.server.session import CallInfo, Session
 from vani.server.tokens import TokenAuthority, TokenClaims, TokenError
 from vani.server.wiring import transport_params
 from vani.server.wsbridge import WebSocketBridge
-from vani.transports.websocket.connection import WebSocketConnection
+from vani.transports.websocket.connection import WebSocketConnection, split_request_target
 
 if TYPE_CHECKING:
     from vani.server.telephony import TelephonySettings
@@ -316,10 +316,10 @@ class VaniServer:
     async def _process_request(
         self, connection: ServerConnection, request: Request
     ) -> WSResponse | None:
-        parts = urlsplit(request.path)
-        if self._match(parts.path) is None:
+        path, _query = split_request_target(request.path)
+        if self._match(path) is None:
             self.refuse("path")
-            return connection.respond(404, f"no WebSocket route at {parts.path}\n")
+            return connection.respond(404, f"no WebSocket route at {path}\n")
         origin = request.headers.get("Origin")
         if not self.origin_allowed(origin, request.headers.get("Host")):
             self.refuse("origin")

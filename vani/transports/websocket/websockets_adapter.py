@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
@@ -18,6 +18,7 @@ from vani.transports.websocket.connection import (
     CLOSE_NORMAL,
     ConnectionClosedError,
     WebSocketConnection,
+    split_request_target,
 )
 
 if TYPE_CHECKING:
@@ -64,9 +65,9 @@ class WebsocketsConnection(WebSocketConnection):
         self._ws = connection
         request = connection.request
         target = request.path if request is not None else "/"
-        parts = urlsplit(target)
-        self._path = parts.path or "/"
-        self._query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        path, query = split_request_target(target)
+        self._path = path or "/"
+        self._query = dict(parse_qsl(query, keep_blank_values=True))
         raw = list(request.headers.raw_items()) if request is not None else []
         self._headers = _Headers(raw)
 
