@@ -7,14 +7,20 @@ venv's Python and read one JSON object from stdout::
     python benchmarks/llm_scenarios.py run --framework vani|pipecat|sdk --port P --rounds 20
 
 The fake (``vani.testing.FakeOpenAIServer``, so ``serve`` needs vani) answers every request
-at once with ``--tokens`` one-token chunks plus a usage chunk: zero latency, so what is
-measured is the client. Each round sends an ``LLMRunFrame`` into ``[user aggregator, LLM
-service, sink]`` (the same shape in both frameworks; Pipecat's user aggregator turns the run
-frame into a context frame, vani's LLM takes it directly) and records:
+at once with ``--tokens`` one-token chunks plus a usage chunk, ``--spacing-ms`` apart (default
+1 ms: a 1,000-token/s stream, faster than any hosted model, each token read on its own as a
+real stream's are; 0 sends the whole reply in one burst, which vani's service reads as one
+frame). What is measured is the client. Each round sends an ``LLMRunFrame`` into ``[user
+aggregator, LLM service, sink]`` (the same shape in both frameworks; Pipecat's user aggregator
+turns the run frame into a context frame, vani's LLM takes it directly) and records:
 
 * ``first_token_ms``: from queueing ``LLMRunFrame`` to the first ``LLMTextFrame`` at the sink;
-* ``per_token_us``: wall time per token from the first to the last token at the sink;
-* ``cpu_per_token_us``: process CPU time of the whole round divided by the tokens.
+* ``per_token_us``: wall time per token from the first to the last token at the sink (the
+  spacing, plus any time the client falls behind it);
+* ``cpu_per_token_us``: process CPU time of the whole round divided by the tokens;
+* ``frames``: the ``LLMTextFrame`` s (or the SDK's content chunks) that carried them.
+
+Tokens are counted in the text (each is `` t<n>``), not by frames.
 
 ``--framework sdk`` is the baseline: the bare ``openai`` SDK consuming the same stream
 (``create(stream=True)`` then ``async for``), with no framework. Framework overhead per token
@@ -40,11 +46,16 @@ MESSAGES = [
 WAIT_S = 10.0
 
 
-async def serve(tokens: int) -> None:
+async def serve(tokens: int, spacing_ms: float) -> None:
     fake = importlib.import_module("vani.testing.fake_openai")
+    parts: list[Any] = []
+    for i in range(tokens):
+        if i and spacing_ms > 0:
+            parts.append(fake.Pause(spacing_ms / 1e3))
+        parts.append(fake.Text(f" t{i}"))
 
     def respond(request: Any) -> Any:
-        return fake.StreamResponse([fake.Text(f" t{i}") for i in range(tokens)])
+        return fake.StreamResponse(parts)
 
     server = fake.FakeOpenAIServer(responder=respond, validate=True)
     await server.start()
@@ -58,14 +69,19 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def _tokens(text: str) -> int:
+    return text.count(" t")
+
+
 def _result(
-    first: list[float], per_token: list[float], cpu: list[float], tokens: int
+    first: list[float], per_token: list[float], cpu: list[float], tokens: int, frames: int
 ) -> dict[str, float]:
     return {
         "first_token_ms": _median(first) * 1e3,
         "per_token_us": _median(per_token) * 1e6,
         "cpu_per_token_us": _median(cpu) * 1e6,
         "tokens": tokens,
+        "frames": frames,
         "rounds": len(first),
     }
 
@@ -76,7 +92,7 @@ async def run_sdk(base_url: str, rounds: int) -> dict[str, float]:
     first: list[float] = []
     per_token: list[float] = []
     cpu: list[float] = []
-    tokens = 0
+    tokens = frames = 0
     for _ in range(rounds + 1):  # the first round warms the connection up
         c0, t0 = time.process_time(), time.perf_counter()
         stream = await client.chat.completions.create(
@@ -86,21 +102,22 @@ async def run_sdk(base_url: str, rounds: int) -> dict[str, float]:
             stream_options={"include_usage": True},
         )
         t_first = t_last = 0.0
-        count = 0
+        count = pieces = 0
         async for chunk in stream:
             for choice in chunk.choices:
                 if choice.delta.content:
                     t_last = time.perf_counter()
                     if not count:
                         t_first = t_last
-                    count += 1
+                    count += _tokens(choice.delta.content)
+                    pieces += 1
         c1 = time.process_time()
         first.append(t_first - t0)
         per_token.append((t_last - t_first) / max(1, count - 1))
         cpu.append((c1 - c0) / max(1, count))
-        tokens = count
+        tokens, frames = count, pieces
     await client.close()
-    return _result(first[1:], per_token[1:], cpu[1:], tokens)
+    return _result(first[1:], per_token[1:], cpu[1:], tokens, frames)
 
 
 def _load(framework: str) -> dict[str, Any]:
@@ -199,7 +216,8 @@ class LLMRound:
                     if outer.first_at is None:
                         outer.first_at = now
                     outer.last_at = now
-                    outer.count += 1
+                    outer.count += _tokens(frame.text)
+                    outer.frames += 1
                 elif isinstance(frame, end_cls) and outer.done is not None:
                     outer.done.set()
                 await self.push_frame(frame, direction)
@@ -210,7 +228,7 @@ class LLMRound:
         self.task = self.fw["make_task"](self.fw["Pipeline"]([pair.user(), self.llm, Sink()]))
         self.first_at: float | None = None
         self.last_at = 0.0
-        self.count = 0
+        self.count = self.frames = 0
         self.done: asyncio.Event | None = None
         self._run: asyncio.Task[None] | None = None
 
@@ -224,10 +242,11 @@ class LLMRound:
         self._run = asyncio.create_task(self.fw["run_task"](self.task))
         await asyncio.wait_for(started.wait(), WAIT_S)
 
-    async def round(self) -> tuple[float, float, float, int]:
-        """One response: (seconds to first token, seconds per token, CPU s per token, tokens)."""
+    async def round(self) -> tuple[float, float, float, int, int]:
+        """One response: (seconds to first token, seconds per token, CPU s per token, tokens,
+        frames)."""
         self.context.set_messages([dict(m) for m in MESSAGES])
-        self.first_at, self.last_at, self.count = None, 0.0, 0
+        self.first_at, self.last_at, self.count, self.frames = None, 0.0, 0, 0
         self.done = asyncio.Event()
         c0, t0 = time.process_time(), time.perf_counter()
         await self.task.queue_frame(self.fw["frames"].LLMRunFrame())
@@ -240,6 +259,7 @@ class LLMRound:
             (self.last_at - self.first_at) / max(1, count - 1),
             (c1 - c0) / max(1, count),
             count,
+            self.frames,
         )
 
     async def stop(self) -> None:
@@ -254,17 +274,17 @@ async def run_framework(framework: str, base_url: str, rounds: int) -> dict[str,
     first: list[float] = []
     per_token: list[float] = []
     cpu: list[float] = []
-    tokens = 0
+    tokens = frames = 0
     try:
         await session.round()  # warm-up: connection, imports on first use
         for _ in range(rounds):
-            f, p, c, tokens = await session.round()
+            f, p, c, tokens, frames = await session.round()
             first.append(f)
             per_token.append(p)
             cpu.append(c)
     finally:
         await session.stop()
-    return _result(first, per_token, cpu, tokens)
+    return _result(first, per_token, cpu, tokens, frames)
 
 
 def main() -> None:
@@ -272,13 +292,14 @@ def main() -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve")
     s.add_argument("--tokens", type=int, default=200)
+    s.add_argument("--spacing-ms", type=float, default=1.0)
     r = sub.add_parser("run")
     r.add_argument("--framework", choices=["vani", "pipecat", "sdk"], required=True)
     r.add_argument("--port", type=int, required=True)
     r.add_argument("--rounds", type=int, default=20)
     args = ap.parse_args()
     if args.cmd == "serve":
-        asyncio.run(serve(args.tokens))
+        asyncio.run(serve(args.tokens, args.spacing_ms))
         return
     base_url = f"http://127.0.0.1:{args.port}/v1"
     if args.framework == "sdk":

@@ -278,6 +278,31 @@ async def test_lines_split_at_any_ending_even_across_chunks(http: HTTPClient) ->
     assert lines == ["a", "b", "c", "d", "", "e\u2028f", "tail"]
 
 
+async def test_line_batches_hold_what_arrived_together(http: HTTPClient) -> None:
+    # Two reads' worth, the server waiting for the client's first batch before the second:
+    # each batch is the whole lines of one burst, a line split across bursts in the second.
+    first_taken = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await server.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for piece in (b"a\nb\r\nc\nhal", b"f\nd\n\n"):
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            await writer.drain()
+            await first_taken.wait()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    async with RawServer(handler) as server:
+        response = await http.post(server.origin, "/", HEAD, b"{}", 5.0)
+        batches = []
+        async for batch in response.aiter_line_batches():
+            batches.append(batch)
+            first_taken.set()
+        await response.aclose()
+    assert batches == [["a", "b", "c"], ["half", "d", ""]]
+
+
 def _self_signed(tmp_path: object) -> tuple[str, str]:
     """A certificate for 127.0.0.1 and its key, written as PEM files."""
     import datetime

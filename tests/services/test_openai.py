@@ -89,7 +89,12 @@ def texts(session: Session) -> list[str]:
 
 
 async def test_text_streams_as_one_llm_text_frame_per_token(server: FakeOpenAIServer) -> None:
-    server.enqueue(text_response("Hello", " there", ", friend"))
+    # Each token in a read of its own (the fake pauses between them), as a server streams.
+    server.enqueue(
+        StreamResponse(
+            [Text("Hello"), Pause(0.001), Text(" there"), Pause(0.001), Text(", friend")]
+        )
+    )
     llm = make_llm(server)
     context = user_context()
     async with Session([llm]) as s:
@@ -110,6 +115,25 @@ async def test_text_streams_as_one_llm_text_frame_per_token(server: FakeOpenAISe
     assert body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}
     assert "tools" not in body and "tool_choice" not in body
+
+
+@pytest.mark.parametrize("usage", [True, False])
+async def test_tokens_read_together_are_one_llm_text_frame(
+    server: FakeOpenAIServer, usage: bool
+) -> None:
+    # The whole stream in one write: one read, one frame with every token's text, in order;
+    # the usage chunk (sent after the text, before [DONE]) keeps its place after it.
+    server.enqueue(text_response("Hello", " there", ", friend", coalesce=True))
+    context = user_context()
+    llm = make_llm(server, include_usage=usage)
+    async with Session([llm], enable_usage_metrics=True) as s:
+        await s.send(LLMContextFrame(context=context))
+        await s.down.wait_for(LLMFullResponseEndFrame)
+    kinds = [type(f) for f in s.down.frames]
+    metrics = [MetricsFrame] if usage else []
+    assert kinds == [LLMFullResponseStartFrame, LLMTextFrame, *metrics, LLMFullResponseEndFrame]
+    assert texts(s) == ["Hello there, friend"]
+    assert context.messages[-1] == {"role": "assistant", "content": "Hello there, friend"}
 
 
 async def test_metrics_report_time_to_first_token_and_usage(server: FakeOpenAIServer) -> None:
@@ -384,7 +408,7 @@ async def test_keepalive_comments_event_lines_and_unknown_keys_are_ignored(
     async with Session([llm]) as s:
         await s.send(LLMContextFrame(context=user_context()))
         await s.down.wait_for(LLMFullResponseEndFrame)
-    assert texts(s) == ["a", "b"] and s.errors == []
+    assert "".join(texts(s)) == "ab" and s.errors == []
 
 
 async def test_429_with_retry_after_is_retried_then_succeeds(
@@ -448,7 +472,7 @@ async def test_interruption_mid_stream_closes_the_connection_and_drops_later_tok
     context = user_context()
     async with Session([llm]) as s:
         await s.send(LLMContextFrame(context=context))
-        await s.down.wait_until(lambda: len(texts(s)) == 2)
+        await s.down.wait_until(lambda: "".join(texts(s)) == "One two")
         await s.send(InterruptionFrame())
         await s.down.wait_for(InterruptionFrame)
         marker = len(s.down.frames)
@@ -459,7 +483,7 @@ async def test_interruption_mid_stream_closes_the_connection_and_drops_later_tok
     assert server.requests[0].disconnected and not server.requests[0].completed
     after = s.down.frames[marker:]
     assert not [f for f in after if isinstance(f, LLMTextFrame | LLMFullResponseEndFrame)]
-    assert texts(s) == ["One", " two"]
+    assert "".join(texts(s)) == "One two"
 
 
 async def test_interruption_cancels_a_running_tool_and_its_result_never_enters_context(
@@ -658,8 +682,11 @@ async def test_scripted_service_emits_exactly_the_frames_of_the_openai_service(
     from vani.services.llm import ScriptedLLMService, ScriptedToolCall, ScriptedTurn
 
     server.enqueue(
-        StreamResponse([Text("Let"), Text(" me"), *tool_call("c1", "get_time", "{}")]),
-        text_response("It", " is", " noon."),
+        # Tokens read apart, as the scripted service emits them (a frame each).
+        StreamResponse(
+            [Text("Let"), Pause(0.001), Text(" me"), *tool_call("c1", "get_time", "{}")]
+        ),
+        StreamResponse([Text("It"), Pause(0.001), Text(" is"), Pause(0.001), Text(" noon.")]),
     )
     scripted = ScriptedLLMService(
         [ScriptedTurn(["Let", " me"], [ScriptedToolCall("get_time", {}, id="c1")]), "It is noon."]

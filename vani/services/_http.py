@@ -229,8 +229,17 @@ class Response:
     async def aiter_lines(self) -> AsyncGenerator[str, None]:
         """The body as text lines (UTF-8), split at ``\\n``, ``\\r\\n`` or ``\\r`` only, as
         server-sent events are: a JSON string may hold other line separators."""
+        async for batch in self.aiter_line_batches():
+            for line in batch:
+                yield line
+
+    async def aiter_line_batches(self) -> AsyncGenerator[list[str], None]:
+        """The body's lines (as :meth:`aiter_lines` splits them) in batches: each batch holds
+        every whole line that had arrived when it was taken, so a reader can treat a burst as
+        one (a stream's tokens read together). Never empty."""
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pending = ""
+        batch: list[str] = []
         async for data in self.aiter_bytes():
             text = pending + decoder.decode(data)
             # A "\r" at the end may be half of a "\r\n" split across two chunks.
@@ -241,11 +250,16 @@ class Response:
                 text = text.replace("\r\n", "\n").replace("\r", "\n")
             lines = text.split("\n")
             pending = lines.pop() + ("\r" if held else "")
-            for line in lines:
-                yield line
+            batch += lines
+            connection = self._connection
+            if batch and not (connection is not None and connection.chunks):
+                yield batch
+                batch = []
         text = pending + decoder.decode(b"", final=True)
         if text:
-            yield text.rstrip("\r")
+            batch.append(text.rstrip("\r"))
+        if batch:
+            yield batch
 
     async def aread(self, limit: int = 1 << 20) -> bytes:
         """The whole body, at most ``limit`` bytes of it (an error body, for its message)."""

@@ -254,7 +254,7 @@ class OpenAILLMService(LLMService):
                 if early is not None:
                     early.exchange.abandon()
                 direct = await self._post(self._encode(context, tool_choice))
-            events = self._events(direct.aiter_lines(), direct.aclose, HTTPError)
+            events = self._events(direct.aiter_line_batches(), direct.aclose, HTTPError)
         else:
             events = await self._sdk_events(context, tool_choice)
         # Closed here, not left to the event loop's finalizer (see _events).
@@ -291,7 +291,7 @@ class OpenAILLMService(LLMService):
 
         # SDKs that wrap a streamed raw response in their stream class keep it in ``.response``.
         raw = answer if isinstance(answer, http.Response) else getattr(answer, "response")  # noqa: B009
-        return self._events(raw.aiter_lines(), raw.aclose, http.HTTPError)
+        return self._events(_one_by_one(raw.aiter_lines()), raw.aclose, http.HTTPError)
 
     def _encode(self, context: LLMContext, tool_choice: JSONValue) -> bytes:
         # Serialized at once from the live messages: build_request's deep copy (which grows
@@ -369,56 +369,70 @@ class OpenAILLMService(LLMService):
 
     async def _events(
         self,
-        lines: AsyncIterator[str],
+        batches: AsyncIterator[list[str]],
         close: Callable[[], Awaitable[None]],
         broken: type[Exception],
     ) -> AsyncGenerator[LLMEvent, None]:
-        """The service's events from a streamed response's lines; ``close`` releases the
-        response, ``broken`` is how its transport says the body broke off."""
+        """The service's events from a streamed response's lines, a batch at a time; ``close``
+        releases the response, ``broken`` is how its transport says the body broke off.
+
+        The text of the chunks in one batch (those read together) is one event: a burst of
+        tokens (a fast server, or a loop busy with other calls) becomes one ``LLMTextFrame``
+        instead of one per token, with the same text."""
         builders: list[_CallBuilder] = []
         by_index: dict[int, _CallBuilder] = {}
         finish_reason: str | None = None
         done = False
         # Closed here, not left to the event loop's finalizer: an unfinished generator would
         # keep the response (and this service) alive until the garbage collector got to it.
-        chunks = _sse_chunks(lines)
+        chunk_batches = _sse_chunks(batches)
         try:
-            async for chunk in chunks:
-                if chunk is None:  # [DONE]
-                    if not done:
-                        done = True
-                        # The response is whole: its end goes out now, and the rest of the
-                        # body (the chunked terminator, a separate write of the server) is
-                        # read after, so the connection goes back to the pool.
-                        for event in _final_events(builders, finish_reason):
-                            yield event
-                    continue
-                if done:
-                    continue
-                usage = chunk.get("usage")
-                if isinstance(usage, dict):
-                    yield _usage(usage)
-                choices = chunk.get("choices")
-                for choice in choices if isinstance(choices, list) else ():
-                    if not isinstance(choice, dict):
+            async for chunks in chunk_batches:
+                text: list[str] = []
+                for chunk in chunks:
+                    if chunk is None:  # [DONE]
+                        if not done:
+                            done = True
+                            if text:
+                                yield LLMTextChunk("".join(text))
+                                text.clear()
+                            # The response is whole: its end goes out now, and the rest of the
+                            # body (the chunked terminator, a separate write of the server) is
+                            # read after, so the connection goes back to the pool.
+                            for event in _final_events(builders, finish_reason):
+                                yield event
                         continue
-                    delta = choice.get("delta")
-                    if not isinstance(delta, dict):
-                        delta = {}
-                    content = delta.get("content")
-                    if content and isinstance(content, str):
-                        yield LLMTextChunk(content)
-                    reason = choice.get("finish_reason")
-                    if reason and isinstance(reason, str):
-                        finish_reason = reason
-                    fragments = delta.get("tool_calls")
-                    for fragment in fragments if isinstance(fragments, list) else ():
-                        if isinstance(fragment, dict):
-                            _add_fragment(fragment, builders, by_index)
+                    if done:
+                        continue
+                    usage = chunk.get("usage")
+                    if isinstance(usage, dict):
+                        if text:
+                            yield LLMTextChunk("".join(text))
+                            text.clear()
+                        yield _usage(usage)
+                    choices = chunk.get("choices")
+                    for choice in choices if isinstance(choices, list) else ():
+                        if not isinstance(choice, dict):
+                            continue
+                        delta = choice.get("delta")
+                        if not isinstance(delta, dict):
+                            delta = {}
+                        content = delta.get("content")
+                        if content and isinstance(content, str):
+                            text.append(content)
+                        reason = choice.get("finish_reason")
+                        if reason and isinstance(reason, str):
+                            finish_reason = reason
+                        fragments = delta.get("tool_calls")
+                        for fragment in fragments if isinstance(fragments, list) else ():
+                            if isinstance(fragment, dict):
+                                _add_fragment(fragment, builders, by_index)
+                if text:
+                    yield LLMTextChunk("".join(text))
         except broken as exc:  # the connection dropped or the body was cut short
             raise ServiceConnectionError(f"the llm stream broke off: {exc}") from exc
         finally:
-            await chunks.aclose()
+            await chunk_batches.aclose()
             await close()
         if done:
             return
@@ -455,38 +469,55 @@ def _http_module() -> ModuleType:
     return importlib.import_module(base.__module__.split(".")[0])
 
 
-async def _sse_chunks(
-    lines: AsyncIterator[str],
-) -> AsyncGenerator[dict[str, JSONValue] | None, None]:
-    """The JSON objects of a server-sent event stream (``None`` for ``[DONE]``). Comments and
-    event names are skipped; an event carrying ``error`` raises, as the SDK's stream does."""
-    data: list[str] = []
+async def _one_by_one(lines: AsyncIterator[str]) -> AsyncGenerator[list[str], None]:
+    """Lines from a reader that cannot say what arrived together: a batch each."""
     async for line in lines:
-        if line:
-            if line.startswith("data:"):
-                value = line[5:]
-                data.append(value[1:] if value.startswith(" ") else value)
-            continue  # a comment (": keepalive"), an event name or an unknown field
-        if not data:
-            continue
-        text = "\n".join(data)
-        data.clear()
-        if text.startswith("[DONE]"):
-            yield None
-            continue
-        try:
-            chunk = json.loads(text)
-        except ValueError as exc:
-            raise ServiceError(f"the llm server sent an unreadable chunk: {exc}") from exc
-        if not isinstance(chunk, dict):
-            continue
-        error = chunk.get("error")
-        if error:
-            message = error.get("message") if isinstance(error, dict) else None
-            if not isinstance(message, str) or not message:
-                message = "an error occurred during streaming"
-            raise ServiceConnectionError(f"the llm stream broke off: {message}")
-        yield chunk
+        yield [line]
+
+
+async def _sse_chunks(
+    batches: AsyncIterator[list[str]],
+) -> AsyncGenerator[list[dict[str, JSONValue] | None], None]:
+    """The JSON objects of a server-sent event stream (``None`` for ``[DONE]``), a list per
+    batch of lines (possibly empty). Comments and event names are skipped; an event carrying
+    ``error`` raises, as the SDK's stream does."""
+    data: list[str] = []
+    async for lines in batches:
+        chunks: list[dict[str, JSONValue] | None] = []
+        for line in lines:
+            if line:
+                if line.startswith("data:"):
+                    value = line[5:]
+                    data.append(value[1:] if value.startswith(" ") else value)
+                continue  # a comment (": keepalive"), an event name or an unknown field
+            if not data:
+                continue
+            text = "\n".join(data)
+            data.clear()
+            if text.startswith("[DONE]"):
+                chunks.append(None)
+                continue
+            failure: ServiceError | None = None
+            try:
+                chunk = json.loads(text)
+            except ValueError as exc:
+                failure = ServiceError(f"the llm server sent an unreadable chunk: {exc}")
+                failure.__cause__ = exc
+                chunk = None
+            error = chunk.get("error") if isinstance(chunk, dict) else None
+            if error:
+                message = error.get("message") if isinstance(error, dict) else None
+                if not isinstance(message, str) or not message:
+                    message = "an error occurred during streaming"
+                failure = ServiceConnectionError(f"the llm stream broke off: {message}")
+            if failure is not None:
+                if chunks:  # what came before the failure in this batch still goes out
+                    yield chunks
+                raise failure
+            if isinstance(chunk, dict):
+                chunks.append(chunk)
+        if chunks:
+            yield chunks
     if data:  # the last event lacked its blank line
         raise ServiceConnectionError("the llm stream broke off inside an event")
 

@@ -7,7 +7,8 @@ What a service does with frames:
   ``LLMMessagesUpdateFrame`` with ``run_llm=True`` run the LLM; ``LLMSetToolsFrame`` and
   ``LLMSetToolChoiceFrame`` change the context. These frames are consumed; everything else is
   passed on.
-* Each LLM run pushes ``LLMFullResponseStartFrame``, one ``LLMTextFrame`` per streamed token and
+* Each LLM run pushes ``LLMFullResponseStartFrame``, one ``LLMTextFrame`` per streamed token
+  (a service may join tokens it read together into one: ``docs/services.md``) and
   ``LLMFullResponseEndFrame`` (with the server's ``finish_reason``) downstream, plus
   ``MetricsFrame`` s (time to first token, usage) when metrics are enabled. The reply is written
   into the context (see ``LLMContext``).
