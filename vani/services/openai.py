@@ -479,8 +479,9 @@ async def _sse_chunks(
     batches: AsyncIterator[list[str]],
 ) -> AsyncGenerator[list[dict[str, JSONValue] | None], None]:
     """The JSON objects of a server-sent event stream (``None`` for ``[DONE]``), a list per
-    batch of lines (possibly empty). Comments and event names are skipped; an event carrying
-    ``error`` raises, as the SDK's stream does."""
+    batch of lines that completed any (never an empty list). Comments and event names are
+    skipped; an event carrying ``error`` raises, as the SDK's stream does, after the chunks
+    before it in its batch have gone out."""
     data: list[str] = []
     async for lines in batches:
         chunks: list[dict[str, JSONValue] | None] = []
