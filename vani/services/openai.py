@@ -389,27 +389,20 @@ class OpenAILLMService(LLMService):
         try:
             async for chunks in chunk_batches:
                 text: list[str] = []
+                after: list[LLMEvent] = []  # usage and the end: after the batch's text
                 for chunk in chunks:
-                    if chunk is None:  # [DONE]
-                        if not done:
-                            done = True
-                            if text:
-                                yield LLMTextChunk("".join(text))
-                                text.clear()
-                            # The response is whole: its end goes out now, and the rest of the
-                            # body (the chunked terminator, a separate write of the server) is
-                            # read after, so the connection goes back to the pool.
-                            for event in _final_events(builders, finish_reason):
-                                yield event
-                        continue
                     if done:
+                        continue
+                    if chunk is None:  # [DONE]
+                        done = True
+                        # The response is whole: its end goes out now, and the rest of the
+                        # body (the chunked terminator, a separate write of the server) is
+                        # read after, so the connection goes back to the pool.
+                        after += _final_events(builders, finish_reason)
                         continue
                     usage = chunk.get("usage")
                     if isinstance(usage, dict):
-                        if text:
-                            yield LLMTextChunk("".join(text))
-                            text.clear()
-                        yield _usage(usage)
+                        after.append(_usage(usage))
                     choices = chunk.get("choices")
                     for choice in choices if isinstance(choices, list) else ():
                         if not isinstance(choice, dict):
@@ -429,6 +422,8 @@ class OpenAILLMService(LLMService):
                                 _add_fragment(fragment, builders, by_index)
                 if text:
                     yield LLMTextChunk("".join(text))
+                for event in after:
+                    yield event
         except broken as exc:  # the connection dropped or the body was cut short
             raise ServiceConnectionError(f"the llm stream broke off: {exc}") from exc
         finally:
