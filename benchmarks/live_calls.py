@@ -413,12 +413,26 @@ EXPECTED_REPLY_SECS = 0.0  # set from the fakes' reply in main()
 class Sampler(threading.Thread):
     """The server's (and the fakes') CPU time and the server's RSS, every 0.2 s."""
 
-    def __init__(self, server_pid: int, fakes_pid: int) -> None:
+    def __init__(self, server_pid: int, fakes_pid: int, health_url: str | None = None) -> None:
         super().__init__(daemon=True)
         self.pids = (server_pid, fakes_pid)
         # time, server cpu, fakes cpu, server rss, server runqueue wait
         self.samples: list[tuple[float, float, float, int, float]] = []
+        # vani workers: every second, how many calls each holds (any worker's /health says)
+        self.health_url = health_url
+        self.worker_calls: list[tuple[float, list[int]]] = []
         self.halt = threading.Event()
+
+    def poll_workers(self) -> None:
+        if self.health_url is None:
+            return
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=2) as response:
+                calls = json.loads(response.read()).get("worker_calls")
+        except (OSError, ValueError):
+            return
+        if isinstance(calls, list):
+            self.worker_calls.append((time.monotonic(), calls))
 
     def sample(self) -> None:
         server, fakes = self.pids
@@ -435,9 +449,19 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         self.sample()
+        ticks = 0
         while not self.halt.wait(0.2):
             self.sample()
+            ticks += 1
+            if ticks % 5 == 0:
+                self.poll_workers()
         self.sample()
+
+    def spread(self, begin: float, end: float) -> list[int] | None:
+        """Calls per worker (fewest first) at the moment inside the window they were most
+        uneven; ``None`` without workers."""
+        inside = [sorted(c) for t, c in self.worker_calls if begin <= t <= end]
+        return max(inside, key=lambda c: (c[-1] - c[0], sum(c))) if inside else None
 
     def within(self, begin: float, end: float) -> list[tuple[float, float, float, int, float]]:
         inside = [s for s in self.samples if begin <= s[0] <= end]
@@ -468,7 +492,10 @@ def one_run(
         run_load(target, warm, 1.0, 0.0, plan["client_cpus"], 1)
         time.sleep(1.0)
         base = tree_rss_kib(server.popen.pid)
-        sampler = Sampler(server.popen.pid, plan["fakes_pid"])
+        health = None
+        if framework == "vani" and plan["workers"] > 1:
+            health = target["start_url"].removesuffix("/start") + "/health"
+        sampler = Sampler(server.popen.pid, plan["fakes_pid"], health)
         sampler.start()
         ramp = calls / plan["ramp_rate"]
         result, (begin, end) = run_load(
@@ -497,6 +524,8 @@ def one_run(
             "cpu_share_processes": capped,
             "cpu_share_throttled_periods": throttled,
             "server_crashed": crashed,
+            # With workers: calls per worker, fewest first, when they were most uneven.
+            "worker_calls": sampler.spread(begin, end),
             "server_rss_base_mib": round(base / 1024, 1),
             "server_rss_peak_mib": round(peak / 1024, 1),
             # Per call that connected (an overloaded server may refuse or drop some).

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections import Counter
 
 import httpx
 import pytest
@@ -75,6 +76,50 @@ async def test_workers_share_calls_and_a_killed_worker_ends_only_its_calls() -> 
             await client.close()
         server.signal(signal.SIGTERM)
         assert server.wait(30) == 0
+
+
+def _worker_calls(url: str) -> list[int]:
+    calls: list[int] = httpx.get(url + "/health", timeout=5).json()["worker_calls"]
+    return sorted(calls)
+
+
+async def test_calls_spread_evenly_over_workers_whatever_the_kernel_hashes() -> None:
+    # Calls opened one after another: whichever worker the kernel gives a connection to, it
+    # goes to the worker holding fewest calls, so no worker ever holds two more than another
+    # (SO_REUSEPORT alone spreads them like coin tosses). Calls passed from a sibling are whole
+    # calls: they answer and speak.
+    with VaniProcess.start(workers=3) as server:
+        clients: list[tuple[CallClient, int]] = []
+        try:
+            await _spread_evenly(server, clients)
+        finally:
+            for client, _ in clients:
+                await client.close()
+        server.signal(signal.SIGTERM)
+        assert server.wait(30) == 0
+
+
+async def _spread_evenly(server: VaniProcess, clients: list[tuple[CallClient, int]]) -> None:
+    for _ in range(12):
+        client = await open_call(server.url)
+        clients.append((client, await whoami(client)))
+        calls = _worker_calls(server.url)
+        assert sum(calls) == len(clients) and calls[-1] - calls[0] <= 1, calls
+    by_pid = Counter(pid for _, pid in clients)
+    assert sorted(by_pid.values()) == [4, 4, 4], by_pid
+    for client, _ in clients:
+        await say(client, "hello")
+    # One worker's calls end: the next calls all go to it, wherever they are accepted.
+    emptied = clients[0][1]
+    for client, pid in clients:
+        if pid == emptied:
+            await client.close()
+    assert await wait_until(lambda: _worker_calls(server.url) == [0, 4, 4])
+    for _ in range(4):
+        client = await open_call(server.url)
+        clients.append((client, await whoami(client)))
+        assert clients[-1][1] == emptied
+    assert _worker_calls(server.url) == [4, 4, 4]
 
 
 async def test_sigterm_drains_new_calls_are_refused_and_the_call_in_progress_goes_on() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from vani.errors import ConfigurationError
 
 __all__ = ["Admission"]
@@ -13,7 +15,8 @@ class Admission:
     :meth:`try_admit` takes a slot (``False`` when none is free or the server is draining);
     :meth:`release` gives it back. :attr:`ready` says whether a new call would be taken — what
     ``/ready`` reports, so a load balancer sends calls elsewhere while this process is full.
-    Used from the event loop only.
+    ``on_change(admission)``, when set, is called after every change of :attr:`active` or
+    :attr:`ready` (worker processes publish their load with it). Used from the event loop only.
     """
 
     def __init__(self, max_calls: int) -> None:
@@ -24,6 +27,7 @@ class Admission:
         self._draining = False
         self.refused = 0
         self.admitted = 0
+        self.on_change: Callable[[Admission], None] | None = None
 
     @property
     def max_calls(self) -> int:
@@ -44,6 +48,7 @@ class Admission:
     def drain(self) -> None:
         """Refuse every new call from now on; calls already admitted go on."""
         self._draining = True
+        self._changed()
 
     def try_admit(self) -> bool:
         if not self.ready:
@@ -51,9 +56,15 @@ class Admission:
             return False
         self._active += 1
         self.admitted += 1
+        self._changed()
         return True
 
     def release(self) -> None:
         if self._active <= 0:
             raise ConfigurationError("admission released more calls than it admitted")
         self._active -= 1
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)

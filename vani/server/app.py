@@ -51,6 +51,7 @@ from vani.server.wsbridge import WebSocketBridge
 from vani.transports.websocket.connection import WebSocketConnection, split_request_target
 
 if TYPE_CHECKING:
+    from vani.server.balance import BalancedMember
     from vani.server.telephony import TelephonySettings
 
 __all__ = [
@@ -147,6 +148,8 @@ class VaniServer:
             self.config.secret_bytes(), ttl_secs=self.config.token_ttl_secs
         )
         self.admission = Admission(self.config.max_calls)
+        # Set when this process is one of several workers (vani.server.balance).
+        self.balance: BalancedMember | None = None
         self.started_at = time.time()
         self.refusals: dict[str, int] = {}
         self.calls: dict[str, CallInfo] = {}
@@ -287,7 +290,17 @@ class VaniServer:
         return JSONResponse({"wsUrl": self.ws_url(request), "token": token})
 
     def health(self) -> dict[str, JSONValue]:
+        workers: dict[str, JSONValue] = {}
+        if self.balance is not None:
+            # Every worker's calls (-1: takes none), so one request shows how they spread.
+            workers = {
+                "worker": self.balance.index,
+                "worker_calls": list(self.balance.calls()),
+                "passed_to_siblings": self.balance.passed,
+                "taken_from_siblings": self.balance.taken,
+            }
         return {
+            **workers,
             "status": "ok",
             "active_calls": self.admission.active,
             "max_calls": self.admission.max_calls,

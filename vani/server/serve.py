@@ -19,9 +19,11 @@ from types import TracebackType
 from typing import cast
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from vani.errors import ConfigurationError
 from vani.server.app import VaniServer
+from vani.server.balance import BalancedMember
 from vani.server.config import ServerConfig
 
 __all__ = ["RunningServer", "listen_socket", "serve"]
@@ -63,12 +65,39 @@ class _Uvicorn(uvicorn.Server):
         yield
 
 
-def _uvicorn_config(server: VaniServer) -> uvicorn.Config:
+def _balanced_http(member: BalancedMember) -> type[H11Protocol]:
+    """uvicorn's h11 protocol, passing a new connection to a sibling worker holding fewer calls
+    before reading from it (:mod:`vani.server.balance`). Connections a sibling passed here
+    (``passed_in``) are served, never passed on again."""
+
+    class BalancedH11Protocol(H11Protocol):
+        passed_in = False
+        _passed_on = False
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            sock = transport.get_extra_info("socket")
+            if not self.passed_in and sock is not None and member.pass_on(sock):
+                # The sibling holds the connection now: dropping this handle closes only the
+                # descriptor (no shutdown), and nothing was read from it.
+                self._passed_on = True
+                transport.abort()
+                return
+            super().connection_made(transport)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if not self._passed_on:
+                super().connection_lost(exc)
+
+    return BalancedH11Protocol
+
+
+def _uvicorn_config(server: VaniServer, member: BalancedMember | None = None) -> uvicorn.Config:
     # Upgrades go to the websockets library, not through ASGI (see vani.server.wsbridge).
     ws = cast("type[asyncio.Protocol]", server.bridge.protocol_factory)
+    http: type[asyncio.Protocol] | str = "h11" if member is None else _balanced_http(member)
     return uvicorn.Config(
         server.app,
-        http="h11",
+        http=http,
         ws=ws,
         lifespan="off",
         log_level="warning",
@@ -83,9 +112,17 @@ class RunningServer:
     """``async with RunningServer(server) as running:`` serves ``server`` on
     ``running.url`` until the block ends (then the calls are ended and the socket closed)."""
 
-    def __init__(self, server: VaniServer, sock: socket.socket | None = None) -> None:
+    def __init__(
+        self,
+        server: VaniServer,
+        sock: socket.socket | None = None,
+        *,
+        balance: BalancedMember | None = None,
+    ) -> None:
         self.server = server
         self._sock = sock
+        self._balance = balance
+        self._passed_in: set[asyncio.Task[object]] = set()
         self._uvicorn: _Uvicorn | None = None
         self._task: asyncio.Task[None] | None = None
         self._port = 0 if sock is None else int(sock.getsockname()[1])
@@ -106,15 +143,43 @@ class RunningServer:
         if self._sock is None:
             self._sock = listen_socket(config.host, config.port)
         self._port = int(self._sock.getsockname()[1])
-        self._uvicorn = _Uvicorn(_uvicorn_config(self.server))
+        self._uvicorn = _Uvicorn(_uvicorn_config(self.server, self._balance))
         self._task = asyncio.create_task(self._uvicorn.serve(sockets=[self._sock]))
         while not self._uvicorn.started:
             if self._task.done():
                 self._task.result()
                 raise ConfigurationError("the server stopped while starting")
             await asyncio.sleep(0.005)
+        if self._balance is not None:
+            self.server.balance = self._balance
+            self.server.admission.on_change = self._balance.publish
+            self._balance.publish(self.server.admission)
+            self._balance.start(asyncio.get_running_loop(), self._take_passed)
+
+    def _take_passed(self, sock: socket.socket) -> None:
+        """Serve a connection a sibling worker accepted and passed here."""
+        uv = self._uvicorn
+        if uv is None or uv.should_exit:
+            sock.close()
+            return
+        loop = asyncio.get_running_loop()
+        config = uv.config
+
+        def protocol() -> asyncio.Protocol:
+            made = config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=uv.server_state, app_state=uv.lifespan.state, _loop=loop
+            )
+            made.passed_in = True  # type: ignore[attr-defined]
+            return made
+
+        sock.setblocking(False)
+        task = loop.create_task(_serve_passed(loop, protocol, sock))
+        self._passed_in.add(task)
+        task.add_done_callback(self._passed_in.discard)
 
     async def stop(self) -> None:
+        if self._balance is not None:
+            self._balance.stop()
         await self.server.shutdown()
         if self._uvicorn is not None and self._task is not None:
             self._uvicorn.should_exit = True
@@ -141,6 +206,18 @@ class RunningServer:
         await self.stop()
 
 
+async def _serve_passed(
+    loop: asyncio.AbstractEventLoop,
+    protocol: Callable[[], asyncio.Protocol],
+    sock: socket.socket,
+) -> None:
+    try:
+        await loop.connect_accepted_socket(protocol, sock)
+    except OSError as exc:  # the client left while the connection was being passed
+        logger.debug("a passed connection failed: %s", exc)
+        sock.close()
+
+
 def _warm(warm_up: Callable[[], None]) -> None:
     started = time.perf_counter()
     try:
@@ -159,6 +236,7 @@ def serve(
     on_ready: Callable[[RunningServer], None] | None = None,
     warm_up: Callable[[], None] | None = None,
     sock: socket.socket | None = None,
+    balance: BalancedMember | None = None,
 ) -> None:
     """Serve ``bot`` until a signal; prints the URL to open. ``vani run`` calls this.
 
@@ -167,7 +245,8 @@ def serve(
     (:mod:`vani.server.workers`) and exits with their status. ``warm_up``: blocking work that
     makes the first call faster (importing engines, loading models), run in a thread once the
     server listens (in each worker); a call that comes first waits only for what it needs.
-    ``sock``: a listening socket to serve on instead of opening one.
+    ``sock``: a listening socket to serve on instead of opening one. ``balance``: this
+    worker's share of :class:`~vani.server.balance.WorkerBalance` (set by the supervisor).
     """
     if config.workers > 1:
         from vani.server.workers import serve_workers
@@ -182,7 +261,7 @@ def serve(
 
     async def main() -> None:
         server = VaniServer(bot, config)
-        running = RunningServer(server, listening)
+        running = RunningServer(server, listening, balance=balance)
         await running.start()
         assert running._uvicorn is not None
         print(

@@ -3,7 +3,9 @@
 See docs/deployment.md. The parent (:class:`Supervisor`) reserves the port, forks ``N`` workers
 and then only supervises: each worker binds its own listening socket on the same address with
 ``SO_REUSEPORT``, so the kernel spreads new connections over them, and each holds its own calls
-and its own batched models (a call lives and dies with the process that accepted its socket).
+and its own batched models (a call lives and dies with the process that serves its socket). The
+kernel's spread knows nothing of calls, so a worker passes a new connection to a sibling holding
+fewer calls (:mod:`vani.server.balance`).
 
 The parent restarts a worker that dies (a crash, an out-of-memory kill, ``SIGKILL``), with a
 backoff when one keeps dying at start; it forwards ``SIGTERM``/``SIGINT``/``SIGHUP`` to every
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING
 from vani.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from vani.server.balance import WorkerBalance
     from vani.server.config import ServerConfig
 
 __all__ = ["Supervisor", "WorkerInfo", "reserve_port", "serve_workers", "usable_cores"]
@@ -114,6 +117,7 @@ class Supervisor:
     each worker process ends (the Prometheus multiprocess cleanup uses it).
     ``prometheus_dir``: set ``PROMETHEUS_MULTIPROC_DIR`` for the workers (a temporary
     directory by default) so that every worker's ``/metrics`` reports the whole server.
+    ``balance``: the workers' shared call counts; a dead worker's is cleared.
     """
 
     def __init__(
@@ -124,6 +128,7 @@ class Supervisor:
         on_exit: Callable[[int], None] | None = None,
         prometheus_dir: str | None = None,
         restart: bool = True,
+        balance: WorkerBalance | None = None,
     ) -> None:
         if workers < 1:
             raise ConfigurationError(f"workers must be at least 1, got {workers}")
@@ -131,6 +136,7 @@ class Supervisor:
         self.workers = [WorkerInfo(i) for i in range(workers)]
         self.on_exit = on_exit
         self.restart = restart
+        self.balance = balance
         self._stopping: signal.Signals | None = None
         self._ctx = multiprocessing.get_context("fork")
         self._wakeup_r, self._wakeup_w = os.pipe()
@@ -222,6 +228,8 @@ class Supervisor:
                 code = process.exitcode if process.exitcode is not None else 1
                 worker.exit_codes.append(code)
                 worker.process = None
+                if self.balance is not None:
+                    self.balance.worker_exited(worker.index)
                 if process.pid is not None and self.on_exit is not None:
                     with contextlib.suppress(Exception):
                         self.on_exit(process.pid)
@@ -265,6 +273,7 @@ def serve_workers(
     and supervise them; returns the exit status (0 when every worker drained cleanly)."""
     import dataclasses
 
+    from vani.server.balance import WorkerBalance
     from vani.server.serve import listen_socket, serve
 
     for warning in config.exposure_warnings():
@@ -282,10 +291,20 @@ def serve_workers(
         flush=True,
     )
 
+    # Made before forking: every worker inherits the shared counts and every channel.
+    balance = WorkerBalance(config.workers)
+
     def worker(index: int) -> int:
         sock = listen_socket(config.host, port, reuse_port=True)
         label = f"{name} (worker {index}, pid {os.getpid()})"
-        serve(bot, worker_config, name=label, warm_up=warm_up, sock=sock)
+        serve(
+            bot,
+            worker_config,
+            name=label,
+            warm_up=warm_up,
+            sock=sock,
+            balance=balance.member(index),
+        )
         return 0
 
     def worker_exited(pid: int) -> None:
@@ -294,6 +313,7 @@ def serve_workers(
         VaniMetrics.worker_exited(pid)
 
     try:
-        return Supervisor(worker, config.workers, on_exit=worker_exited).run()
+        return Supervisor(worker, config.workers, on_exit=worker_exited, balance=balance).run()
     finally:
         held.close()
+        balance.close()
