@@ -122,6 +122,27 @@ async def _spread_evenly(server: VaniProcess, clients: list[tuple[CallClient, in
     assert _worker_calls(server.url) == [4, 4, 4]
 
 
+async def test_ready_says_503_only_when_every_worker_is_full() -> None:
+    # One call fills one worker (--max-calls 1): requests the kernel gives that worker are
+    # passed to the other, so the process still reports room; the next call fills it.
+    with VaniProcess.start("--max-calls=1", workers=2) as server:
+        clients = [await open_call(server.url)]
+        fresh = httpx.Limits(max_keepalive_connections=0)  # each request a new connection
+        try:
+            async with httpx.AsyncClient(limits=fresh) as http:
+                for _ in range(20):
+                    assert (await http.get(server.url + "/ready")).status_code == 200
+                clients.append(await open_call(server.url))
+                assert len({await whoami(c) for c in clients}) == 2
+                for _ in range(20):
+                    assert (await http.get(server.url + "/ready")).status_code == 503
+        finally:
+            for client in clients:
+                await client.close()
+        server.signal(signal.SIGTERM)
+        assert server.wait(30) == 0
+
+
 async def test_sigterm_drains_new_calls_are_refused_and_the_call_in_progress_goes_on() -> None:
     with VaniProcess.start(workers=1) as server:
         call = await open_call(server.url)
