@@ -109,6 +109,9 @@ def test_live_calls_workers_on_cpu_shares_quick(
     run = side["latency"]
     assert run["workers"] == 2 and run["cpu_share"] == 0.5
     assert run["cpu_share_processes"] == 2, "a worker was not capped"
+    # Every worker's calls, from any worker's /health, while the calls ran.
+    assert run["worker_calls"] is not None and len(run["worker_calls"]) == 2
+    assert sum(run["worker_calls"]) == run["calls"], run["worker_calls"]
     assert groups() == before, "a cgroup was left behind"
 
 
