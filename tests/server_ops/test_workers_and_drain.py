@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
+import sys
 from collections import Counter
 
 import httpx
@@ -191,3 +193,45 @@ async def test_calls_still_running_at_the_drain_timeout_get_a_goodbye() -> None:
         assert "Goodbye!" in spoken
         assert call.close_code == 1000  # a normal close, not a dropped socket
         assert await asyncio.to_thread(server.wait, 30) == 0
+
+
+def _gone(pid: int) -> bool:
+    """The process ended (a zombie waiting for its new parent to reap it counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+async def test_workers_drain_and_exit_when_the_supervisor_is_killed() -> None:
+    with VaniProcess.start("--drain-timeout=1", workers=2) as server:
+
+        def pids() -> set[int]:
+            found = (re.search(r"\(worker \d+, pid (\d+)\)", line) for line in server.lines)
+            return {int(m.group(1)) for m in found if m}
+
+        assert await wait_until(lambda: len(pids()) == 2), server.lines
+        workers = pids()
+        call = await open_call(server.url)
+        try:
+            await say(call, "hello")
+            server.proc.kill()  # SIGKILL: the supervisor forwards nothing
+            server.proc.wait(10)
+            # The call in progress gets the drain's goodbye, every worker exits, the port is
+            # free.
+            assert await wait_until(lambda: call._reader is not None and call._reader.done(), 20)
+            spoken = " ".join(m["data"]["text"] for m in call.of_type("bot-output"))
+            assert "Goodbye!" in spoken
+            assert await wait_until(lambda: all(_gone(pid) for pid in workers), 20), [
+                pid for pid in workers if not _gone(pid)
+            ]
+            async with httpx.AsyncClient() as http:
+                with pytest.raises(httpx.ConnectError):
+                    await http.get(server.url + "/health", timeout=5)
+        finally:
+            await call.close()
+            for pid in workers:  # only when the test failed: no orphan outlives it
+                if not _gone(pid):
+                    os.kill(pid, signal.SIGKILL)
