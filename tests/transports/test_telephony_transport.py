@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import numpy as np
 import pytest
-from phone_support import PhoneServer, phone_server, until
+from phone_support import RATE, PhoneServer, phone_server, tone, until
 
-from vani.frames import BotStoppedSpeakingFrame, TTSTextFrame
+from vani.frames import BotStoppedSpeakingFrame, TTSAudioRawFrame, TTSTextFrame
 from vani.testing import FakeTelephonyAPI, TelephonySimulator
 from vani.testing.telephony_wire import SimCall
 from vani.transports.telephony import TelephonyParams
@@ -198,3 +199,50 @@ async def test_no_start_message_ends_the_call() -> None:
         session = await server.next()
         await asyncio.wait_for(session.done.wait(), 3.0)
         assert session.tail.speaking() == []
+
+
+async def test_exotel_gets_the_end_of_each_reply_before_the_bot_stops_speaking() -> None:
+    # 0.5 s is not a whole number of Exotel's 100 ms (3.2 KB) payloads: the last 0.1 s must go
+    # out padded with the reply, not wait in the serializer for the next reply's audio.
+    server = PhoneServer(TelephonyParams(hang_up_on_end=False), greet=False)
+    async with phone_server(server) as url:
+        sim = TelephonySimulator("exotel")
+        await sim.connect(f"{url}/exotel")
+        session = await server.next()
+        session.bot.sentence_secs, session.bot.count = 0.5, 1
+        await sim.send_dtmf("1", gap_secs=0)
+        await until(lambda: session.tail.speaking() == ["started", "stopped"])
+        assert sim.received_audio_secs >= 0.5
+        assert sim.of("unknown") == []  # every payload followed Exotel's size rule
+        (stopped_at,) = session.tail.times(BotStoppedSpeakingFrame)
+        assert all(sim.started_at + e.t <= stopped_at for e in sim.of("media"))
+        await sim.hang_up()
+        await asyncio.wait_for(session.done.wait(), 1.0)
+
+
+async def test_exotel_audio_that_trickles_in_is_not_split_by_silence() -> None:
+    # The TTS's first 20 ms come alone, the rest 60 ms later: sending the 20 ms padded to
+    # Exotel's minimum would put 80 ms of silence into the word.
+    server = PhoneServer(TelephonyParams(hang_up_on_end=False), greet=False)
+    async with phone_server(server) as url:
+        sim = TelephonySimulator("exotel")
+        await sim.connect(f"{url}/exotel")
+        session = await server.next()
+        pcm, step = tone(0.5), round(0.02 * RATE) * 2
+        await session.bot.push_frame(TTSAudioRawFrame(audio=pcm[:step], sample_rate=RATE))
+        await asyncio.sleep(0.06)
+        for i in range(step, len(pcm), step):
+            frame = TTSAudioRawFrame(audio=pcm[i : i + step], sample_rate=RATE)
+            await session.bot.push_frame(frame)
+        await session.bot.push_frame(TTSTextFrame(text="sentence"))
+        await sim.wait_for_audio(0.5, timeout=5)
+        await until(lambda: session.tail.texts() == ["sentence"])
+        heard = np.frombuffer(sim.heard_audio(), dtype="<i2")
+        voiced = np.flatnonzero(heard)
+        speech = heard[voiced[0] : voiced[-1] + 1]
+        # A 440 Hz tone at 8 kHz never has five zero samples in a row; a padded gap would.
+        zero_runs = np.diff(np.flatnonzero(np.diff(np.r_[1, speech != 0, 1]) != 0))[::2]
+        assert (voiced[-1] - voiced[0]) / 8000 >= 0.45
+        assert zero_runs.max(initial=0) < 5
+        await sim.hang_up()
+        await asyncio.wait_for(session.done.wait(), 1.0)

@@ -248,7 +248,9 @@ class BaseOutputTransport(FrameProcessor):
         self._out_rate = params.audio_out_sample_rate or 24000
         self._channels = params.audio_out_channels
         self._chunk_bytes = 0
-        self._unit_bytes = 0
+        self._unit_bytes = 0  # chunks are whole units (10 ms unless the peer's format says more)
+        self._min_bytes = 0  # and never shorter than this (one unit unless the peer says more)
+        self._short_since: float | None = None  # when a too-short stretch began to wait
         self._send_ahead = params.audio_out_send_ahead_secs
         self._pq: deque[bytes | _PlaybackMarker] = deque()
         # Frames that wait for the audio before them to finish playing, with the clock time
@@ -281,6 +283,13 @@ class BaseOutputTransport(FrameProcessor):
         """Send a non-audio message to the client. The default drops it."""
         logger.debug("%s: no message channel; dropped %r", self, message)
 
+    def _chunk_rules(self) -> tuple[int, int]:
+        """Bytes of output PCM every chunk is a whole number of, and the fewest bytes a chunk
+        may hold (the stretch's end is padded with silence up to it). 10 ms and 10 ms here; a
+        peer with a coarser format (a phone provider's minimum payload) says more."""
+        unit = self._out_rate // 100 * 2 * self._channels
+        return unit, unit
+
     # -- public state --------------------------------------------------------------------
 
     @property
@@ -307,7 +316,7 @@ class BaseOutputTransport(FrameProcessor):
         self._out_rate = self._params.audio_out_sample_rate or frame.audio_out_sample_rate
         samples = self._out_rate * self._params.audio_out_10ms_chunks // 100
         self._chunk_bytes = samples * 2 * self._channels
-        self._unit_bytes = self._out_rate // 100 * 2 * self._channels
+        self._unit_bytes, self._min_bytes = self._chunk_rules()
         self._clock.start()
         if self._playback is None:
             self._playback = self.create_task(self._playback_loop(), name=f"{self}-playback")
@@ -390,6 +399,7 @@ class BaseOutputTransport(FrameProcessor):
             await self.clear_playback(at=now)
         self._playing_until = min(self._playing_until, now)
         self._next_send = now
+        self._short_since = None
         self._response_open = False
         if self._speaking:
             await self._set_speaking(False)
@@ -434,7 +444,7 @@ class BaseOutputTransport(FrameProcessor):
 
     def _take_chunk(self, size: int) -> bytes:
         """``size`` bytes of the audio at the head of the queue (stops at a marker), padded with
-        silence to a whole number of 10 ms units."""
+        silence to a whole number of units and at least the minimum chunk."""
         parts: list[bytes] = []
         got = 0
         while self._pq and got < size:
@@ -450,9 +460,13 @@ class BaseOutputTransport(FrameProcessor):
                 parts.append(head[:need])
                 self._pq[0] = head[need:]
                 got = size
+        if not got:
+            return b""
         rest = got % self._unit_bytes if self._unit_bytes else 0
-        if rest:
-            parts.append(bytes(self._unit_bytes - rest))
+        pad = self._unit_bytes - rest if rest else 0
+        pad += max(0, self._min_bytes - got - pad)
+        if pad:
+            parts.append(bytes(pad))
         return b"".join(parts)
 
     async def _playback_loop(self) -> None:
@@ -504,11 +518,22 @@ class BaseOutputTransport(FrameProcessor):
             if avail >= self._chunk_bytes:
                 size = self._chunk_bytes
             elif closed:
-                size = avail  # the end of this stretch of audio: padded to 10 ms
-            elif avail >= self._unit_bytes:
+                size = avail  # the end of this stretch of audio: padded to a whole chunk
+            elif avail >= self._min_bytes:
                 size = avail - avail % self._unit_bytes  # whole units now, the rest later
+            elif self._min_bytes > self._unit_bytes:
+                # Under the peer's minimum (Exotel's 100 ms payloads): padding it now would put
+                # silence inside the speech, so the TTS gets up to one minimum's time to add
+                # more; only a stretch that stays short is padded.
+                if self._short_since is None:
+                    self._short_since = now
+                due = self._short_since + self._min_bytes / bytes_per_sec
+                if now < due:
+                    await self._wait(due)
+                    continue
+                size = avail
             elif now < self._playing_until:
-                # Under 10 ms while audio still plays: give the TTS until then to add more.
+                # Under a unit while audio still plays: give the TTS until then to add more.
                 await self._wait(self._playing_until)
                 continue
             else:
@@ -516,6 +541,7 @@ class BaseOutputTransport(FrameProcessor):
             chunk = self._take_chunk(size)
             if not chunk:
                 continue
+            self._short_since = None
             start = max(self._clock.now(), self._playing_until)
             # The chunk goes to the writer before the speaking state is pushed: the first
             # audio of a reply is on its way before the observers deliver the turn's burst of

@@ -195,6 +195,16 @@ class _TelephonyOutput(_WebSocketOutput):
 
     # -- audio and marks ---------------------------------------------------------------------
 
+    def _chunk_rules(self) -> tuple[int, int]:
+        # The provider's unit and minimum payload, in output PCM bytes (the output rate is the
+        # wire rate), so every chunk goes out whole and the serializer holds nothing back: a
+        # remainder it held would wait for the next reply (no mark flushes it on Exotel).
+        ser = self._t.serializer
+        pcm_per_sec = self.sample_rate * 2
+        unit = ser.unit_bytes * pcm_per_sec // ser.bytes_per_second
+        least = ser.min_bytes * pcm_per_sec // ser.bytes_per_second
+        return unit, max(unit, least)
+
     async def write_audio(self, chunk: bytes, *, at: float) -> None:
         await super().write_audio(chunk, at=at)
         self._audio_since_mark = True
