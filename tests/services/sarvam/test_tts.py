@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -434,3 +435,44 @@ async def test_the_text_leaves_for_the_server_before_the_started_frame_goes_down
     assert len(sent_when_started) == 1 and sent_when_started[0][0] >= 0
     assert kinds(down)[:3] == ["LLMFullResponseStartFrame", "TTSStartedFrame", "audio"]
     assert kinds(down)[-2:] == ["TTSStoppedFrame", "LLMFullResponseEndFrame"]
+
+
+class _BurstTTS(FakeSarvamTTSServer):
+    """Writes each reply's messages to the socket in one write, as a fast server's audio
+    arrives over a real network: the client reads them all at once."""
+
+    async def _synthesize(self, ws: Any, state: Any, text: str) -> None:
+        sent: list[str] = []
+
+        class Collect:
+            async def send(self, message: str) -> None:
+                sent.append(message)
+
+        await super()._synthesize(Collect(), state, text)  # type: ignore[arg-type]
+        for message in sent:
+            ws.protocol.send_text(message.encode())
+        ws.send_data()
+
+
+async def test_a_replys_first_audio_goes_on_before_the_rest_of_a_burst_is_decoded() -> None:
+    # What comes after the TTS (the output transport's writer) runs in a task of its own: it
+    # must get its turn after the first audio, not after every message that came with it.
+    events: list[str] = []
+
+    class Output(FrameProcessor):
+        async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+            await super().process_frame(frame, direction)
+            if isinstance(frame, TTSAudioRawFrame):
+                if "audio" not in events:
+                    asyncio.get_running_loop().call_soon(events.append, "writer")
+                events.append("audio")
+            await self.push_frame(frame, direction)
+
+    async with _BurstTTS() as fake:
+        fake.chunk_ms = 20  # the 0.9 s reply in 45 messages, all in one read
+        down, _ = await run_test(
+            Pipeline([tts_for(fake), Output()]), frames_to_send=llm_reply("Table for two?")
+        )
+    assert events.count("audio") > 10
+    assert events[:3] == ["audio", "writer", "audio"], events[:12]
+    assert audio_of(down) == expected_pcm(fake, "Table for two?")
