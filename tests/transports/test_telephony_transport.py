@@ -5,11 +5,13 @@ end hangs up through the (fake) REST API."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
-from phone_support import RATE, PhoneServer, phone_server, tone, until
+from phone_support import RATE, PhoneServer, PhoneSession, phone_server, tone, until
 
 from vani.frames import BotStoppedSpeakingFrame, TTSAudioRawFrame, TTSTextFrame
 from vani.testing import FakeTelephonyAPI, TelephonySimulator
@@ -201,14 +203,24 @@ async def test_no_start_message_ends_the_call() -> None:
         assert session.tail.speaking() == []
 
 
-async def test_exotel_gets_the_end_of_each_reply_before_the_bot_stops_speaking() -> None:
-    # 0.5 s is not a whole number of Exotel's 100 ms (3.2 KB) payloads: the last 0.1 s must go
-    # out padded with the reply, not wait in the serializer for the next reply's audio.
+@contextlib.asynccontextmanager
+async def exotel_call() -> AsyncIterator[tuple[TelephonySimulator, PhoneSession]]:
+    """A connected Exotel call with no greeting; the caller hangs up at the end."""
     server = PhoneServer(TelephonyParams(hang_up_on_end=False), greet=False)
     async with phone_server(server) as url:
         sim = TelephonySimulator("exotel")
         await sim.connect(f"{url}/exotel")
         session = await server.next()
+        yield sim, session
+        await sim.hang_up()
+        await asyncio.wait_for(session.done.wait(), 1.0)
+
+
+async def test_exotel_gets_the_end_of_each_reply_before_the_bot_stops_speaking() -> None:
+    # Exotel's payloads are at least 3.2 KB (200 ms at 8 kHz): 0.5 s is two of them and 0.1 s,
+    # and that 0.1 s must go out padded with the reply, not wait in the serializer for the
+    # next reply's audio.
+    async with exotel_call() as (sim, session):
         session.bot.sentence_secs, session.bot.count = 0.5, 1
         await sim.send_dtmf("1", gap_secs=0)
         await until(lambda: session.tail.speaking() == ["started", "stopped"])
@@ -216,18 +228,12 @@ async def test_exotel_gets_the_end_of_each_reply_before_the_bot_stops_speaking()
         assert sim.of("unknown") == []  # every payload followed Exotel's size rule
         (stopped_at,) = session.tail.times(BotStoppedSpeakingFrame)
         assert all(sim.started_at + e.t <= stopped_at for e in sim.of("media"))
-        await sim.hang_up()
-        await asyncio.wait_for(session.done.wait(), 1.0)
 
 
 async def test_exotel_audio_that_trickles_in_is_not_split_by_silence() -> None:
     # The TTS's first 20 ms come alone, the rest 60 ms later: sending the 20 ms padded to
-    # Exotel's minimum would put 80 ms of silence into the word.
-    server = PhoneServer(TelephonyParams(hang_up_on_end=False), greet=False)
-    async with phone_server(server) as url:
-        sim = TelephonySimulator("exotel")
-        await sim.connect(f"{url}/exotel")
-        session = await server.next()
+    # Exotel's 200 ms minimum would put 180 ms of silence into the word.
+    async with exotel_call() as (sim, session):
         pcm, step = tone(0.5), round(0.02 * RATE) * 2
         await session.bot.push_frame(TTSAudioRawFrame(audio=pcm[:step], sample_rate=RATE))
         await asyncio.sleep(0.06)
@@ -244,5 +250,3 @@ async def test_exotel_audio_that_trickles_in_is_not_split_by_silence() -> None:
         zero_runs = np.diff(np.flatnonzero(np.diff(np.r_[1, speech != 0, 1]) != 0))[::2]
         assert (voiced[-1] - voiced[0]) / 8000 >= 0.45
         assert zero_runs.max(initial=0) < 5
-        await sim.hang_up()
-        await asyncio.wait_for(session.done.wait(), 1.0)

@@ -522,7 +522,7 @@ class BaseOutputTransport(FrameProcessor):
             elif avail >= self._min_bytes:
                 size = avail - avail % self._unit_bytes  # whole units now, the rest later
             elif self._min_bytes > self._unit_bytes:
-                # Under the peer's minimum (Exotel's 100 ms payloads): padding it now would put
+                # Under the peer's minimum (Exotel's 3.2 KB payloads): padding it now would put
                 # silence inside the speech, so the TTS gets up to one minimum's time to add
                 # more; only a stretch that stays short is padded.
                 if self._short_since is None:
