@@ -171,6 +171,42 @@ async def check_turn(paths: list[str]) -> dict[str, Any]:
     return out
 
 
+async def check_turn_model_path(paths: list[str]) -> dict[str, Any]:
+    # A Pipecat bot that names its model file (here Pipecat's own copy) and its threads.
+    import importlib.resources
+
+    from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import (
+        LocalSmartTurnAnalyzerV3 as Theirs,
+    )
+    from pipecat.audio.vad.silero import SileroVADAnalyzer
+    from pipecat.audio.vad.vad_analyzer import VADState
+
+    import vani.audio.turn as vani_turn
+    from vani.contrib.pipecat import LocalSmartTurnAnalyzerV3 as Ours
+    from vani.errors import ConfigurationError
+
+    model = str(
+        importlib.resources.files("pipecat.audio.turn.smart_turn.data") / "smart-turn-v3.2-cpu.onnx"
+    )
+    pcm, rate = read_wav(paths[0])
+    pcm += bytes(rate * 2 * 4)
+    vad = SileroVADAnalyzer(sample_rate=rate)
+    vad.set_sample_rate(rate)
+    speech = [await vad.analyze_audio(c) == VADState.SPEAKING for c in chunks(pcm, rate)]
+    ours = Ours(smart_turn_model_path=model, cpu_count=2)
+    out: dict[str, Any] = {
+        "model": model,
+        "pipecat": await turn_ends(Theirs(smart_turn_model_path=model), pcm, rate, speech),
+        "vani": await turn_ends(ours, pcm, rate, speech),
+        "loaded": [vani_turn._settings.model_path, vani_turn._settings.threads],
+    }
+    try:
+        Ours(cpu_count=1)
+    except ConfigurationError as exc:
+        out["refused"] = str(exc)
+    return out
+
+
 def check_imports(_: list[str]) -> dict[str, Any]:
     before = {m for m in sys.modules if m.startswith("pipecat")}
     import vani.contrib.pipecat

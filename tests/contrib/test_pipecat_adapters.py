@@ -118,3 +118,11 @@ def test_turn_analyzer_ends_the_same_turns_as_pipecats() -> None:
         theirs, ours = result[path]["pipecat"], result[path]["vani"]
         assert theirs, path
         assert ours == theirs, (path, theirs, ours)
+
+
+def test_turn_analyzer_takes_pipecats_model_path_and_cpu_count() -> None:
+    result = run_check("turn_model_path", WAVS[0])
+    assert result["loaded"] == [result["model"], 2]
+    assert result["vani"] == result["pipecat"] and result["vani"]
+    # One model per process: an analyzer asking for other threads is refused, not ignored.
+    assert "already loaded" in result.get("refused", "")

@@ -3,7 +3,8 @@
 The model (``vani/models/smart-turn-v3.2-cpu.onnx``, BSD-2-Clause, from Pipecat) reads the last
 up to 8 s of the user's audio as log-mel features (:mod:`vani.audio.turn_features`) and says
 how likely the user has finished their turn. It is loaded once, lazily, with one thread, and
-shared by every stream in the process.
+shared by every stream in the process; :func:`configure_smart_turn` picks another model file,
+execution provider, thread count or batch size before the first question.
 
 * :class:`SmartTurnAnalyzer` (Pipecat's name :data:`LocalSmartTurnAnalyzerV3` also works) —
   one stream's turn analysis, Pipecat's API: ``append_audio(pcm, is_speech)``,
@@ -39,6 +40,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
@@ -58,6 +60,7 @@ __all__ = [
     "TurnBatcher",
     "TurnMetricsData",
     "TurnStream",
+    "configure_smart_turn",
     "get_turn_batcher",
     "run_smart_turn",
     "smart_turn_session",
@@ -146,6 +149,79 @@ _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 
 
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    model_path: str | None = None  # None: the bundled model
+    providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    threads: int = 1
+    max_batch: int = 1
+
+    def model(self) -> tuple[str | None, tuple[str, ...], int]:
+        return self.model_path, self.providers, self.threads
+
+
+_settings = _Settings()
+
+
+def configure_smart_turn(
+    *,
+    model_path: str | os.PathLike[str] | None = None,
+    providers: Sequence[str] = ("CPUExecutionProvider",),
+    threads: int = 1,
+    max_batch: int = 1,
+) -> None:
+    """Which smart-turn model the process loads, where it runs, and how the shared batchers
+    batch.
+
+    ``model_path``: an ONNX file with the bundled model's input (``input_features``, N x 80 x
+    800) in place of the bundled ``smart-turn-v3.2-cpu`` (for example a full-precision smart-turn
+    v3 for a GPU); ``providers``: onnxruntime execution providers in order of preference (the
+    installed onnxruntime must offer each); ``threads``: CPU threads of one inference;
+    ``max_batch``: the largest batch of the shared batchers (:func:`get_turn_batcher`) made from
+    now on. The defaults (the bundled model on the CPU, one thread, one question at a time) cost
+    the least CPU per question measured: on a CPU a batch is no cheaper per question, so a
+    larger ``max_batch`` pays only with an accelerator's provider (docs/turn-taking.md). Call it
+    before the first question; once the model is loaded or a shared batcher runs, other
+    settings raise :class:`~vani.errors.ConfigurationError` rather than silently not applying.
+    """
+    global _settings
+    path = None if model_path is None else os.path.abspath(os.fspath(model_path))
+    if path is not None and not os.path.isfile(path):
+        raise ConfigurationError(f"no smart-turn model file at {path!r}")
+    if threads < 1:
+        raise ConfigurationError(f"expected threads >= 1, got {threads}")
+    if max_batch < 1:
+        raise ConfigurationError(f"expected max_batch >= 1, got {max_batch}")
+    if isinstance(providers, str) or not providers:
+        raise ConfigurationError(f"expected a non-empty list of provider names, got {providers!r}")
+    import onnxruntime
+
+    available = onnxruntime.get_available_providers()
+    missing = [p for p in providers if p not in available]
+    if missing:
+        raise ConfigurationError(
+            f"this onnxruntime has no {', '.join(missing)}; it offers {', '.join(available)}"
+        )
+    wanted = _Settings(path, tuple(providers), threads, max_batch)
+    with _session_lock:
+        if wanted == _settings:
+            return
+        if _session is not None and wanted.model() != _settings.model():
+            raise ConfigurationError(
+                f"the smart-turn model is already loaded ({_settings.model_path or MODEL_FILE},"
+                f" providers {list(_settings.providers)}, {_settings.threads} thread(s));"
+                " call configure_smart_turn() before the first question"
+            )
+        if wanted.max_batch != _settings.max_batch and any(
+            not loop.is_closed() for loop in _batchers
+        ):
+            raise ConfigurationError(
+                f"a shared turn batcher already runs with max_batch={_settings.max_batch};"
+                " call configure_smart_turn() before the first question"
+            )
+        _settings = wanted
+
+
 def smart_turn_session() -> _Session:
     """The process-wide smart-turn ``InferenceSession``, created on first call. Thread-safe."""
     global _session
@@ -159,23 +235,45 @@ def smart_turn_session() -> _Session:
 def _load_session() -> _Session:
     import onnxruntime
 
-    model = importlib.resources.files("vani") / "models" / MODEL_FILE
-    try:
-        data = model.read_bytes()
-    except OSError as exc:
-        raise ModelLoadError(
-            f"cannot read the smart-turn model at {model}: {exc} (expected it packaged as"
-            f" vani/models/{MODEL_FILE}; from a source tree run tools/devbuild.sh)"
-        ) from exc
+    settings = _settings
+    if settings.model_path is not None:
+        try:
+            with open(settings.model_path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise ModelLoadError(
+                f"cannot read the smart-turn model at {settings.model_path}: {exc}"
+            ) from exc
+    else:
+        model = importlib.resources.files("vani") / "models" / MODEL_FILE
+        try:
+            data = model.read_bytes()
+        except OSError as exc:
+            raise ModelLoadError(
+                f"cannot read the smart-turn model at {model}: {exc} (expected it packaged as"
+                f" vani/models/{MODEL_FILE}; from a source tree run tools/devbuild.sh)"
+            ) from exc
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = settings.threads
     options.inter_op_num_threads = 1
     try:
-        session: _Session = onnxruntime.InferenceSession(
-            data, sess_options=options, providers=["CPUExecutionProvider"]
+        loaded = onnxruntime.InferenceSession(
+            data, sess_options=options, providers=list(settings.providers)
         )
     except Exception as exc:  # onnxruntime raises its own untyped errors
         raise ModelLoadError(f"cannot load the smart-turn model: {exc}") from exc
+    # A model with another input would fail on every question, far from its cause: say so here.
+    inputs = [(i.name, list(i.shape)) for i in loaded.get_inputs()]
+    if (
+        len(inputs) != 1
+        or inputs[0][0] != "input_features"
+        or inputs[0][1][1:] != [N_MELS, N_FRAMES]
+    ):
+        raise ModelLoadError(
+            f"{settings.model_path or MODEL_FILE} is not a smart-turn v3 model: expected one"
+            f" input input_features [N, {N_MELS}, {N_FRAMES}], found {inputs}"
+        )
+    session: _Session = loaded
     return session
 
 
@@ -381,7 +479,7 @@ def get_turn_batcher() -> TurnBatcher:
     if batcher is None:
         for stale in [k for k in _batchers if k.is_closed()]:
             del _batchers[stale]
-        batcher = _batchers[loop] = TurnBatcher()
+        batcher = _batchers[loop] = TurnBatcher(max_batch=_settings.max_batch)
     return batcher
 
 
@@ -394,6 +492,11 @@ class SmartTurnAnalyzer:
     ``params.stop_secs`` of silence followed speech (the cap). :meth:`clear` forgets the turn.
     ``batcher`` defaults to the loop's shared one; ``sample_rate`` (8000, 16000 or another rate
     the core resamples) may also be set later with :meth:`set_sample_rate`.
+
+    Pipecat's ``smart_turn_model_path`` and ``cpu_count`` are accepted; as every analyzer in
+    the process shares one model, they are :func:`configure_smart_turn`'s ``model_path`` and
+    ``threads``, and an analyzer asking for other settings than the loaded model's raises
+    :class:`~vani.errors.ConfigurationError`.
     """
 
     def __init__(
@@ -402,7 +505,18 @@ class SmartTurnAnalyzer:
         sample_rate: int | None = None,
         params: SmartTurnParams | None = None,
         batcher: TurnBatcher | None = None,
+        smart_turn_model_path: str | None = None,
+        cpu_count: int | None = None,
     ) -> None:
+        if smart_turn_model_path or cpu_count is not None:
+            # Pipecat's per-analyzer settings name the one model every analyzer here shares.
+            now = _settings
+            configure_smart_turn(
+                model_path=smart_turn_model_path or now.model_path,
+                providers=now.providers,
+                threads=now.threads if cpu_count is None else cpu_count,
+                max_batch=now.max_batch,
+            )
         self._params = params or SmartTurnParams()
         self._batcher = batcher
         self._sample_rate = 0

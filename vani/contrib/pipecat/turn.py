@@ -16,7 +16,6 @@ from pipecat.metrics.metrics import TurnMetricsData
 from vani.audio.turn import EndOfTurnState as VaniState
 from vani.audio.turn import SmartTurnAnalyzer
 from vani.audio.turn import SmartTurnParams as VaniParams
-from vani.errors import ConfigurationError
 
 __all__ = ["LocalSmartTurnAnalyzerV3"]
 
@@ -31,24 +30,21 @@ def _state(state: VaniState) -> EndOfTurnState:
 class LocalSmartTurnAnalyzerV3(BaseTurnAnalyzer):  # type: ignore[misc]
     """A Pipecat ``BaseTurnAnalyzer`` on the process's shared smart-turn model.
 
-    ``smart_turn_model_path`` must be left unset (the bundled model is used; for another model
-    use Pipecat's own analyzer); ``cpu_count`` is accepted and ignored (one shared thread).
+    ``smart_turn_model_path`` and ``cpu_count`` choose the model file and the inference threads
+    of that one shared model (:func:`vani.audio.turn.configure_smart_turn`): every analyzer in
+    the process must name the same ones, and another value once the model is loaded raises
+    :class:`~vani.errors.ConfigurationError`.
     """
 
     def __init__(
         self,
         *,
         smart_turn_model_path: str | None = None,
-        cpu_count: int = 1,
+        cpu_count: int | None = None,
         sample_rate: int | None = None,
         params: SmartTurnParams | None = None,
         **kwargs: object,
     ) -> None:
-        if smart_turn_model_path:
-            raise ConfigurationError(
-                "expected no smart_turn_model_path (vani runs its bundled smart-turn v3.2 model),"
-                f" got {smart_turn_model_path!r}; use Pipecat's own analyzer for another model"
-            )
         super().__init__(sample_rate=sample_rate)
         self._params = params or SmartTurnParams()
         p = self._params
@@ -59,7 +55,9 @@ class LocalSmartTurnAnalyzerV3(BaseTurnAnalyzer):  # type: ignore[misc]
                 max_duration_secs=p.max_duration_secs,
                 threshold=PIPECAT_THRESHOLD,
                 trailing_secs=None,
-            )
+            ),
+            smart_turn_model_path=smart_turn_model_path,
+            cpu_count=cpu_count,
         )
 
     @property
