@@ -71,6 +71,22 @@ async def test_transcripts_of_a_turn_become_one_user_message_and_run_the_llm() -
     assert len(s.down.of(InterruptionFrame)) == 1  # barge-in broadcast on speech start
 
 
+async def test_the_pair_unpacks_into_its_user_and_assistant_aggregators() -> None:
+    # Pipecat's own spelling: user, assistant = LLMContextAggregatorPair(context).
+    context = system()
+    pair = LLMContextAggregatorPair(context, user_kwargs=BARGE_IN)
+    user, assistant = pair
+    assert (user, assistant) == (pair.user(), pair.assistant())
+    llm = ScriptedLLMService(["Unpacked."])
+    async with Session([user, llm, assistant]) as s:
+        await say(s, "hi")
+        await s.down.wait_for(LLMFullResponseEndFrame)
+    assert context.messages[-2:] == [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Unpacked."},
+    ]
+
+
 async def test_a_transcript_arriving_after_the_user_stopped_still_runs_the_llm() -> None:
     context = system()
     pair = LLMContextAggregatorPair(

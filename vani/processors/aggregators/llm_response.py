@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from typing import Literal
 
 from vani.frames import (
@@ -314,3 +315,7 @@ class LLMContextAggregatorPair:
 
     def assistant(self) -> LLMAssistantContextAggregator:
         return self._assistant
+
+    def __iter__(self) -> Iterator[LLMUserContextAggregator | LLMAssistantContextAggregator]:
+        """``user, assistant = LLMContextAggregatorPair(context)``, as Pipecat allows."""
+        return iter((self._user, self._assistant))
