@@ -106,13 +106,9 @@ class _LeanOpenAI(FakeOpenAIServer):
             events = b"".join(e for e in stream_events(response, body) if isinstance(e, bytes))
             encoded = b"%x\r\n%s\r\n0\r\n\r\n" % (len(events), events)
             self._encoded[key] = encoded
-        head = (
-            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
-            f"Transfer-Encoding: chunked\r\nx-request-id: req_{next(self._ids)}\r\n\r\n"
-        )
         request.status = 200
         try:
-            await connection.write(head.encode("latin-1") + encoded)
+            await connection.write(self._stream_head() + encoded)
         except Exception:  # the client went away: the next read ends the connection
             request.disconnected = True
             return False

@@ -147,22 +147,30 @@ async def turn_ends(analyzer: Any, pcm: bytes, rate: int, speech: list[bool]) ->
     return ends
 
 
+async def speech_of(path: str) -> tuple[bytes, int, list[bool]]:
+    """A file's audio with four seconds of silence after it (the cap ends any open turn), and
+    Pipecat's Silero verdict on each 20 ms of it."""
+    from pipecat.audio.vad.silero import SileroVADAnalyzer
+    from pipecat.audio.vad.vad_analyzer import VADState
+
+    pcm, rate = read_wav(path)
+    pcm += bytes(rate * 2 * 4)
+    vad = SileroVADAnalyzer(sample_rate=rate)
+    vad.set_sample_rate(rate)
+    speech = [await vad.analyze_audio(c) == VADState.SPEAKING for c in chunks(pcm, rate)]
+    return pcm, rate, speech
+
+
 async def check_turn(paths: list[str]) -> dict[str, Any]:
     from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import (
         LocalSmartTurnAnalyzerV3 as Theirs,
     )
-    from pipecat.audio.vad.silero import SileroVADAnalyzer
-    from pipecat.audio.vad.vad_analyzer import VADState
 
     from vani.contrib.pipecat import LocalSmartTurnAnalyzerV3 as Ours
 
     out: dict[str, Any] = {}
     for path in paths:
-        pcm, rate = read_wav(path)
-        pcm += bytes(rate * 2 * 4)  # four seconds of silence: the cap ends any open turn
-        vad = SileroVADAnalyzer(sample_rate=rate)
-        vad.set_sample_rate(rate)
-        speech = [await vad.analyze_audio(c) == VADState.SPEAKING for c in chunks(pcm, rate)]
+        pcm, rate, speech = await speech_of(path)
         theirs = Theirs()
         out[path] = {
             "pipecat": await turn_ends(theirs, pcm, rate, speech),
@@ -178,8 +186,6 @@ async def check_turn_model_path(paths: list[str]) -> dict[str, Any]:
     from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import (
         LocalSmartTurnAnalyzerV3 as Theirs,
     )
-    from pipecat.audio.vad.silero import SileroVADAnalyzer
-    from pipecat.audio.vad.vad_analyzer import VADState
 
     import vani.audio.turn as vani_turn
     from vani.contrib.pipecat import LocalSmartTurnAnalyzerV3 as Ours
@@ -188,11 +194,7 @@ async def check_turn_model_path(paths: list[str]) -> dict[str, Any]:
     model = str(
         importlib.resources.files("pipecat.audio.turn.smart_turn.data") / "smart-turn-v3.2-cpu.onnx"
     )
-    pcm, rate = read_wav(paths[0])
-    pcm += bytes(rate * 2 * 4)
-    vad = SileroVADAnalyzer(sample_rate=rate)
-    vad.set_sample_rate(rate)
-    speech = [await vad.analyze_audio(c) == VADState.SPEAKING for c in chunks(pcm, rate)]
+    pcm, rate, speech = await speech_of(paths[0])
     ours = Ours(smart_turn_model_path=model, cpu_count=2)
     out: dict[str, Any] = {
         "model": model,

@@ -37,6 +37,7 @@ import contextlib
 import enum
 import importlib.resources
 import os
+import pathlib
 import sys
 import threading
 import time
@@ -194,6 +195,9 @@ def configure_smart_turn(
         raise ConfigurationError(f"expected max_batch >= 1, got {max_batch}")
     if isinstance(providers, str) or not providers:
         raise ConfigurationError(f"expected a non-empty list of provider names, got {providers!r}")
+    wanted = _Settings(path, tuple(providers), threads, max_batch)
+    if wanted == _settings:
+        return  # every Pipecat-style analyzer repeats the settings: nothing to check again
     import onnxruntime
 
     available = onnxruntime.get_available_providers()
@@ -202,7 +206,6 @@ def configure_smart_turn(
         raise ConfigurationError(
             f"this onnxruntime has no {', '.join(missing)}; it offers {', '.join(available)}"
         )
-    wanted = _Settings(path, tuple(providers), threads, max_batch)
     with _session_lock:
         if wanted == _settings:
             return
@@ -236,23 +239,21 @@ def _load_session() -> _Session:
     import onnxruntime
 
     settings = _settings
-    if settings.model_path is not None:
-        try:
-            with open(settings.model_path, "rb") as f:
-                data = f.read()
-        except OSError as exc:
-            raise ModelLoadError(
-                f"cannot read the smart-turn model at {settings.model_path}: {exc}"
-            ) from exc
-    else:
-        model = importlib.resources.files("vani") / "models" / MODEL_FILE
-        try:
-            data = model.read_bytes()
-        except OSError as exc:
-            raise ModelLoadError(
-                f"cannot read the smart-turn model at {model}: {exc} (expected it packaged as"
-                f" vani/models/{MODEL_FILE}; from a source tree run tools/devbuild.sh)"
-            ) from exc
+    model = (
+        importlib.resources.files("vani") / "models" / MODEL_FILE
+        if settings.model_path is None
+        else pathlib.Path(settings.model_path)
+    )
+    try:
+        data = model.read_bytes()
+    except OSError as exc:
+        hint = (
+            f" (expected it packaged as vani/models/{MODEL_FILE}; from a source tree run"
+            " tools/devbuild.sh)"
+            if settings.model_path is None
+            else ""
+        )
+        raise ModelLoadError(f"cannot read the smart-turn model at {model}: {exc}{hint}") from exc
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = settings.threads
     options.inter_op_num_threads = 1

@@ -390,12 +390,8 @@ class FakeOpenAIServer:
         try:
             if response.headers_delay:
                 await connection.pause(response.headers_delay)
-            head = (
-                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
-                f"Transfer-Encoding: chunked\r\nx-request-id: req_{next(self._ids)}\r\n\r\n"
-            )
             request.status = 200
-            await connection.write(head.encode("latin-1"))
+            await connection.write(self._stream_head())
             keep_alive = await self._write_events(connection, request, response, body)
         except _Disconnected:
             request.disconnected = not request.completed
@@ -403,6 +399,13 @@ class FakeOpenAIServer:
         finally:
             await connection.unwatch()
         return keep_alive
+
+    def _stream_head(self) -> bytes:
+        """The status line and headers of a streamed (chunked, server-sent events) answer."""
+        return (
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+            f"Transfer-Encoding: chunked\r\nx-request-id: req_{next(self._ids)}\r\n\r\n"
+        ).encode("latin-1")
 
     async def _write_events(
         self,
